@@ -1,0 +1,136 @@
+//! `infill complete FILE:LINE:COL`: one completion from the command line through the same
+//! pipeline the server uses (window → prompt → engine thread → post-processing).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use tower_lsp_server::gen_lsp_types::{Position, Uri};
+
+use infill::completion::Pipeline;
+use infill::config::Settings;
+use infill::documents::{DocumentStore, PositionEncoding};
+use infill::engine::{CancelFlag, Engine, EngineConfig, EngineStatus, model};
+use infill::workspace::Workspace;
+
+#[derive(clap::Args)]
+pub struct CompleteArgs {
+    /// Where to complete: FILE:LINE:COL, 1-based, COL in characters.
+    location: String,
+    /// Print the suggestion with token counts and timings as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also print the prompt the engine saw.
+    #[arg(long)]
+    print_prompt: bool,
+    /// Most tokens to generate.
+    #[arg(long)]
+    max_tokens: Option<usize>,
+}
+
+pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> anyhow::Result<()> {
+    let (file, line, column) = parse_location(&args.location)?;
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))?;
+    let file = std::fs::canonicalize(&file)?;
+
+    let mut settings = Settings::default();
+    if let Some(max_tokens) = args.max_tokens {
+        settings.max_tokens = max_tokens;
+    }
+    let env_model = std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let (model_path, origin) = model::resolve(
+        command_line_model.as_deref(),
+        None,
+        env_model.as_deref(),
+        model::default_cache_path().as_deref(),
+    )?;
+    let started = Instant::now();
+    let engine = Engine::start(model_path, origin, EngineConfig::from_settings(&settings));
+    let info = match engine.wait_loaded().await {
+        EngineStatus::Ready(info) => info,
+        EngineStatus::Failed(message) => bail!("{message}"),
+        EngineStatus::Loading { .. } => bail!("the engine stopped while loading"),
+    };
+
+    let uri = Uri::from(
+        url::Url::from_file_path(&file)
+            .map_err(|_| anyhow::anyhow!("cannot make a URI of {}", file.display()))?
+            .to_string(),
+    );
+    let documents = DocumentStore::with_encoding(PositionEncoding::Utf32);
+    documents.open(uri.clone(), &text, 0, String::new());
+    let document = documents.snapshot(&uri).context("document vanished")?;
+    let position = Position { line: line - 1, character: column - 1 };
+    let cursor = document
+        .offset_of(position, PositionEncoding::Utf32)
+        .with_context(|| format!("{}:{line}:{column} is not in the file", file.display()))?;
+
+    let pipeline =
+        Pipeline { engine, settings, workspace: Workspace::new(vec![project_root(&file)]) };
+    let suggestion = pipeline.complete(&document, cursor, CancelFlag::default()).await?;
+    let generation = &suggestion.generation;
+    if args.json {
+        let mut report = serde_json::json!({
+            "suggestion": suggestion.text,
+            "model": info.path,
+            "family": info.family,
+            "loadMs": info.load_ms,
+            "promptTokens": generation.prompt_tokens,
+            "reusedTokens": generation.reused_tokens,
+            "evaluatedTokens": generation.evaluated_tokens,
+            "generatedTokens": generation.generated_tokens,
+            "promptMs": generation.prompt_ms,
+            "generationMs": generation.generation_ms,
+            "totalMs": started.elapsed().as_secs_f64() * 1000.0,
+            "stop": generation.stop,
+        });
+        if args.print_prompt {
+            report["prompt"] = generation.prompt.clone().into();
+        }
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        if args.print_prompt {
+            println!("--- prompt ---\n{}\n--- suggestion ---", generation.prompt);
+        }
+        println!("{}", suggestion.text);
+    }
+    Ok(())
+}
+
+/// FILE:LINE:COL, split from the right so paths may contain ':'.
+fn parse_location(location: &str) -> anyhow::Result<(PathBuf, u32, u32)> {
+    let mut parts = location.rsplitn(3, ':');
+    let (Some(column), Some(line), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
+        bail!("expected FILE:LINE:COL, got {location:?}");
+    };
+    let number = |s: &str, what: &str| -> anyhow::Result<u32> {
+        match s.parse::<u32>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => bail!("{what} must be a number from 1, got {s:?}"),
+        }
+    };
+    Ok((PathBuf::from(file), number(line, "LINE")?, number(column, "COL")?))
+}
+
+/// The enclosing repository (nearest folder with `.git`), else the file's folder: what an editor
+/// would have opened as the workspace.
+fn project_root(file: &Path) -> PathBuf {
+    let folder = file.parent().unwrap_or(Path::new("/"));
+    folder.ancestors().find(|dir| dir.join(".git").exists()).unwrap_or(folder).to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_location;
+
+    #[test]
+    fn location_parses_from_the_right() {
+        let (file, line, col) = parse_location("C:/a:b/x.py:3:9").unwrap();
+        assert_eq!((file.to_str().unwrap(), line, col), ("C:/a:b/x.py", 3, 9));
+        assert!(parse_location("x.py:3").is_err());
+        assert!(parse_location("x.py:0:1").is_err());
+        assert!(parse_location("x.py:a:1").is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! The text around the cursor: a bounded window of prefix and suffix taken from the rope (the
+//! prompt stage cuts it to the token budget), and whether the suggestion may span lines.
+
+use ropey::Rope;
+
+use crate::config::Multiline;
+
+/// Lines of each side copied out of the rope; generous, since the token budget cuts further.
+const WINDOW_LINES_BEFORE: usize = 1000;
+const WINDOW_LINES_AFTER: usize = 400;
+/// Chars copied at most on each side, so a huge or minified file costs no more than this.
+const WINDOW_CHARS: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorWindow {
+    pub prefix: String,
+    pub suffix: String,
+    pub single_line: bool,
+}
+
+/// `char_idx` must be a valid char index of `rope` (the documents stage checked the position).
+pub fn window(rope: &Rope, char_idx: usize, multiline: Multiline) -> CursorWindow {
+    let line = rope.char_to_line(char_idx);
+    let first_line = line.saturating_sub(WINDOW_LINES_BEFORE);
+    let start = rope.line_to_char(first_line).max(char_idx.saturating_sub(WINDOW_CHARS));
+    let last_line = (line + WINDOW_LINES_AFTER + 1).min(rope.len_lines());
+    let end = rope.line_to_char(last_line).min(char_idx + WINDOW_CHARS).min(rope.len_chars());
+    let line_start = rope.line_to_char(line);
+    let before_on_line = rope.slice(line_start..char_idx);
+    let line_end = line_start + rope.line(line).len_chars();
+    let after_on_line = rope.slice(char_idx..line_end);
+    let blank = |s: ropey::RopeSlice| s.chars().all(char::is_whitespace);
+    let single_line = match multiline {
+        Multiline::Always => false,
+        Multiline::Never => true,
+        // A blank line invites a block; mid-line, the user is finishing a statement.
+        Multiline::Auto => !(blank(before_on_line) && blank(after_on_line)),
+    };
+    CursorWindow {
+        prefix: rope.slice(start..char_idx).to_string(),
+        suffix: rope.slice(char_idx..end).to_string(),
+        single_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_splits_at_the_cursor() {
+        let rope = Rope::from_str("def f():\n    return \n\nx = 1\n");
+        let cursor = "def f():\n    return ".chars().count();
+        let w = window(&rope, cursor, Multiline::Auto);
+        assert_eq!(w.prefix, "def f():\n    return ");
+        assert_eq!(w.suffix, "\n\nx = 1\n");
+        assert!(w.single_line);
+    }
+
+    #[test]
+    fn blank_line_allows_several_lines_unless_configured_otherwise() {
+        let rope = Rope::from_str("def f():\n    \nx = 1\n");
+        let cursor = "def f():\n    ".chars().count();
+        assert!(!window(&rope, cursor, Multiline::Auto).single_line);
+        assert!(window(&rope, cursor, Multiline::Never).single_line);
+        let mid = "def f".chars().count();
+        assert!(!window(&rope, mid, Multiline::Always).single_line);
+    }
+
+    #[test]
+    fn huge_lines_are_windowed_by_chars() {
+        let text = "x".repeat(WINDOW_CHARS * 3);
+        let rope = Rope::from_str(&text);
+        let w = window(&rope, WINDOW_CHARS * 2, Multiline::Auto);
+        assert_eq!(w.prefix.len(), WINDOW_CHARS);
+        assert_eq!(w.suffix.len(), WINDOW_CHARS);
+    }
+
+    #[test]
+    fn cursor_at_document_end() {
+        let rope = Rope::from_str("a\nb");
+        let w = window(&rope, 3, Multiline::Auto);
+        assert_eq!((w.prefix.as_str(), w.suffix.as_str()), ("a\nb", ""));
+    }
+}

@@ -1,0 +1,140 @@
+//! User settings: `initializationOptions` from the editor, command-line flags for `infill complete`.
+//!
+//! A typo or a wrong type in one setting never stops the server: that setting keeps its default
+//! and the user is told which key was ignored and why.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::prompt::Budgets;
+
+/// When a suggestion may span several lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Multiline {
+    /// Several lines when the cursor is on a blank line, one line otherwise.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Settings {
+    /// Path of the GGUF model.
+    pub model: Option<PathBuf>,
+    /// Force a prompt family by name (see `prompt::template::TEMPLATES`) instead of detecting it.
+    pub family: Option<String>,
+    /// CPU threads for llama.cpp; default: all available cores.
+    pub threads: Option<usize>,
+    /// KV cache size in tokens (capped by the model's training context).
+    pub context_size: u32,
+    pub prefix_tokens: usize,
+    pub suffix_tokens: usize,
+    pub max_tokens: usize,
+    /// 0 means greedy decoding; above 0, top-k/top-p sampling at that temperature.
+    pub temperature: f32,
+    pub top_k: i32,
+    pub top_p: f32,
+    pub seed: u32,
+    pub multiline: Multiline,
+    /// Send an `infill/trace` notification per completion (prompt, token counts, timings).
+    pub trace: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let budgets = Budgets::default();
+        Self {
+            model: None,
+            family: None,
+            threads: None,
+            context_size: 4096,
+            prefix_tokens: budgets.prefix_tokens,
+            suffix_tokens: budgets.suffix_tokens,
+            max_tokens: 64,
+            temperature: 0.0,
+            top_k: 40,
+            top_p: 0.95,
+            seed: 0,
+            multiline: Multiline::Auto,
+            trace: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads settings from `initializationOptions`, keeping every valid key and reporting the rest.
+    pub fn from_json(options: Option<&Value>) -> (Self, Vec<String>) {
+        let mut warnings = Vec::new();
+        let Some(options) = options.filter(|v| !v.is_null()) else {
+            return (Self::default(), warnings);
+        };
+        let Some(object) = options.as_object() else {
+            warnings.push(format!("initializationOptions must be an object, got {options}"));
+            return (Self::default(), warnings);
+        };
+        // Try each key alone so that one bad key cannot discard the good ones.
+        let mut accepted = Map::new();
+        for (key, value) in object {
+            let single = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+            match serde_json::from_value::<Settings>(single) {
+                Ok(_) => {
+                    accepted.insert(key.clone(), value.clone());
+                }
+                Err(err) => warnings.push(format!("setting `{key}` ignored: {err}")),
+            }
+        }
+        let settings = serde_json::from_value(Value::Object(accepted)).unwrap_or_else(|err| {
+            warnings.push(format!("settings ignored: {err}"));
+            Self::default()
+        });
+        (settings, warnings)
+    }
+
+    pub fn budgets(&self) -> Budgets {
+        Budgets { prefix_tokens: self.prefix_tokens, suffix_tokens: self.suffix_tokens }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn missing_options_give_defaults() {
+        let (settings, warnings) = Settings::from_json(None);
+        assert_eq!(settings, Settings::default());
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn good_keys_survive_a_typo_and_a_wrong_type() {
+        let options =
+            json!({"maxTokens": 12, "modle": "x.gguf", "temperature": "hot", "multiline": "never"});
+        let (settings, warnings) = Settings::from_json(Some(&options));
+        assert_eq!(settings.max_tokens, 12);
+        assert_eq!(settings.multiline, Multiline::Never);
+        assert_eq!(settings.temperature, 0.0);
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings.iter().any(|w| w.contains("`modle`") && w.contains("unknown field")));
+        assert!(warnings.iter().any(|w| w.contains("`temperature`")));
+    }
+
+    #[test]
+    fn non_object_options_are_reported() {
+        let (settings, warnings) = Settings::from_json(Some(&json!(["model"])));
+        assert_eq!(settings, Settings::default());
+        assert_eq!(warnings.len(), 1);
+    }
+}

@@ -1,0 +1,242 @@
+//! Engine stage: one dedicated thread owns the llama.cpp context (it is not `Send`); completion
+//! jobs reach it over a channel and answer over a oneshot. The model loads on that thread in the
+//! background, and its progress is published on a `watch` channel.
+//!
+//! Nothing here runs on a tokio worker: `generate` only sends a job and awaits the answer.
+
+pub mod model;
+mod vocab;
+mod worker;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
+
+use tokio::sync::{oneshot, watch};
+
+use crate::config::Settings;
+use crate::prompt::{Budgets, FimInput};
+pub use model::{ModelError, ModelOrigin};
+
+/// What the engine is doing, as the server reports it to the editor.
+#[derive(Debug, Clone)]
+pub enum EngineStatus {
+    Loading { path: PathBuf },
+    Ready(Arc<ModelInfo>),
+    Failed(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    /// Prompt family (row of `prompt::template::TEMPLATES`).
+    pub family: &'static str,
+    pub context_size: u32,
+    pub load_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error("the model is not loaded: {0}")]
+    NotLoaded(String),
+    #[error("llama.cpp backend: {0}")]
+    Backend(String),
+    #[error("could not create the llama.cpp context: {0}")]
+    Context(String),
+    #[error(transparent)]
+    Vocab(#[from] vocab::VocabError),
+    #[error(
+        "prompt of {prompt_tokens} tokens plus {max_tokens} to generate exceeds the context of \
+         {context_size}; lower prefixTokens/suffixTokens or raise contextSize"
+    )]
+    PromptTooLong { prompt_tokens: usize, max_tokens: usize, context_size: usize },
+    #[error("llama.cpp decode failed: {0}")]
+    Decode(String),
+    #[error("the engine failed unexpectedly: {0}")]
+    Panicked(String),
+    #[error("the engine thread has stopped")]
+    Stopped,
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// Shared flag a job's owner raises to stop it; the engine checks it between tokens.
+#[derive(Debug, Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+    /// Whether both handles control the same job.
+    pub fn same_as(&self, other: &CancelFlag) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+    /// A guard that cancels when dropped: a request future dropped by `$/cancelRequest` or by
+    /// the client going away stops its job too.
+    pub fn guard(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
+}
+
+pub struct CancelOnDrop(CancelFlag);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    pub temperature: f32,
+    pub top_k: i32,
+    pub top_p: f32,
+    pub seed: u32,
+}
+
+/// Per-request generation settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GenerationParams {
+    pub max_tokens: usize,
+    /// Stop at the end of the first line.
+    pub single_line: bool,
+    pub budgets: Budgets,
+    pub sampling: Sampling,
+}
+
+impl GenerationParams {
+    pub fn from_settings(settings: &Settings, single_line: bool) -> Self {
+        Self {
+            max_tokens: settings.max_tokens,
+            single_line,
+            budgets: settings.budgets(),
+            sampling: Sampling {
+                temperature: settings.temperature,
+                top_k: settings.top_k,
+                top_p: settings.top_p,
+                seed: settings.seed,
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StopReason {
+    StopToken,
+    MaxTokens,
+    EndOfLine,
+}
+
+/// One finished generation with the figures the editor trace and the CLI report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Generation {
+    /// Generated text, special tokens never included.
+    pub text: String,
+    /// The prompt as the engine saw it, special tokens rendered as their text.
+    pub prompt: String,
+    pub prompt_tokens: usize,
+    /// Prompt tokens found in the KV cache / evaluated for this job.
+    pub reused_tokens: usize,
+    pub evaluated_tokens: usize,
+    pub generated_tokens: usize,
+    pub prompt_ms: f64,
+    pub generation_ms: f64,
+    pub stop: StopReason,
+}
+
+pub struct Job {
+    pub input: FimInput,
+    pub params: GenerationParams,
+    pub cancel: CancelFlag,
+    pub reply: oneshot::Sender<Result<Generation, EngineError>>,
+}
+
+/// What the engine thread needs from the settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub family: Option<String>,
+    pub threads: usize,
+    pub context_size: u32,
+}
+
+impl EngineConfig {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            family: settings.family.clone(),
+            threads: settings.threads(),
+            context_size: settings.context_size,
+        }
+    }
+}
+
+/// Handle to the engine thread. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    jobs: Option<mpsc::Sender<Job>>,
+    status: watch::Receiver<EngineStatus>,
+}
+
+impl Engine {
+    /// Starts the engine thread, which loads `path` in the background.
+    pub fn start(path: PathBuf, origin: ModelOrigin, config: EngineConfig) -> Self {
+        let (status_tx, status) = watch::channel(EngineStatus::Loading { path: path.clone() });
+        let (jobs_tx, jobs_rx) = mpsc::channel();
+        let spawned = std::thread::Builder::new().name("infill-engine".into()).spawn(move || {
+            worker::run(&path, origin, &config, jobs_rx, &status_tx);
+        });
+        match spawned {
+            Ok(_) => Self { jobs: Some(jobs_tx), status },
+            Err(err) => Self::failed(format!("could not start the engine thread: {err}")),
+        }
+    }
+
+    /// An engine that never loaded (e.g. no model found): every job is answered with `message`.
+    pub fn failed(message: String) -> Self {
+        let (_, status) = watch::channel(EngineStatus::Failed(message));
+        Self { jobs: None, status }
+    }
+
+    pub fn status(&self) -> EngineStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver to await status changes (loading → ready/failed).
+    pub fn watch_status(&self) -> watch::Receiver<EngineStatus> {
+        self.status.clone()
+    }
+
+    /// Waits until the model is ready or has failed; returns the final status.
+    pub async fn wait_loaded(&self) -> EngineStatus {
+        let mut status = self.status.clone();
+        let result = status
+            .wait_for(|s| !matches!(s, EngineStatus::Loading { .. }))
+            .await
+            .map(|s| s.clone());
+        // The sender only goes away when the thread ended; report what it last said.
+        result.unwrap_or_else(|_| self.status())
+    }
+
+    /// Runs one completion on the engine thread.
+    pub async fn generate(
+        &self,
+        input: FimInput,
+        params: GenerationParams,
+        cancel: CancelFlag,
+    ) -> Result<Generation, EngineError> {
+        if let EngineStatus::Failed(message) = self.status() {
+            return Err(EngineError::NotLoaded(message));
+        }
+        let jobs = self.jobs.as_ref().ok_or(EngineError::Stopped)?;
+        let (reply, answer) = oneshot::channel();
+        jobs.send(Job { input, params, cancel, reply }).map_err(|_| EngineError::Stopped)?;
+        answer.await.map_err(|_| EngineError::Stopped)?
+    }
+}

@@ -1,0 +1,292 @@
+//! The engine thread: owns the llama.cpp context, keeps track of what its KV cache holds, and
+//! runs one job at a time — build the prompt, evaluate only the tokens the cache lacks, decode.
+
+use std::num::NonZeroU32;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::{Arc, OnceLock, mpsc};
+use std::time::Instant;
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use tokio::sync::watch;
+
+use super::model::{self, ModelError, ModelOrigin};
+use super::vocab::{CountCache, FamilyTokens};
+use super::{
+    EngineConfig, EngineError, EngineStatus, Generation, Job, ModelInfo, Sampling, StopReason,
+};
+use crate::prompt;
+
+/// Prompt tokens evaluated per `decode` call: small enough that a cancelled job frees the
+/// engine quickly, large enough to keep llama.cpp's matrix kernels efficient.
+const PROMPT_CHUNK: usize = 128;
+
+/// llama.cpp's backend may be initialised once per process.
+fn backend() -> Result<&'static LlamaBackend, EngineError> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| LlamaBackend::init().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| EngineError::Backend(e.clone()))
+}
+
+/// Thread body: load, announce, then serve jobs until every sender is gone.
+pub(super) fn run(
+    path: &Path,
+    origin: ModelOrigin,
+    config: &EngineConfig,
+    jobs: mpsc::Receiver<Job>,
+    status: &watch::Sender<EngineStatus>,
+) {
+    let started = Instant::now();
+    let loaded = backend().and_then(|backend| {
+        model::check_gguf(path, origin)?;
+        let params = LlamaModelParams::default();
+        let model = LlamaModel::load_from_file(backend, path, &params)
+            .map_err(|_| ModelError::LoadFailed { path: path.to_path_buf() })?;
+        let family = FamilyTokens::new(&model, config.family.as_deref())
+            .map_err(|e| ModelError::Unsupported(e.to_string()))?;
+        Ok((backend, model, family))
+    });
+    let (backend, model, family) = match loaded {
+        Ok(loaded) => loaded,
+        Err(err) => return fail(err, jobs, status),
+    };
+    let n_ctx = config.context_size.min(model.n_ctx_train()).max(64);
+    let threads = i32::try_from(config.threads).unwrap_or(i32::MAX);
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(n_ctx))
+        .with_n_batch(PROMPT_CHUNK as u32)
+        .with_n_ubatch(PROMPT_CHUNK as u32)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let ctx = match model.new_context(backend, params) {
+        Ok(ctx) => ctx,
+        Err(err) => return fail(EngineError::Context(err.to_string()), jobs, status),
+    };
+    let info = ModelInfo {
+        path: path.to_path_buf(),
+        family: family.template.name,
+        context_size: n_ctx,
+        load_ms: started.elapsed().as_millis() as u64,
+    };
+    tracing::info!(path = %path.display(), family = info.family, n_ctx, load_ms = info.load_ms, "model ready");
+    status.send_replace(EngineStatus::Ready(Arc::new(info)));
+
+    let mut session =
+        Session { model: &model, ctx, family, cached: Vec::new(), counts: CountCache::default() };
+    while let Ok(job) = jobs.recv() {
+        if job.cancel.is_cancelled() {
+            let _ = job.reply.send(Err(EngineError::Cancelled));
+            continue;
+        }
+        // A panic inside llama-cpp-2 must not take the engine (and every later request) down.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| session.run(&job)))
+            .unwrap_or_else(|panic| {
+                session.forget_cache();
+                Err(EngineError::Panicked(panic_message(&panic)))
+            });
+        if let Err(err) = &result {
+            if !matches!(err, EngineError::Cancelled) {
+                tracing::error!(%err, "completion job failed");
+            }
+        }
+        let _ = job.reply.send(result);
+    }
+}
+
+/// Reports a load failure and answers every job that still arrives with it.
+fn fail(
+    err: impl Into<EngineError>,
+    jobs: mpsc::Receiver<Job>,
+    status: &watch::Sender<EngineStatus>,
+) {
+    let err: EngineError = err.into();
+    tracing::error!(%err, "model not loaded");
+    status.send_replace(EngineStatus::Failed(err.to_string()));
+    for job in jobs {
+        let _ = job.reply.send(Err(EngineError::NotLoaded(err.to_string())));
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// A loaded model, its context, and the token sequence the context's KV cache holds.
+struct Session<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    family: FamilyTokens,
+    /// Exactly the tokens in sequence 0 of the KV cache, positions 0..len.
+    cached: Vec<LlamaToken>,
+    counts: CountCache,
+}
+
+impl Session<'_> {
+    fn run(&mut self, job: &Job) -> Result<Generation, EngineError> {
+        let started = Instant::now();
+        let mut counter = self.counts.counter(self.model);
+        let prompt =
+            prompt::build(self.family.template, &job.input, job.params.budgets, &mut counter);
+        let tokens = self.family.tokenize(self.model, &prompt)?;
+        let n_ctx = self.ctx.n_ctx() as usize;
+        if tokens.is_empty() || tokens.len() + job.params.max_tokens > n_ctx {
+            return Err(EngineError::PromptTooLong {
+                prompt_tokens: tokens.len(),
+                max_tokens: job.params.max_tokens,
+                context_size: n_ctx,
+            });
+        }
+        let reused = self.keep_common_prefix(&tokens)?;
+        let logits_index = self.evaluate(&tokens[reused..], job)?;
+        let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+        let generating = Instant::now();
+        let (text, generated_tokens, stop) = self.generate(job, logits_index)?;
+        Ok(Generation {
+            text,
+            prompt: prompt.render(),
+            prompt_tokens: tokens.len(),
+            reused_tokens: reused,
+            evaluated_tokens: tokens.len() - reused,
+            generated_tokens,
+            prompt_ms,
+            generation_ms: generating.elapsed().as_secs_f64() * 1000.0,
+            stop,
+        })
+    }
+
+    /// Drops the cache beyond the longest prefix shared with `tokens`; returns how many tokens
+    /// are kept. At least the last prompt token is always re-evaluated, for its logits.
+    fn keep_common_prefix(&mut self, tokens: &[LlamaToken]) -> Result<usize, EngineError> {
+        let common = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+        let keep = common.min(tokens.len() - 1);
+        let removed = self
+            .ctx
+            .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
+            .map_err(|e| EngineError::Decode(e.to_string()))?;
+        if removed {
+            self.cached.truncate(keep);
+            Ok(keep)
+        } else {
+            // A partial removal can be refused (e.g. recurrent models): start over.
+            self.forget_cache();
+            Ok(0)
+        }
+    }
+
+    fn forget_cache(&mut self) {
+        self.ctx.clear_kv_cache();
+        self.cached.clear();
+    }
+
+    /// Evaluates `tokens` after the cached ones, in chunks, checking for cancellation between
+    /// chunks. Logits are requested for the last token only; returns its index in the last batch.
+    fn evaluate(&mut self, tokens: &[LlamaToken], job: &Job) -> Result<i32, EngineError> {
+        let mut batch = LlamaBatch::new(PROMPT_CHUNK, 1);
+        for (chunk_index, chunk) in tokens.chunks(PROMPT_CHUNK).enumerate() {
+            if job.cancel.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            batch.clear();
+            let last_chunk = (chunk_index + 1) * PROMPT_CHUNK >= tokens.len();
+            for (i, &token) in chunk.iter().enumerate() {
+                let pos = (self.cached.len() + i) as i32;
+                let logits = last_chunk && i + 1 == chunk.len();
+                batch
+                    .add(token, pos, &[0], logits)
+                    .map_err(|e| EngineError::Decode(e.to_string()))?;
+            }
+            self.decode(&mut batch)?;
+            self.cached.extend_from_slice(chunk);
+        }
+        Ok(batch.n_tokens() - 1)
+    }
+
+    fn decode(&mut self, batch: &mut LlamaBatch) -> Result<(), EngineError> {
+        self.ctx.decode(batch).map_err(|e| {
+            // The cache may hold part of the batch now; rebuild it from scratch next time.
+            self.forget_cache();
+            EngineError::Decode(e.to_string())
+        })
+    }
+
+    /// Samples until a stop token, the token limit, the end of the line in single-line mode, or
+    /// cancellation (checked before every token).
+    fn generate(
+        &mut self,
+        job: &Job,
+        mut logits_index: i32,
+    ) -> Result<(String, usize, StopReason), EngineError> {
+        let mut sampler = make_sampler(&job.params.sampling);
+        let mut bytes = Vec::new();
+        let mut batch = LlamaBatch::new(1, 1);
+        let mut generated = 0;
+        let stop = loop {
+            if job.cancel.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            if generated >= job.params.max_tokens {
+                break StopReason::MaxTokens;
+            }
+            let token = sampler.sample(&self.ctx, logits_index);
+            if self.family.is_stop(self.model, token) {
+                break StopReason::StopToken;
+            }
+            generated += 1;
+            bytes.extend(self.model.vocab().token_to_piece(token, false, None));
+            if job.params.single_line {
+                if let Some(newline) = bytes.iter().position(|&b| b == b'\n') {
+                    bytes.truncate(newline);
+                    break StopReason::EndOfLine;
+                }
+            }
+            if generated >= job.params.max_tokens {
+                break StopReason::MaxTokens;
+            }
+            batch.clear();
+            let pos = self.cached.len() as i32;
+            batch.add(token, pos, &[0], true).map_err(|e| EngineError::Decode(e.to_string()))?;
+            self.decode(&mut batch)?;
+            self.cached.push(token);
+            logits_index = 0;
+        };
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Ok((self.cut_at_special_text(text), generated, stop))
+    }
+
+    /// A model can spell a special token out of ordinary pieces; such text never reaches the
+    /// editor either.
+    fn cut_at_special_text(&self, mut text: String) -> String {
+        if let Some(cut) =
+            self.family.template.special_texts().filter_map(|special| text.find(special)).min()
+        {
+            text.truncate(cut);
+        }
+        text
+    }
+}
+
+fn make_sampler(sampling: &Sampling) -> LlamaSampler {
+    if sampling.temperature <= 0.0 {
+        return LlamaSampler::greedy();
+    }
+    LlamaSampler::chain_simple([
+        LlamaSampler::top_k(sampling.top_k.max(1)),
+        LlamaSampler::top_p(sampling.top_p.clamp(0.0, 1.0), 1),
+        LlamaSampler::temp(sampling.temperature),
+        LlamaSampler::dist(sampling.seed),
+    ])
+}

@@ -1,0 +1,15 @@
+//! infill — a local code-completion daemon: an LSP server that builds fill-in-the-middle prompts
+//! and runs a GGUF model in-process through llama.cpp.
+//!
+//! Modules follow the way a keystroke travels; ARCHITECTURE.md has the map.
+
+pub mod config;
+pub mod logging;
+pub mod workspace;
+
+pub mod completion;
+pub mod documents;
+pub mod engine;
+pub mod postprocess;
+pub mod prompt;
+pub mod server;

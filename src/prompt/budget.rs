@@ -1,0 +1,144 @@
+//! Token budgets: keep the lines nearest the cursor that fit, counted with the model's tokenizer.
+//!
+//! The prefix keeps its last lines, the suffix its first lines; the cut always falls on a line
+//! boundary, except when the cursor's own line alone is over budget (minified code), where only
+//! that line is shortened.
+
+/// Counts tokens the way the model would. The engine's implementation caches counts per line so
+/// that unchanged lines are never tokenized twice.
+pub trait TokenCounter {
+    fn count(&mut self, text: &str) -> usize;
+}
+
+/// How many tokens of the file the prompt may carry on each side of the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    pub prefix_tokens: usize,
+    pub suffix_tokens: usize,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Self { prefix_tokens: 1536, suffix_tokens: 512 }
+    }
+}
+
+/// The tail of `prefix` that fits in `budget` tokens: the cursor line's start, then whole lines
+/// going up.
+pub fn cut_prefix<'a>(prefix: &'a str, budget: usize, counter: &mut impl TokenCounter) -> &'a str {
+    // Split points are just after each '\n'; the last piece is the partial cursor line.
+    let cursor_line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
+    let cursor_line = &prefix[cursor_line_start..];
+    let mut used = counter.count(cursor_line);
+    if used > budget {
+        return shorten_from_start(cursor_line, used, budget);
+    }
+    let mut start = cursor_line_start;
+    while start > 0 {
+        let line_start = prefix[..start - 1].rfind('\n').map_or(0, |i| i + 1);
+        let cost = counter.count(&prefix[line_start..start]);
+        if used + cost > budget {
+            break;
+        }
+        used += cost;
+        start = line_start;
+    }
+    &prefix[start..]
+}
+
+/// The head of `suffix` that fits in `budget` tokens: the rest of the cursor line, then whole
+/// lines going down.
+pub fn cut_suffix<'a>(suffix: &'a str, budget: usize, counter: &mut impl TokenCounter) -> &'a str {
+    let line_end = |from: usize| suffix[from..].find('\n').map_or(suffix.len(), |i| from + i + 1);
+    let first_end = line_end(0);
+    let mut used = counter.count(&suffix[..first_end]);
+    if used > budget {
+        return shorten_from_end(&suffix[..first_end], used, budget);
+    }
+    let mut end = first_end;
+    while end < suffix.len() {
+        let next = line_end(end);
+        let cost = counter.count(&suffix[end..next]);
+        if used + cost > budget {
+            break;
+        }
+        used += cost;
+        end = next;
+    }
+    &suffix[..end]
+}
+
+/// Keeps roughly the last `budget/count` share of an over-long line, on a char boundary.
+fn shorten_from_start(line: &str, count: usize, budget: usize) -> &str {
+    let keep_bytes = line.len() * budget / count.max(1);
+    let mut start = line.len() - keep_bytes.min(line.len());
+    while !line.is_char_boundary(start) {
+        start += 1;
+    }
+    &line[start..]
+}
+
+/// Keeps roughly the first `budget/count` share of an over-long line, on a char boundary.
+fn shorten_from_end(line: &str, count: usize, budget: usize) -> &str {
+    let mut end = (line.len() * budget / count.max(1)).min(line.len());
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// One token per whitespace-separated word plus one per line break: easy to reason about.
+    pub(crate) struct WordCounter {
+        pub calls: usize,
+    }
+    impl TokenCounter for WordCounter {
+        fn count(&mut self, text: &str) -> usize {
+            self.calls += 1;
+            text.split_whitespace().count() + text.matches('\n').count()
+        }
+    }
+
+    #[test]
+    fn prefix_keeps_whole_lines_nearest_the_cursor() {
+        let prefix = "a b c\nd e\nf g\nh (";
+        let mut counter = WordCounter { calls: 0 };
+        // cursor line "h (" = 2, "f g\n" = 3, "d e\n" = 3 -> budget 8 fits exactly two full lines.
+        assert_eq!(cut_prefix(prefix, 8, &mut counter), "d e\nf g\nh (");
+        assert_eq!(cut_prefix(prefix, 7, &mut counter), "f g\nh (");
+        assert_eq!(cut_prefix(prefix, 100, &mut counter), prefix);
+    }
+
+    #[test]
+    fn suffix_keeps_whole_lines_nearest_the_cursor() {
+        let suffix = ")\nx y\nz\n";
+        let mut counter = WordCounter { calls: 0 };
+        // ")\n" = 2, "x y\n" = 3, "z\n" = 2
+        assert_eq!(cut_suffix(suffix, 5, &mut counter), ")\nx y\n");
+        assert_eq!(cut_suffix(suffix, 6, &mut counter), ")\nx y\n");
+        assert_eq!(cut_suffix(suffix, 7, &mut counter), suffix);
+        assert_eq!(cut_suffix("", 7, &mut counter), "");
+    }
+
+    #[test]
+    fn over_long_cursor_line_is_shortened_on_a_char_boundary() {
+        let line = "é ".repeat(100); // 100 words, 300 bytes
+        let mut counter = WordCounter { calls: 0 };
+        let kept = cut_prefix(&line, 10, &mut counter);
+        assert!(kept.len() <= 30 && !kept.is_empty(), "kept {} bytes", kept.len());
+        assert!(line.ends_with(kept));
+        let kept = cut_suffix(&line, 10, &mut counter);
+        assert!(kept.len() <= 30 && !kept.is_empty());
+        assert!(line.starts_with(kept));
+    }
+
+    #[test]
+    fn crlf_lines_are_cut_after_the_line_feed() {
+        let prefix = "one\r\ntwo\r\nthree";
+        let mut counter = WordCounter { calls: 0 };
+        assert_eq!(cut_prefix(prefix, 3, &mut counter), "two\r\nthree");
+    }
+}

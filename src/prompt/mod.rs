@@ -1,0 +1,219 @@
+//! Prompt stage: turns the text around the cursor into the FIM prompt the model was trained on.
+//!
+//! `template` holds the formats as data, `budget` cuts prefix and suffix to their token budgets;
+//! `build` lays the pieces out. The result is a list of pieces (special tokens and plain text),
+//! not a string, so text from a file can never be read as a special token.
+
+pub mod budget;
+pub mod hf_tokenizer;
+pub mod template;
+
+pub use budget::{Budgets, TokenCounter};
+pub use template::{FimTemplate, Order, RepoLayout};
+
+/// What the completion pipeline knows about the hole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FimInput {
+    /// Path of the file as the model should see it (relative to the workspace root when known).
+    pub path: String,
+    /// Name of the repository (workspace folder), when there is one.
+    pub repo_name: Option<String>,
+    /// Text before and after the cursor; already windowed, not yet cut to the token budget.
+    pub prefix: String,
+    pub suffix: String,
+    /// Other files to show before the current one (repository context).
+    pub context_files: Vec<ContextFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextFile {
+    pub path: String,
+    pub text: String,
+}
+
+/// One part of a prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// A special token, by its text in the vocabulary.
+    Special(&'static str),
+    /// Plain text, tokenized without parsing special tokens.
+    Text(String),
+}
+
+/// A prompt ready to be tokenized.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub pieces: Vec<Piece>,
+    /// The prefix and suffix as they went in after budgeting (for logs and traces).
+    pub prefix_chars: usize,
+    pub suffix_chars: usize,
+}
+
+impl Prompt {
+    /// The prompt as one string, special tokens shown by their text.
+    pub fn render(&self) -> String {
+        self.pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Special(text) => *text,
+                Piece::Text(text) => text.as_str(),
+            })
+            .collect()
+    }
+}
+
+/// Lays out `input` in `template`'s format, with prefix and suffix cut to `budgets`.
+pub fn build(
+    template: &FimTemplate,
+    input: &FimInput,
+    budgets: Budgets,
+    counter: &mut impl TokenCounter,
+) -> Prompt {
+    let prefix = budget::cut_prefix(&input.prefix, budgets.prefix_tokens, counter);
+    let suffix = budget::cut_suffix(&input.suffix, budgets.suffix_tokens, counter);
+    let mut pieces = Vec::new();
+    let push_text = |pieces: &mut Vec<Piece>, text: String| {
+        if !text.is_empty() {
+            pieces.push(Piece::Text(text));
+        }
+    };
+
+    // Repository header and the other files come first: they change least between keystrokes.
+    let repo_tokens = template.repo_name.zip(template.file_sep);
+    let mut prefix_text = prefix.to_string();
+    match (template.repo_layout, repo_tokens, &input.repo_name) {
+        (RepoLayout::StarCoder2, Some((repo_token, sep)), Some(repo)) => {
+            pieces.push(Piece::Special(repo_token));
+            push_text(&mut pieces, repo.clone());
+            for file in &input.context_files {
+                pieces.push(Piece::Special(sep));
+                push_text(&mut pieces, format!("{}\n{}", file.path, file.text));
+            }
+            pieces.push(Piece::Special(sep));
+            prefix_text = format!("{}\n{prefix}", input.path);
+        }
+        (RepoLayout::StarCoder2, _, None) => {
+            // Without a repository the path still opens the FIM prefix, as in training.
+            prefix_text = format!("{}\n{prefix}", input.path);
+        }
+        (RepoLayout::Qwen, Some((repo_token, sep)), Some(repo)) => {
+            pieces.push(Piece::Special(repo_token));
+            push_text(&mut pieces, format!("{repo}\n"));
+            for file in &input.context_files {
+                pieces.push(Piece::Special(sep));
+                push_text(&mut pieces, format!("{}\n{}\n", file.path, file.text));
+            }
+            pieces.push(Piece::Special(sep));
+            push_text(&mut pieces, format!("{}\n", input.path));
+        }
+        _ => {}
+    }
+
+    let prefix_part = |pieces: &mut Vec<Piece>| {
+        pieces.push(Piece::Special(template.prefix));
+        push_text(pieces, format!("{}{prefix_text}", template.after_prefix_token));
+    };
+    let suffix_part = |pieces: &mut Vec<Piece>| {
+        pieces.push(Piece::Special(template.suffix));
+        push_text(pieces, format!("{}{suffix}", template.after_suffix_token));
+    };
+    match template.order {
+        Order::PrefixSuffixMiddle => {
+            prefix_part(&mut pieces);
+            suffix_part(&mut pieces);
+        }
+        Order::SuffixPrefixMiddle => {
+            suffix_part(&mut pieces);
+            prefix_part(&mut pieces);
+        }
+    }
+    if !template.middle.is_empty() {
+        pieces.push(Piece::Special(template.middle));
+        push_text(&mut pieces, template.after_middle_token.to_string());
+    }
+    Prompt { pieces, prefix_chars: prefix.chars().count(), suffix_chars: suffix.chars().count() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::budget::tests::WordCounter;
+    use super::*;
+
+    fn input(repo: Option<&str>) -> FimInput {
+        FimInput {
+            path: "src/fib.py".into(),
+            repo_name: repo.map(str::to_string),
+            prefix: "def fib(n):\n    return ".into(),
+            suffix: "\n\nprint(fib(3))\n".into(),
+            context_files: vec![ContextFile { path: "util.py".into(), text: "X = 1\n".into() }],
+        }
+    }
+
+    fn render(name: &str, repo: Option<&str>) -> String {
+        let template = template::by_name(name).expect("row");
+        build(template, &input(repo), Budgets::default(), &mut WordCounter { calls: 0 }).render()
+    }
+
+    #[test]
+    fn starcoder2_repository_format() {
+        assert_eq!(
+            render("starcoder2", Some("proj")),
+            "<repo_name>proj<file_sep>util.py\nX = 1\n<file_sep><fim_prefix>src/fib.py\n\
+             def fib(n):\n    return <fim_suffix>\n\nprint(fib(3))\n<fim_middle>"
+        );
+        assert_eq!(
+            render("starcoder2", None),
+            "<fim_prefix>src/fib.py\ndef fib(n):\n    return <fim_suffix>\n\nprint(fib(3))\n<fim_middle>"
+        );
+    }
+
+    #[test]
+    fn qwen_repository_format() {
+        assert_eq!(
+            render("qwen2.5-coder", Some("proj")),
+            "<|repo_name|>proj\n<|file_sep|>util.py\nX = 1\n\n<|file_sep|>src/fib.py\n\
+             <|fim_prefix|>def fib(n):\n    return <|fim_suffix|>\n\nprint(fib(3))\n<|fim_middle|>"
+        );
+        assert_eq!(
+            render("qwen2.5-coder", None),
+            "<|fim_prefix|>def fib(n):\n    return <|fim_suffix|>\n\nprint(fib(3))\n<|fim_middle|>"
+        );
+    }
+
+    #[test]
+    fn codestral_puts_the_suffix_first_and_codellama_spaces_its_tokens() {
+        assert_eq!(
+            render("codestral", Some("proj")),
+            "[SUFFIX]\n\nprint(fib(3))\n[PREFIX]def fib(n):\n    return "
+        );
+        assert_eq!(
+            render("codellama", None),
+            "▁<PRE> def fib(n):\n    return ▁<SUF>\n\nprint(fib(3))\n▁<MID>"
+        );
+    }
+
+    #[test]
+    fn file_text_stays_text_even_when_it_spells_a_special_token() {
+        let template = template::by_name("starcoder2").expect("row");
+        let mut hostile = input(None);
+        hostile.prefix = "x = '<fim_middle>'\n".into();
+        let prompt = build(template, &hostile, Budgets::default(), &mut WordCounter { calls: 0 });
+        let specials: Vec<_> =
+            prompt.pieces.iter().filter(|p| matches!(p, Piece::Special(_))).collect();
+        assert_eq!(specials.len(), 3, "only the template's own tokens are special: {specials:?}");
+    }
+
+    #[test]
+    fn budgets_apply_to_prefix_and_suffix() {
+        let template = template::by_name("qwen2.5-coder").expect("row");
+        let mut long = input(None);
+        long.prefix = "a\nb\nc\nd\ncursor ".into();
+        long.suffix = "end\ne\nf\n".into();
+        let budgets = Budgets { prefix_tokens: 5, suffix_tokens: 4 };
+        let prompt = build(template, &long, budgets, &mut WordCounter { calls: 0 });
+        assert_eq!(
+            prompt.render(),
+            "<|fim_prefix|>c\nd\ncursor <|fim_suffix|>end\ne\n<|fim_middle|>"
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! What the server tells the editor it can do.
+
+use tower_lsp_server::gen_lsp_types::*;
+
+use crate::documents::PositionEncoding;
+
+/// Characters after which Helix, Zed and other `textDocument/completion` clients should ask for
+/// a suggestion even though no identifier is being typed.
+const TRIGGER_CHARACTERS: &[&str] = &[".", "(", " ", "=", ":", ",", "{", "["];
+
+pub fn server_capabilities(encoding: PositionEncoding) -> ServerCapabilities {
+    ServerCapabilities {
+        position_encoding: Some(encoding.to_lsp()),
+        text_document_sync: Some(TextDocumentSync::Options(TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(TextDocumentSyncKind::Incremental),
+            ..Default::default()
+        })),
+        inline_completion_provider: Some(InlineCompletionProvider::Bool(true)),
+        completion_provider: Some(CompletionOptions {
+            trigger_characters: Some(TRIGGER_CHARACTERS.iter().map(|c| c.to_string()).collect()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

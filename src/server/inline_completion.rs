@@ -1,0 +1,26 @@
+//! `textDocument/inlineCompletion` (LSP 3.18; VS Code, Neovim 0.12): the suggestion as ghost
+//! text inserted at the cursor.
+
+use tower_lsp_server::gen_lsp_types::*;
+use tower_lsp_server::jsonrpc::Result;
+
+use super::Backend;
+use super::suggest::suggest;
+
+pub async fn handle(
+    backend: &Backend,
+    params: InlineCompletionParams,
+) -> Result<Option<InlineCompletionResponse>> {
+    let placed = suggest(backend, params.text_document_position_params).await?;
+    let items = placed
+        .filter(|p| !p.suggestion.text.is_empty())
+        .map(|p| InlineCompletionItem {
+            insert_text: InsertText::String(p.suggestion.text),
+            filter_text: None,
+            range: Some(Range { start: p.position, end: p.position }),
+            command: None,
+        })
+        .into_iter()
+        .collect();
+    Ok(Some(InlineCompletionResponse::InlineCompletionList(InlineCompletionList { items })))
+}

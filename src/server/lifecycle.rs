@@ -1,0 +1,127 @@
+//! `initialize` and `initialized`: settings, position encoding, workspace roots, and the model,
+//! which starts loading at once on the engine thread while `initialize` answers immediately.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tower_lsp_server::gen_lsp_types::*;
+use tower_lsp_server::jsonrpc::Result;
+
+use super::Backend;
+use super::capabilities::server_capabilities;
+use crate::completion::Pipeline;
+use crate::config::Settings;
+use crate::documents::PositionEncoding;
+use crate::engine::{Engine, EngineConfig, EngineStatus, model};
+use crate::workspace::Workspace;
+
+pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<InitializeResult> {
+    let (settings, warnings) = Settings::from_json(params.initialization_options.as_ref());
+    for warning in warnings {
+        // Shown after `initialized`: the client may not take messages before that.
+        backend.notices.defer(format!("infill: {warning}"));
+    }
+
+    let offered =
+        params.capabilities.general.as_ref().and_then(|g| g.position_encodings.as_deref());
+    let encoding = PositionEncoding::negotiate(offered);
+    backend.documents.set_encoding(encoding);
+    let progress = params.capabilities.window.as_ref().and_then(|w| w.work_done_progress);
+    let _ = backend.client_has_progress.set(progress == Some(true));
+
+    let workspace = workspace_from(&params);
+    let env_model = std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let engine = match model::resolve(
+        backend.command_line_model.as_deref(),
+        settings.model.as_deref(),
+        env_model.as_deref(),
+        model::default_cache_path().as_deref(),
+    ) {
+        Ok((path, origin)) => {
+            tracing::info!(path = %path.display(), %origin, "loading model");
+            Engine::start(path, origin, EngineConfig::from_settings(&settings))
+        }
+        Err(err) => Engine::failed(err.to_string()),
+    };
+    let pipeline = Pipeline { engine, settings, workspace };
+    if backend.pipeline.set(Arc::new(pipeline)).is_err() {
+        return Err(tower_lsp_server::jsonrpc::Error::invalid_request());
+    }
+    Ok(InitializeResult {
+        capabilities: server_capabilities(encoding),
+        server_info: Some(ServerInfo {
+            name: "infill".into(),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+        }),
+    })
+}
+
+#[allow(deprecated)] // rootUri: older clients send only that.
+fn workspace_from(params: &InitializeParams) -> Workspace {
+    let folders = match &params.workspace_folders_initialize_params.workspace_folders {
+        Some(WorkspaceFolders::WorkspaceFolderList(list)) => {
+            list.iter().map(|f| f.uri.as_ref()).collect::<Vec<&str>>()
+        }
+        _ => Vec::new(),
+    };
+    if !folders.is_empty() {
+        return Workspace::from_uris(folders);
+    }
+    Workspace::from_uris(params.root_uri.iter().map(|u| -> &str { u.as_ref() }))
+}
+
+/// Reports model loading through `$/progress` (when the client supports it) and a failed load
+/// through `window/showMessage`.
+pub async fn initialized(backend: &Backend) {
+    backend.notices.flush_deferred(&backend.client).await;
+    let Some(pipeline) = backend.pipeline.get().cloned() else { return };
+    let client = backend.client.clone();
+    let with_progress = backend.client_has_progress.get().copied().unwrap_or(false);
+    let notices = backend.notices.clone();
+    tokio::spawn(async move {
+        let engine = &pipeline.engine;
+        let progress = match (engine.status(), with_progress) {
+            (EngineStatus::Loading { path }, true) => {
+                let token = ProgressToken::String("infill/loading".into());
+                match client.create_work_done_progress(token.clone()).await {
+                    Ok(()) => Some(
+                        client
+                            .progress(token, "infill")
+                            .with_message(format!("loading {}", display_name(&path)))
+                            .begin()
+                            .await,
+                    ),
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        let status = engine.wait_loaded().await;
+        let summary = match &status {
+            EngineStatus::Ready(info) => format!(
+                "{} ready ({} format, {} ms)",
+                display_name(&info.path),
+                info.family,
+                info.load_ms
+            ),
+            EngineStatus::Failed(message) => format!("model not loaded: {message}"),
+            EngineStatus::Loading { .. } => "still loading".into(),
+        };
+        if let Some(progress) = progress {
+            progress.finish_with_message(summary).await;
+        }
+        if let EngineStatus::Failed(message) = status {
+            notices.show_once(&client, MessageType::Error, failure_message(&message)).await;
+        }
+    });
+}
+
+/// The one message a failed load produces, whether reported at load time or on a request.
+pub fn failure_message(reason: &str) -> String {
+    format!("infill: {reason}")
+}
+
+fn display_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+}

@@ -1,0 +1,101 @@
+//! LSP stage: the `LanguageServer` implementation. Each request or notification family lives in
+//! its own file; this one holds the shared state and the dispatch.
+//!
+//! Handlers never hold a lock or a dashmap guard across an `.await`, and never run model work:
+//! completions go to the engine thread through `completion::Pipeline`.
+
+mod capabilities;
+mod completion;
+mod inline_completion;
+mod lifecycle;
+mod notices;
+mod suggest;
+mod text_sync;
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use dashmap::DashMap;
+use tower_lsp_server::gen_lsp_types::*;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+
+use crate::completion::Pipeline;
+use crate::documents::DocumentStore;
+use crate::engine::CancelFlag;
+use notices::Notices;
+
+pub struct Backend {
+    client: Client,
+    documents: DocumentStore,
+    /// `--model` from the command line; outranks the editor's settings.
+    command_line_model: Option<PathBuf>,
+    /// Set once by `initialize`.
+    pipeline: OnceLock<Arc<Pipeline>>,
+    /// Whether the client accepts server-created `$/progress` tokens.
+    client_has_progress: OnceLock<bool>,
+    /// The running completion per document; a newer request cancels the older one.
+    in_flight: DashMap<Uri, CancelFlag>,
+    notices: Notices,
+}
+
+impl Backend {
+    fn new(client: Client, command_line_model: Option<PathBuf>) -> Self {
+        Self {
+            client,
+            documents: DocumentStore::new(),
+            command_line_model,
+            pipeline: OnceLock::new(),
+            client_has_progress: OnceLock::new(),
+            in_flight: DashMap::new(),
+            notices: Notices::default(),
+        }
+    }
+}
+
+/// Serves LSP on stdin/stdout until the client exits.
+pub async fn serve_stdio(command_line_model: Option<PathBuf>) {
+    let (service, socket) =
+        LspService::new(|client| Backend::new(client, command_line_model.clone()));
+    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        lifecycle::initialize(self, params)
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        lifecycle::initialized(self).await;
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        for entry in &self.in_flight {
+            entry.value().cancel();
+        }
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        text_sync::did_open(self, params);
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        text_sync::did_change(self, params).await;
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        text_sync::did_close(self, params);
+    }
+
+    async fn inline_completion(
+        &self,
+        params: InlineCompletionParams,
+    ) -> Result<Option<InlineCompletionResponse>> {
+        inline_completion::handle(self, params).await
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        completion::handle(self, params).await
+    }
+}

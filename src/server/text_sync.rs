@@ -1,0 +1,37 @@
+//! `didOpen` / `didChange` / `didClose`: keep the document store in step with the editor.
+//!
+//! Notifications cannot be answered with an error, so a change the server cannot apply (unknown
+//! document, out-of-range range) is reported with `window/showMessage`; the document keeps its
+//! last good state.
+
+use tower_lsp_server::gen_lsp_types::*;
+
+use super::Backend;
+
+pub fn did_open(backend: &Backend, params: DidOpenTextDocumentParams) {
+    let doc = params.text_document;
+    backend.documents.open(doc.uri, &doc.text, doc.version, doc.language_id.to_string());
+}
+
+pub async fn did_change(backend: &Backend, params: DidChangeTextDocumentParams) {
+    let uri = params.text_document.text_document_identifier.uri;
+    let result = backend.documents.apply_changes(
+        &uri,
+        params.text_document.version,
+        &params.content_changes,
+    );
+    if let Err(err) = result {
+        tracing::warn!(%err, "change not applied");
+        let message =
+            format!("infill: {err}; suggestions for this file may be wrong until it is reopened");
+        backend.client.show_message(MessageType::Warning, message).await;
+    }
+}
+
+pub fn did_close(backend: &Backend, params: DidCloseTextDocumentParams) {
+    let uri = params.text_document.uri;
+    if let Some((_, cancel)) = backend.in_flight.remove(&uri) {
+        cancel.cancel();
+    }
+    backend.documents.close(&uri);
+}

@@ -1,0 +1,137 @@
+//! Editor round trip over stdio with the tiny StarCoder2-architecture model: initialize (UTF-16)
+//! → didOpen → incremental didChange → inlineCompletion and completion → shutdown/exit, checking
+//! the exact prompt the engine saw.
+
+mod support;
+
+use infill::prompt::TokenCounter;
+use infill::prompt::hf_tokenizer::HfTokenCounter;
+use serde_json::json;
+use support::{LspClient, TempDir, file_uri, repo_path, tiny_model};
+
+const ORIGINAL: &str = "\
+# a comment line that the prefix budget must cut away
+import os
+
+
+def add(a, b):
+    return a + b
+
+
+def main():
+    print(\"😀 𝕏\", )
+    return 0
+# trailing comment the suffix budget must cut away
+";
+
+#[test]
+fn round_trip_with_tiny_starcoder2_model() {
+    // The workspace folder's name is the repository name the model sees.
+    let tmp = TempDir::new("tiny");
+    let root = tmp.path().join("proj");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    let uri = file_uri(&root.join("src/main.py"));
+
+    // Budgets chosen from the model's own tokenizer so that exactly the lines we expect fit.
+    let mut counter =
+        HfTokenCounter::from_file(&repo_path("assets/tiny-starcoder2.tokenizer.json"))
+            .expect("tokenizer");
+    let cursor_line = "    print(\"😀 𝕏\", total";
+    let prefix_budget = counter.count(cursor_line)
+        + counter.count("def main():\n")
+        + counter.count("\n")
+        + counter.count("\n");
+    let suffix_budget = counter.count(")\n") + counter.count("    return 0\n");
+
+    let mut client = LspClient::start(&[]);
+    let init = client.initialize(
+        &root,
+        json!({
+            "model": tiny_model(),
+            "trace": true,
+            "maxTokens": 6,
+            "prefixTokens": prefix_budget,
+            "suffixTokens": suffix_budget
+        }),
+        &["utf-16"],
+    );
+    assert_eq!(init["capabilities"]["positionEncoding"], "utf-16");
+    assert_eq!(init["capabilities"]["inlineCompletionProvider"], true);
+    assert_eq!(init["capabilities"]["textDocumentSync"]["change"], 2);
+    let loaded = client.wait_model_loaded();
+    assert!(loaded.contains("starcoder2"), "progress end message: {loaded}");
+
+    client.open(&uri, "python", ORIGINAL);
+    // Type "total" after `print("😀 𝕏", ` — UTF-16: 4 spaces + `print("` = 11, emoji 2, space 1,
+    // 𝕏 2, `", ` 3 → character 19 on line 9.
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": {"uri": uri, "version": 2},
+            "contentChanges": [
+                {"range": {"start": {"line": 9, "character": 19}, "end": {"line": 9, "character": 19}}, "text": "tot"},
+                {"range": {"start": {"line": 9, "character": 22}, "end": {"line": 9, "character": 22}}, "text": "al"}
+            ]
+        }),
+    );
+
+    let response = client.inline_completion(&uri, 9, 24);
+    let items = response["result"]["items"].as_array().expect("inline items").clone();
+    assert_eq!(items.len(), 1, "one suggestion expected: {response}");
+    let suggestion = items[0]["insertText"].as_str().unwrap().to_string();
+    assert!(!suggestion.is_empty());
+    assert!(!suggestion.contains('\n'), "mid-line completion is single-line: {suggestion:?}");
+    assert_eq!(
+        items[0]["range"],
+        json!({"start": {"line": 9, "character": 24}, "end": {"line": 9, "character": 24}})
+    );
+
+    let trace = client.wait_notification("infill/trace", |_| true);
+    let expected_prompt = "<repo_name>proj<file_sep><fim_prefix>src/main.py\n\
+        \n\ndef main():\n    print(\"😀 𝕏\", total<fim_suffix>)\n    return 0\n<fim_middle>";
+    assert_eq!(trace["params"]["generation"]["prompt"], expected_prompt);
+    assert_eq!(trace["params"]["suggestion"], suggestion.as_str());
+    for special in ["<fim_", "<file_sep>", "<repo_name>", "<|endoftext|>"] {
+        assert!(!suggestion.contains(special), "special token leaked: {suggestion:?}");
+    }
+
+    // The same pipeline answers `textDocument/completion`; the cache now holds the whole prompt.
+    let response = client.completion(&uri, 9, 24);
+    let list = &response["result"];
+    assert_eq!(list["isIncomplete"], true);
+    let item = &list["items"][0];
+    assert_eq!(item["preselect"], true);
+    assert_eq!(item["textEdit"]["newText"], format!("total{suggestion}"));
+    assert_eq!(
+        item["textEdit"]["range"],
+        json!({"start": {"line": 9, "character": 19}, "end": {"line": 9, "character": 24}})
+    );
+    let trace = client.wait_notification("infill/trace", |_| true);
+    let generation = &trace["params"]["generation"];
+    assert_eq!(generation["prompt"], expected_prompt);
+    assert_eq!(
+        generation["reusedTokens"].as_u64().unwrap() + 1,
+        generation["promptTokens"].as_u64().unwrap(),
+        "a repeated prompt re-evaluates only its last token: {generation}"
+    );
+
+    let status = client.shutdown();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn utf8_is_chosen_when_offered() {
+    let root = TempDir::new("utf8");
+    let mut client = LspClient::start(&["--model", tiny_model().to_str().unwrap()]);
+    let init = client.initialize(root.path(), json!({}), &["utf-16", "utf-8"]);
+    assert_eq!(init["capabilities"]["positionEncoding"], "utf-8");
+    client.wait_model_loaded();
+    let uri = root.uri("a.py");
+    client.open(&uri, "python", "s = \"é\"\nx = ");
+    // UTF-8: `s = "é"` is 8 bytes; the end of line 0 is character 8, not 7.
+    let response = client.inline_completion(&uri, 0, 8);
+    assert!(response.get("error").is_none(), "{response}");
+    let response = client.inline_completion(&uri, 0, 9);
+    assert!(response.get("error").is_some(), "character 9 is past the end: {response}");
+    assert!(client.shutdown().success());
+}
