@@ -22,9 +22,10 @@ Weights are random (fixed seed) except for one construction that makes greedy
 decoding deterministic and useful: output_norm.bias is a constant vector b,
 the output.weight rows of special tokens and of tokens that do not decode to
 printable ASCII / "\\n" / "\\t" point along -b (logit about -30 whatever the
-input), and all other rows have a fixed +MARGIN component along b plus a random
-part orthogonal to it.  So greedy decoding always emits normal, valid-UTF-8
-text tokens and never an end-of-generation token.
+input), and all other rows have a fixed +MARGIN component along b (a bit more
+for tokens containing a newline) plus a random part orthogonal to it.  So
+greedy decoding always emits normal, valid-UTF-8 text tokens (newlines now and
+then) and never an end-of-generation token.
 
 Deterministic: running it twice gives byte-identical files.
 Usage: python3 make_tiny_starcoder2.py [OUTDIR]      (needs: pip install gguf numpy)
@@ -55,7 +56,7 @@ ROPE_FREQ_BASE = 100000.0
 N_MERGES = 400
 SEED = 20240229
 MARGIN = 2.0          # output logit offset of normal text tokens
-NEWLINE_BOOST = float(os.environ.get("NLB", "1.5"))   # extra offset for tokens containing "\n"
+NEWLINE_BOOST = 3.0   # extra offset for tokens containing "\n" (multi-line output)
 BLOCKED = -30.0       # output logit of special / non-printable tokens
 
 SPECIAL_TOKENS = [

@@ -20,7 +20,7 @@ pub fn log_file_path() -> Option<PathBuf> {
 pub fn init() {
     // llama.cpp is chatty at info level; its warnings and errors are what users need.
     let filter = EnvFilter::try_from_env("INFILL_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,llama_cpp_2=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,llama-cpp-2=warn"));
     let file = log_file_path().and_then(|path| {
         std::fs::create_dir_all(path.parent()?).ok()?;
         OpenOptions::new().create(true).append(true).open(path).ok()

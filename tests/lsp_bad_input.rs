@@ -22,7 +22,7 @@ fn bad_requests_are_answered_with_errors_and_the_server_stays_up() {
     let mut client = LspClient::start(&[]);
     client.initialize(
         root.path(),
-        json!({"model": tiny_model(), "trace": true, "maxTokens": 4}),
+        json!({"model": tiny_model(), "threads": 1, "trace": true, "maxTokens": 4}),
         &["utf-16"],
     );
     client.wait_model_loaded();
@@ -142,7 +142,7 @@ fn settings_typos_are_reported_not_fatal() {
     let mut client = LspClient::start(&[]);
     client.initialize(
         root.path(),
-        json!({"model": tiny_model(), "maxTokns": 3, "temperature": "warm"}),
+        json!({"model": tiny_model(), "threads": 1, "maxTokns": 3, "temperature": "warm"}),
         &["utf-16"],
     );
     client.wait_model_loaded();

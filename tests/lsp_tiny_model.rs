@@ -47,7 +47,7 @@ fn round_trip_with_tiny_starcoder2_model() {
     let init = client.initialize(
         &root,
         json!({
-            "model": tiny_model(),
+            "model": tiny_model(), "threads": 1,
             "trace": true,
             "maxTokens": 6,
             "prefixTokens": prefix_budget,
@@ -123,7 +123,7 @@ fn round_trip_with_tiny_starcoder2_model() {
 fn utf8_is_chosen_when_offered() {
     let root = TempDir::new("utf8");
     let mut client = LspClient::start(&["--model", tiny_model().to_str().unwrap()]);
-    let init = client.initialize(root.path(), json!({}), &["utf-16", "utf-8"]);
+    let init = client.initialize(root.path(), json!({"threads": 1}), &["utf-16", "utf-8"]);
     assert_eq!(init["capabilities"]["positionEncoding"], "utf-8");
     client.wait_model_loaded();
     let uri = root.uri("a.py");
