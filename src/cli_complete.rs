@@ -69,7 +69,10 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
 
     let pipeline =
         Pipeline { engine, settings, workspace: Workspace::new(vec![project_root(&file)]) };
-    let suggestion = pipeline.complete(&document, cursor, CancelFlag::default()).await?;
+    let Some(suggestion) = pipeline.complete(&document, cursor, CancelFlag::default()).await?
+    else {
+        bail!("{} holds secrets: infill never puts such files into a prompt", file.display());
+    };
     let generation = &suggestion.generation;
     if args.json {
         let mut report = serde_json::json!({

@@ -135,3 +135,27 @@ fn utf8_is_chosen_when_offered() {
     assert!(response.get("error").is_some(), "character 9 is past the end: {response}");
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn secrets_files_are_never_completed() {
+    let root = TempDir::new("secrets");
+    let mut client = LspClient::start(&[]);
+    client.initialize(
+        root.path(),
+        json!({"model": tiny_model(), "threads": 1, "trace": true}),
+        &["utf-16"],
+    );
+    client.wait_model_loaded();
+    let env = root.uri(".env");
+    client.open(&env, "dotenv", "API_KEY=sk-live-123\nDB_PASSWORD=");
+    let response = client.inline_completion(&env, 1, 12);
+    assert_eq!(response["result"]["items"], json!([]), "{response}");
+
+    let code = root.uri("app.py");
+    client.open(&code, "python", "x = ");
+    client.inline_completion(&code, 0, 4);
+    let trace = client.wait_notification("infill/trace", |_| true);
+    assert_eq!(trace["params"]["uri"], code.as_str(), "the .env request must not reach the engine");
+    assert!(!client.notifications.iter().any(|n| n["method"] == "infill/trace"));
+    assert!(client.shutdown().success());
+}

@@ -10,7 +10,8 @@ use crate::documents::DocumentSnapshot;
 use crate::engine::{CancelFlag, Engine, EngineError, Generation, GenerationParams};
 use crate::postprocess::{self, Surroundings};
 use crate::prompt::FimInput;
-use crate::workspace::Workspace;
+use crate::secrets;
+use crate::workspace::{self, Workspace};
 
 /// A suggestion ready for the editor, with the engine's figures.
 #[derive(Debug, Clone)]
@@ -28,12 +29,17 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Completes at `char_idx`, a char index already validated against `document.rope`.
+    /// `Ok(None)`: this document is never completed (a secrets file).
     pub async fn complete(
         &self,
         document: &DocumentSnapshot,
         char_idx: usize,
         cancel: CancelFlag,
-    ) -> Result<Suggestion, EngineError> {
+    ) -> Result<Option<Suggestion>, EngineError> {
+        if workspace::uri_to_path(document.uri.as_ref()).is_some_and(|p| secrets::is_secret(&p)) {
+            tracing::debug!(uri = %document.uri, "no completion inside a secrets file");
+            return Ok(None);
+        }
         let window = cursor::window(&document.rope, char_idx, self.settings.multiline);
         let place = self.workspace.place_of(document.uri.as_ref());
         let input = FimInput {
@@ -47,7 +53,7 @@ impl Pipeline {
         let generation = self.engine.generate(input, params, cancel).await?;
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(char_idx));
         let text = postprocess::apply(&generation.text, Surroundings { crlf });
-        Ok(Suggestion { text, generation })
+        Ok(Some(Suggestion { text, generation }))
     }
 }
 

@@ -61,7 +61,8 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
     backend.in_flight.remove_if(&uri, |_, current| current.same_as(&cancel));
 
     match result {
-        Ok(suggestion) => {
+        Ok(None) => Ok(None),
+        Ok(Some(suggestion)) => {
             tracing::debug!(
                 uri = %uri,
                 prompt_tokens = suggestion.generation.prompt_tokens,

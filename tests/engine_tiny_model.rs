@@ -1,0 +1,112 @@
+//! The engine thread on its own, with the tiny StarCoder2-architecture model: KV-cache reuse is
+//! exact, cancellation is honoured, and prompt tokenization agrees with the model's
+//! `tokenizer.json`.
+
+mod support;
+
+use infill::engine::{
+    CancelFlag, Engine, EngineConfig, EngineError, EngineStatus, GenerationParams, ModelOrigin,
+    Sampling,
+};
+use infill::prompt::hf_tokenizer::HfTokenCounter;
+use infill::prompt::{Budgets, FimInput};
+use support::{repo_path, tiny_model};
+
+async fn start() -> Engine {
+    let config = EngineConfig { family: None, threads: 1, context_size: 2048 };
+    let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
+    match engine.wait_loaded().await {
+        EngineStatus::Ready(info) => assert_eq!(info.family, "starcoder2"),
+        other => panic!("tiny model did not load: {other:?}"),
+    }
+    engine
+}
+
+fn input(prefix: &str, suffix: &str) -> FimInput {
+    FimInput {
+        path: "src/lib.py".into(),
+        repo_name: Some("proj".into()),
+        prefix: prefix.into(),
+        suffix: suffix.into(),
+        context_files: Vec::new(),
+    }
+}
+
+fn params(max_tokens: usize) -> GenerationParams {
+    GenerationParams {
+        max_tokens,
+        single_line: false,
+        budgets: Budgets::default(),
+        sampling: Sampling { temperature: 0.0, top_k: 40, top_p: 0.95, seed: 0 },
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kv_reuse_generates_what_a_cold_start_generates() {
+    let warm = start().await;
+    let cold = start().await;
+    let first = input("def add(a, b):\n    return ", "\n");
+    let second = input("def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return ", "\n");
+
+    let a = warm.generate(first, params(12), CancelFlag::default()).await.unwrap();
+    assert_eq!(a.reused_tokens, 0, "a new engine has nothing cached");
+    let reused = warm.generate(second.clone(), params(12), CancelFlag::default()).await.unwrap();
+    let fresh = cold.generate(second, params(12), CancelFlag::default()).await.unwrap();
+
+    assert!(reused.reused_tokens > 10, "the shared start is reused: {reused:?}");
+    assert_eq!(reused.reused_tokens + reused.evaluated_tokens, reused.prompt_tokens);
+    assert_eq!(fresh.evaluated_tokens, fresh.prompt_tokens);
+    assert_eq!(reused.prompt, fresh.prompt);
+    assert_eq!(reused.text, fresh.text, "greedy output must not depend on the cache");
+    assert_eq!(reused.generated_tokens, 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_job_is_not_run() {
+    let engine = start().await;
+    let cancel = CancelFlag::default();
+    cancel.cancel();
+    let result = engine.generate(input("x = ", ""), params(8), cancel).await;
+    assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
+    // The engine is still serving.
+    let ok = engine.generate(input("x = ", ""), params(8), CancelFlag::default()).await;
+    assert_eq!(ok.unwrap().generated_tokens, 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prompt_tokens_agree_with_the_models_tokenizer_json() {
+    let engine = start().await;
+    let hf =
+        HfTokenCounter::from_file(&repo_path("assets/tiny-starcoder2.tokenizer.json")).unwrap();
+    for (prefix, suffix) in [
+        ("fn main() {\n    let x = 12345;\n    println!(\"{x}\");", "\n}\n"),
+        ("# 日本語のコメント\ns = \"😀 𝕏\"\n", "\r\n\tpass\r\n"),
+        ("    \n\n  trailing   ", "   \n"),
+    ] {
+        let generation =
+            engine.generate(input(prefix, suffix), params(1), CancelFlag::default()).await.unwrap();
+        let expected = hf.encode(&generation.prompt).len();
+        assert_eq!(generation.prompt_tokens, expected, "prompt {:?}", generation.prompt);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_long_a_prompt_is_an_error_not_a_crash() {
+    let config = EngineConfig { family: None, threads: 1, context_size: 64 };
+    let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
+    engine.wait_loaded().await;
+    let long = "x = 1\n".repeat(200);
+    let result = engine.generate(input(&long, ""), params(8), CancelFlag::default()).await;
+    assert!(matches!(result, Err(EngineError::PromptTooLong { .. })), "{result:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forced_family_the_vocabulary_lacks_fails_to_load_with_a_reason() {
+    let config =
+        EngineConfig { family: Some("qwen2.5-coder".into()), threads: 1, context_size: 512 };
+    let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
+    match engine.wait_loaded().await {
+        EngineStatus::Failed(message) => assert!(message.contains("<|fim_prefix|>"), "{message}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
