@@ -156,6 +156,6 @@ fn secrets_files_are_never_completed() {
     client.inline_completion(&code, 0, 4);
     let trace = client.wait_notification("infill/trace", |_| true);
     assert_eq!(trace["params"]["uri"], code.as_str(), "the .env request must not reach the engine");
-    assert!(!client.notifications.iter().any(|n| n["method"] == "infill/trace"));
+    assert!(!client.notifications().iter().any(|n| n["method"] == "infill/trace"));
     assert!(client.shutdown().success());
 }
