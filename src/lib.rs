@@ -3,6 +3,8 @@
 //!
 //! Modules follow the way a keystroke travels; ARCHITECTURE.md has the map.
 
+pub mod baseline;
+pub mod bench;
 pub mod config;
 pub mod logging;
 pub mod lsp_client;
@@ -12,6 +14,7 @@ pub mod workspace;
 pub mod completion;
 pub mod documents;
 pub mod engine;
+pub mod eval;
 pub mod postprocess;
 pub mod prompt;
 pub mod server;

@@ -143,11 +143,17 @@ impl LspClient {
     /// The next message within `timeout`. Server-to-client requests (progress tokens) are
     /// answered on the way; notifications are also kept in `notifications`.
     pub fn next_message(&mut self, timeout: Duration) -> anyhow::Result<Value> {
+        match self.try_next_message(timeout)? {
+            Some(message) => Ok(message),
+            None => bail!("no message from infill within {timeout:?}; its log:\n{}", self.stderr()),
+        }
+    }
+
+    /// Like `next_message`, but a quiet `timeout` is `Ok(None)`: for polling between keystrokes.
+    pub fn try_next_message(&mut self, timeout: Duration) -> anyhow::Result<Option<Value>> {
         let message = match self.incoming.recv_timeout(timeout) {
             Ok(message) => message,
-            Err(RecvTimeoutError::Timeout) => {
-                bail!("no message from infill within {timeout:?}; its log:\n{}", self.stderr())
-            }
+            Err(RecvTimeoutError::Timeout) => return Ok(None),
             Err(RecvTimeoutError::Disconnected) => {
                 bail!("infill closed its output; its log:\n{}", self.stderr())
             }
@@ -160,7 +166,7 @@ impl LspClient {
                 self.notifications.push(message.clone());
             }
         }
-        Ok(message)
+        Ok(Some(message))
     }
 
     /// Every `window/showMessage` text received and not consumed.

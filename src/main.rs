@@ -28,29 +28,42 @@ enum Command {
     Serve,
     /// Complete once at FILE:LINE:COL (1-based; COL counts characters) and print the suggestion.
     Complete(cli_complete::CompleteArgs),
+    /// Score completion quality on FIM tasks (JSONL), optionally beside a llama-server.
+    Eval(infill::eval::EvalArgs),
+    /// Replay a typing trace and report suggestion latency, optionally beside a llama-server.
+    Bench(infill::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     infill::logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("infill: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
+        Command::Serve => with_runtime(|runtime| {
             runtime.block_on(infill::server::serve_stdio(cli.model));
-            ExitCode::SUCCESS
+            Ok(())
+        }),
+        Command::Complete(args) => {
+            with_runtime(|runtime| runtime.block_on(cli_complete::run(args, cli.model)))
         }
-        Command::Complete(args) => match runtime.block_on(cli_complete::run(args, cli.model)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("infill: {err:#}");
-                ExitCode::FAILURE
-            }
-        },
+        // The measuring tools drive servers over stdio; they need no async runtime of their own.
+        Command::Eval(args) => report(infill::eval::run(args, cli.model)),
+        Command::Bench(args) => report(infill::bench::run(args, cli.model)),
+    }
+}
+
+fn with_runtime(work: impl FnOnce(&tokio::runtime::Runtime) -> anyhow::Result<()>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => report(work(&runtime)),
+        Err(err) => report(Err(anyhow::anyhow!("cannot start the async runtime: {err}"))),
+    }
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("infill: {err:#}");
+            ExitCode::FAILURE
+        }
     }
 }

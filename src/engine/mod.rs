@@ -5,18 +5,21 @@
 //! Nothing here runs on a tokio worker: `generate` only sends a job and awaits the answer.
 
 pub mod model;
+pub mod stats;
 mod vocab;
 mod worker;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, OnceLock, mpsc};
+use std::time::Instant;
 
 use tokio::sync::{oneshot, watch};
 
 use crate::config::Settings;
 use crate::prompt::{Budgets, FimInput};
 pub use model::{ModelError, ModelOrigin};
+pub use stats::{EngineStats, EngineStatsSnapshot};
 
 /// What the engine is doing, as the server reports it to the editor.
 #[derive(Debug, Clone)]
@@ -64,14 +67,27 @@ pub enum EngineError {
 
 /// Shared flag a job's owner raises to stop it; the engine checks it between tokens.
 #[derive(Debug, Clone, Default)]
-pub struct CancelFlag(Arc<AtomicBool>);
+pub struct CancelFlag(Arc<CancelState>);
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: AtomicBool,
+    /// When the flag was first raised: the engine measures how long a job ran on after it.
+    raised_at: OnceLock<Instant>,
+}
 
 impl CancelFlag {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        let _ = self.0.raised_at.set(Instant::now());
+        // Release: whoever sees the flag also sees `raised_at`.
+        self.0.cancelled.store(true, Ordering::Release);
     }
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        self.0.cancelled.load(Ordering::Acquire)
+    }
+    /// When the flag was first raised, if it was.
+    pub fn raised_at(&self) -> Option<Instant> {
+        self.0.raised_at.get().copied()
     }
     /// Whether both handles control the same job.
     pub fn same_as(&self, other: &CancelFlag) -> bool {
@@ -182,6 +198,7 @@ impl EngineConfig {
 pub struct Engine {
     jobs: Option<mpsc::Sender<Job>>,
     status: watch::Receiver<EngineStatus>,
+    stats: Arc<EngineStats>,
 }
 
 impl Engine {
@@ -189,11 +206,13 @@ impl Engine {
     pub fn start(path: PathBuf, origin: ModelOrigin, config: EngineConfig) -> Self {
         let (status_tx, status) = watch::channel(EngineStatus::Loading { path: path.clone() });
         let (jobs_tx, jobs_rx) = mpsc::channel();
+        let stats = Arc::new(EngineStats::default());
+        let worker_stats = stats.clone();
         let spawned = std::thread::Builder::new().name("infill-engine".into()).spawn(move || {
-            worker::run(&path, origin, &config, jobs_rx, &status_tx);
+            worker::run(&path, origin, &config, jobs_rx, &status_tx, &worker_stats);
         });
         match spawned {
-            Ok(_) => Self { jobs: Some(jobs_tx), status },
+            Ok(_) => Self { jobs: Some(jobs_tx), status, stats },
             Err(err) => Self::failed(format!("could not start the engine thread: {err}")),
         }
     }
@@ -201,7 +220,12 @@ impl Engine {
     /// An engine that never loaded (e.g. no model found): every job is answered with `message`.
     pub fn failed(message: String) -> Self {
         let (_, status) = watch::channel(EngineStatus::Failed(message));
-        Self { jobs: None, status }
+        Self { jobs: None, status, stats: Arc::default() }
+    }
+
+    /// The engine's counters so far (model calls, cancellations).
+    pub fn stats(&self) -> EngineStatsSnapshot {
+        self.stats.snapshot()
     }
 
     pub fn status(&self) -> EngineStatus {

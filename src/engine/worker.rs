@@ -18,6 +18,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::watch;
 
 use super::model::{self, ModelError, ModelOrigin};
+use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
 use super::{
     EngineConfig, EngineError, EngineStatus, Generation, Job, ModelInfo, Sampling, StopReason,
@@ -44,6 +45,7 @@ pub(super) fn run(
     config: &EngineConfig,
     jobs: mpsc::Receiver<Job>,
     status: &watch::Sender<EngineStatus>,
+    stats: &EngineStats,
 ) {
     let started = Instant::now();
     let loaded = backend().and_then(|backend| {
@@ -80,24 +82,40 @@ pub(super) fn run(
     tracing::info!(path = %path.display(), family = info.family, n_ctx, load_ms = info.load_ms, "model ready");
     status.send_replace(EngineStatus::Ready(Arc::new(info)));
 
-    let mut session =
-        Session { model: &model, ctx, family, cached: Vec::new(), counts: CountCache::default() };
+    let mut session = Session {
+        model: &model,
+        ctx,
+        family,
+        cached: Vec::new(),
+        counts: CountCache::default(),
+        stats,
+    };
     while let Ok(job) = jobs.recv() {
+        stats.job_received();
         if job.cancel.is_cancelled() {
+            stats.job_skipped();
             let _ = job.reply.send(Err(EngineError::Cancelled));
             continue;
         }
+        stats.model_call_started();
+        let call_started = Instant::now();
         // A panic inside llama-cpp-2 must not take the engine (and every later request) down.
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| session.run(&job)))
             .unwrap_or_else(|panic| {
                 session.forget_cache();
                 Err(EngineError::Panicked(panic_message(&panic)))
             });
-        if let Err(err) = &result {
-            if !matches!(err, EngineError::Cancelled) {
+        let outcome = match &result {
+            Ok(_) => Outcome::Completed,
+            Err(EngineError::Cancelled) => Outcome::Cancelled {
+                delay: job.cancel.raised_at().map(|raised| raised.elapsed()).unwrap_or_default(),
+            },
+            Err(err) => {
                 tracing::error!(%err, "completion job failed");
+                Outcome::Failed
             }
-        }
+        };
+        stats.model_call_finished(outcome, call_started.elapsed());
         let _ = job.reply.send(result);
     }
 }
@@ -132,6 +150,7 @@ struct Session<'m> {
     /// Exactly the tokens in sequence 0 of the KV cache, positions 0..len.
     cached: Vec<LlamaToken>,
     counts: CountCache,
+    stats: &'m EngineStats,
 }
 
 impl Session<'_> {
@@ -211,6 +230,7 @@ impl Session<'_> {
             }
             self.decode(&mut batch)?;
             self.cached.extend_from_slice(chunk);
+            self.stats.tokens_evaluated(chunk.len());
         }
         Ok(batch.n_tokens() - 1)
     }
@@ -246,6 +266,7 @@ impl Session<'_> {
                 break StopReason::StopToken;
             }
             generated += 1;
+            self.stats.token_generated();
             bytes.extend(self.model.vocab().token_to_piece(token, false, None));
             if job.params.single_line {
                 if let Some(newline) = bytes.iter().position(|&b| b == b'\n') {

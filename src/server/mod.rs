@@ -22,7 +22,7 @@ use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::completion::Pipeline;
 use crate::documents::DocumentStore;
-use crate::engine::CancelFlag;
+use crate::engine::{CancelFlag, EngineStatsSnapshot};
 use notices::Notices;
 
 pub struct Backend {
@@ -51,12 +51,22 @@ impl Backend {
             notices: Notices::default(),
         }
     }
+
+    /// `infill/stats` (custom request, no params): the engine's counters — model calls,
+    /// cancellations, tokens evaluated — for `infill bench`.
+    async fn stats(&self) -> Result<EngineStatsSnapshot> {
+        let pipeline =
+            self.pipeline.get().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
+        Ok(pipeline.engine.stats())
+    }
 }
 
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn serve_stdio(command_line_model: Option<PathBuf>) {
     let (service, socket) =
-        LspService::new(|client| Backend::new(client, command_line_model.clone()));
+        LspService::build(|client| Backend::new(client, command_line_model.clone()))
+            .custom_method("infill/stats", Backend::stats)
+            .finish();
     Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
 }
 

@@ -1,0 +1,231 @@
+//! `infill bench`: the typing-trace latency benchmark. Function bodies of real source files are
+//! deleted and typed back in real time (`trace`), against `infill serve` over stdio as Neovim or
+//! VS Code would drive it (`replay`) and, optionally, against llama-server's `/infill` as
+//! llama.vim would (`baseline`); `driver` is the typist and `report` prints both side by side.
+
+mod baseline;
+mod driver;
+mod process;
+mod replay;
+mod report;
+pub mod trace;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::baseline::LlamaServer;
+use crate::config::Settings;
+use driver::{Timing, play};
+use report::Figures;
+use trace::{FileTrace, TraceOptions};
+
+/// `println!` that shrugs off a closed stdout (`infill bench | head`) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Source files to build the typing traces from [default: assets/bench/*].
+    pub files: Vec<PathBuf>,
+    /// Also replay against this llama-server (e.g. http://127.0.0.1:8012), as llama.vim would.
+    #[arg(long, value_name = "URL")]
+    pub baseline_url: Option<String>,
+    /// The llama-server process, for its peak RSS [default: the one process named llama-server].
+    #[arg(long, value_name = "PID")]
+    pub baseline_pid: Option<u32>,
+    /// Fixes which function bodies are re-typed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Function bodies re-typed per file.
+    #[arg(long, default_value_t = 2)]
+    pub regions: usize,
+    /// Longest eligible body, in lines.
+    #[arg(long, default_value_t = 6)]
+    pub max_region_lines: usize,
+    /// Longest eligible body, in chars.
+    #[arg(long, default_value_t = 240)]
+    pub max_region_chars: usize,
+    /// Delay between keystrokes.
+    #[arg(long, default_value_t = 60, value_name = "MS")]
+    pub key_delay_ms: u64,
+    /// Shortest pause after a word or a line (longer while its suggestion is on its way).
+    #[arg(long, default_value_t = 600, value_name = "MS")]
+    pub pause_ms: u64,
+    /// Longest a pause waits for its suggestion before typing on.
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub max_wait_ms: u64,
+    /// Replay only against the baseline.
+    #[arg(long, requires = "baseline_url")]
+    pub baseline_only: bool,
+    /// Print each pause's outcome to stderr as it happens.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Print the trace and exit without replaying it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also write every figure as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<PathBuf>,
+}
+
+pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
+    let files = if args.files.is_empty() { default_files()? } else { args.files.clone() };
+    let options = TraceOptions {
+        seed: args.seed,
+        regions: args.regions,
+        max_lines: args.max_region_lines,
+        max_chars: args.max_region_chars,
+    };
+    let mut traces = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        traces.push(trace::build(path, &text, &options));
+    }
+    print_trace(&traces, &args);
+    if traces.iter().all(|t| t.edits.is_empty()) {
+        bail!("no function body in these files fits the limits (--max-region-lines/-chars)");
+    }
+    if args.dry_run {
+        return Ok(());
+    }
+    let timing = Timing {
+        key_delay: Duration::from_millis(args.key_delay_ms),
+        pause: Duration::from_millis(args.pause_ms),
+        max_wait: Duration::from_millis(args.max_wait_ms.max(args.pause_ms)),
+        verbose: args.verbose,
+    };
+    // Check the baseline first: a missing server should fail before a long replay, not after.
+    let baseline = match &args.baseline_url {
+        Some(url) => {
+            let server = LlamaServer::new(url);
+            if !server.is_ready() {
+                bail!("llama-server at {url} is not ready (GET /health); start it first");
+            }
+            if let Some(model) = server.model_path() {
+                say!("baseline: llama-server at {url}, model {model}");
+            }
+            Some((url.clone(), server))
+        }
+        None => None,
+    };
+
+    let total: u64 = traces.iter().map(|t| t.edits.len() as u64).sum();
+    let mut runs = Vec::new();
+    if !args.baseline_only {
+        let exe = std::env::current_exe().context("cannot find the infill executable")?;
+        let root = std::env::current_dir()?;
+        let (mut client, loaded) = replay::InfillClient::start(&exe, model.as_deref(), &root)?;
+        say!("infill: {loaded}");
+        let progress = progress_bar("infill", total);
+        let played = play(&mut client, &traces, &timing, &progress)?;
+        progress.finish_and_clear();
+        runs.push(combine(client.finish()?, played));
+    }
+    if let Some((url, server)) = baseline {
+        let note = baseline::erase_slots(&url);
+        let pid = args.baseline_pid.or_else(|| process::only_process_named("llama-server"));
+        let n_predict = Settings::default().max_tokens;
+        let mut client = baseline::LlamaVimClient::new(server, pid, n_predict);
+        let progress = progress_bar("llama-server", total);
+        let played = play(&mut client, &traces, &timing, &progress)?;
+        progress.finish_and_clear();
+        let mut figures = combine(client.finish(), played);
+        figures.notes.extend(note);
+        if pid.is_none() {
+            figures.notes.push("peak RSS: pass --baseline-pid to measure llama-server".into());
+        }
+        runs.push(figures);
+    }
+
+    say!("\n{}", report::render(&runs, args.pause_ms));
+    say!("{DEFINITIONS}");
+    if let Some(path) = &args.json {
+        let json = serde_json::json!({
+            "seed": args.seed,
+            "keyDelayMs": args.key_delay_ms,
+            "pauseMs": args.pause_ms,
+            "maxWaitMs": args.max_wait_ms,
+            "traces": traces,
+            "runs": runs,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+const DEFINITIONS: &str = "\
+pause → suggestion: from the last keystroke before a pause to a non-empty suggestion for that text.
+  A pause lasts at least --pause-ms and, while the suggestion is on its way, up to --max-wait-ms.
+keystrokes without a model call: keystrokes − model calls. infill: requests dropped before the
+  engine ran them (cancelled by the next keystroke); llama-server: keystrokes on which llama.vim
+  sent nothing (a request was in flight, or its client cache answered).
+evaluated tokens per call: prompt tokens the model evaluated for an answered call (the rest came
+  from the KV/prompt cache); 'all calls' adds cancelled ones (infill counts them server-side).
+ran on after cancel: from the cancel flag being raised to the engine stopping that job.";
+
+/// The driver's figures (keystrokes, pauses, wall time) into the client's.
+fn combine(mut figures: Figures, played: driver::Played) -> Figures {
+    figures.keystrokes = played.keystrokes;
+    figures.pauses = played.pauses;
+    figures.wall_s = played.wall.as_secs_f64();
+    figures
+}
+
+/// `assets/bench/*` under the working directory, else under the source tree this was built from.
+fn default_files() -> anyhow::Result<Vec<PathBuf>> {
+    let local = Path::new("assets/bench");
+    let folder = if local.is_dir() {
+        local.to_path_buf()
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/bench")
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .with_context(|| format!("no files given and cannot read {}", folder.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_file() && trace::language_of(path) != "plaintext")
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn print_trace(traces: &[FileTrace], args: &BenchArgs) {
+    let edits: usize = traces.iter().map(|t| t.edits.len()).sum();
+    let pauses: usize = traces.iter().map(FileTrace::pauses).sum();
+    let regions: usize = traces.iter().map(|t| t.regions.len()).sum();
+    say!(
+        "trace: {} files, {regions} regions, {edits} keystrokes, {pauses} pauses \
+         (seed {}, key delay {} ms, pause {} ms)",
+        traces.len(),
+        args.seed,
+        args.key_delay_ms,
+        args.pause_ms
+    );
+    for trace in traces {
+        let lines: Vec<String> = trace
+            .regions
+            .iter()
+            .map(|r| format!("{}-{}", r.first_line + 1, r.last_line + 1))
+            .collect();
+        say!("  {}: lines {}", trace.path.display(), lines.join(", "));
+    }
+}
+
+fn progress_bar(name: &str, total: u64) -> ProgressBar {
+    let progress = ProgressBar::new(total);
+    if let Ok(style) =
+        ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} keystrokes  {msg}")
+    {
+        progress.set_style(style.progress_chars("=> "));
+    }
+    progress.set_prefix(name.to_string());
+    progress
+}

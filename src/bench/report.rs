@@ -1,0 +1,253 @@
+//! The figures one replay produces, and the side-by-side table `infill bench` prints.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// What the typist saw at one pause.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PauseOutcome {
+    /// A non-empty suggestion appeared this long after the last keystroke.
+    Suggested { latency_ms: f64 },
+    /// The answer for this position came back empty.
+    Empty,
+    /// No answer within the longest wait.
+    TimedOut,
+}
+
+/// One client/server pair replaying the trace.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Figures {
+    pub name: String,
+    /// Edits replayed: the region deletions and every keystroke.
+    pub keystrokes: usize,
+    pub pauses: Vec<PauseOutcome>,
+    pub wall_s: f64,
+    /// Completion requests the client sent (LSP requests, or HTTP requests).
+    pub requests: usize,
+    /// Requests that ran the model (prompt evaluation and decoding).
+    pub model_calls: u64,
+    /// Suggestions the client took from its own cache (llama.vim); `None`: no such cache.
+    pub cache_hits: Option<usize>,
+    /// Per answered model call: prompt tokens, evaluated tokens, tokens reused from cache.
+    pub prompt_tokens: Vec<f64>,
+    pub evaluated_tokens: Vec<f64>,
+    pub reused_tokens: Vec<f64>,
+    /// Prompt tokens evaluated by all model calls, cancelled ones included (server counter).
+    pub evaluated_total: Option<u64>,
+    /// `$/cancelRequest`s the client sent; `None`: the client never cancels.
+    pub cancelled_requests: Option<usize>,
+    /// Jobs dropped before touching the model / model calls stopped part-way.
+    pub skipped_jobs: Option<u64>,
+    pub cancelled_calls: Option<u64>,
+    /// Per cancelled model call: from the flag being raised to the engine stopping.
+    pub cancel_delays_ms: Vec<f64>,
+    pub cancelled_busy_ms: Option<f64>,
+    /// Non-empty suggestions that arrived after the text had moved on.
+    pub stale_suggestions: usize,
+    pub errors: usize,
+    pub peak_rss_kib: Option<u64>,
+    pub notes: Vec<String>,
+}
+
+impl Figures {
+    pub fn latencies_ms(&self) -> Vec<f64> {
+        self.pauses
+            .iter()
+            .filter_map(|p| match p {
+                PauseOutcome::Suggested { latency_ms } => Some(*latency_ms),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn keystrokes_without_model_call(&self) -> usize {
+        self.keystrokes.saturating_sub(usize::try_from(self.model_calls).unwrap_or(usize::MAX))
+    }
+}
+
+/// Nearest-rank percentile (`p` in 0..=100) of `values`; `None` for no values.
+pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
+    if values.is_empty() || !(0.0..=100.0).contains(&p) {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".into(), |v| format!("{v:.0} ms"))
+}
+
+fn tokens(value: Option<f64>) -> String {
+    value.map_or_else(|| "–".into(), |v| format!("{v:.0}"))
+}
+
+fn share(part: usize, whole: usize) -> String {
+    if whole == 0 {
+        return "–".into();
+    }
+    format!("{part}/{whole} ({:.0}%)", 100.0 * part as f64 / whole as f64)
+}
+
+fn opt<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "n/a".into(), |v| v.to_string())
+}
+
+/// Rows of the side-by-side table: a label and one cell per replay.
+fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
+    let mut rows: Vec<(String, Vec<String>)> = Vec::new();
+    let mut row = |label: &str, cell: &dyn Fn(&Figures) -> String| {
+        rows.push((label.to_string(), runs.iter().map(cell).collect()));
+    };
+    row("pause → suggestion p50", &|f| ms(percentile(&f.latencies_ms(), 50.0)));
+    row("                   p95", &|f| ms(percentile(&f.latencies_ms(), 95.0)));
+    row("                   max", &|f| ms(percentile(&f.latencies_ms(), 100.0)));
+    row("pauses with a suggestion", &|f| share(f.latencies_ms().len(), f.pauses.len()));
+    let within = format!("  shown within the pause ({pause_ms} ms)");
+    row(&within, &|f| {
+        let fast = f.latencies_ms().iter().filter(|&&l| l <= pause_ms as f64).count();
+        share(fast, f.pauses.len())
+    });
+    row("  empty answer / timed out", &|f| {
+        let empty = f.pauses.iter().filter(|p| **p == PauseOutcome::Empty).count();
+        let timed_out = f.pauses.iter().filter(|p| **p == PauseOutcome::TimedOut).count();
+        format!("{empty} / {timed_out}")
+    });
+    row("keystrokes (edits)", &|f| f.keystrokes.to_string());
+    row("completion requests sent", &|f| f.requests.to_string());
+    row("model calls", &|f| f.model_calls.to_string());
+    row("keystrokes without a model call", &|f| {
+        share(f.keystrokes_without_model_call(), f.keystrokes)
+    });
+    row("  of which from the client cache", &|f| opt(f.cache_hits));
+    row("prompt tokens per call (mean)", &|f| tokens(mean(&f.prompt_tokens)));
+    row("evaluated tokens per call p50", &|f| tokens(percentile(&f.evaluated_tokens, 50.0)));
+    row("                          mean", &|f| tokens(mean(&f.evaluated_tokens)));
+    row("                          max", &|f| tokens(percentile(&f.evaluated_tokens, 100.0)));
+    row("reused (cached) tokens per call", &|f| tokens(mean(&f.reused_tokens)));
+    row("evaluated tokens, all calls", &|f| {
+        let answered: f64 = f.evaluated_tokens.iter().sum();
+        f.evaluated_total.map_or_else(|| format!("{answered:.0}"), |t| t.to_string())
+    });
+    row("cancel requests sent", &|f| opt(f.cancelled_requests));
+    row("jobs dropped before the model", &|f| opt(f.skipped_jobs));
+    row("model calls cancelled part-way", &|f| opt(f.cancelled_calls));
+    row("  ran on after cancel p50", &|f| ms(percentile(&f.cancel_delays_ms, 50.0)));
+    row("                      p95", &|f| ms(percentile(&f.cancel_delays_ms, 95.0)));
+    row("                      max", &|f| ms(percentile(&f.cancel_delays_ms, 100.0)));
+    row("  engine time on cancelled calls", &|f| {
+        f.cancelled_busy_ms.map_or_else(|| "n/a".into(), |b| format!("{:.1} s", b / 1000.0))
+    });
+    row("stale suggestions (text moved on)", &|f| f.stale_suggestions.to_string());
+    row("errors", &|f| f.errors.to_string());
+    row("peak RSS (VmHWM)", &|f| {
+        f.peak_rss_kib.map_or_else(|| "n/a".into(), |k| format!("{:.0} MiB", k as f64 / 1024.0))
+    });
+    row("wall time", &|f| format!("{:.0} s", f.wall_s));
+    rows
+}
+
+/// The table, one column per replay, then what the less obvious rows mean.
+pub fn render(runs: &[Figures], pause_ms: u64) -> String {
+    let rows = rows(runs, pause_ms);
+    let label_width = rows.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..runs.len())
+        .map(|i| {
+            rows.iter()
+                .map(|(_, cells)| cells[i].chars().count())
+                .chain([runs[i].name.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    let _ = write!(out, "{:label_width$}", "");
+    for (run, width) in runs.iter().zip(&widths) {
+        let _ = write!(out, "  {:>width$}", run.name);
+    }
+    out.push('\n');
+    for (label, cells) in &rows {
+        let _ = write!(out, "{label:label_width$}");
+        for (cell, width) in cells.iter().zip(&widths) {
+            let _ = write!(out, "  {cell:>width$}");
+        }
+        out.push('\n');
+    }
+    for run in runs {
+        for note in &run.notes {
+            let _ = writeln!(out, "note ({}): {note}", run.name);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let values = [15.0, 20.0, 35.0, 40.0, 50.0];
+        assert_eq!(percentile(&values, 0.0), Some(15.0));
+        assert_eq!(percentile(&values, 30.0), Some(20.0));
+        assert_eq!(percentile(&values, 40.0), Some(20.0));
+        assert_eq!(percentile(&values, 50.0), Some(35.0));
+        assert_eq!(percentile(&values, 95.0), Some(50.0));
+        assert_eq!(percentile(&values, 100.0), Some(50.0));
+        // Order of the input does not matter.
+        assert_eq!(percentile(&[50.0, 15.0, 40.0, 20.0, 35.0], 50.0), Some(35.0));
+        assert_eq!(percentile(&[7.0], 95.0), Some(7.0));
+        assert_eq!(percentile(&[], 50.0), None);
+        assert_eq!(percentile(&values, 101.0), None);
+        assert_eq!(percentile(&values, f64::NAN), None);
+    }
+
+    #[test]
+    fn table_puts_runs_side_by_side() {
+        let infill = Figures {
+            name: "infill".into(),
+            keystrokes: 10,
+            model_calls: 4,
+            pauses: vec![
+                PauseOutcome::Suggested { latency_ms: 400.0 },
+                PauseOutcome::Suggested { latency_ms: 900.0 },
+                PauseOutcome::Empty,
+            ],
+            peak_rss_kib: Some(2048),
+            ..Figures::default()
+        };
+        let baseline = Figures {
+            name: "llama-server".into(),
+            keystrokes: 10,
+            model_calls: 2,
+            cache_hits: Some(3),
+            pauses: vec![PauseOutcome::TimedOut],
+            ..Figures::default()
+        };
+        let table = render(&[infill, baseline], 600);
+        let line = |label: &str| -> String {
+            table.lines().find(|l| l.starts_with(label)).unwrap_or_default().to_string()
+        };
+        assert!(table.lines().next().unwrap().trim_end().ends_with("infill  llama-server"));
+        assert!(line("pause → suggestion p50").contains("400 ms"));
+        assert!(line("                   max").contains("900 ms"));
+        assert!(line("pauses with a suggestion").contains("2/3 (67%)"));
+        assert!(line("  shown within the pause (600 ms)").contains("1/3 (33%)"));
+        assert!(line("  empty answer / timed out").contains("1 / 0"));
+        assert!(line("  empty answer / timed out").ends_with("0 / 1"));
+        assert!(line("keystrokes without a model call").contains("6/10 (60%)"));
+        assert!(line("keystrokes without a model call").ends_with("8/10 (80%)"));
+        assert!(line("  of which from the client cache").ends_with("3"));
+        assert!(line("peak RSS").contains("2 MiB"));
+        assert!(line("peak RSS").ends_with("n/a"));
+    }
+}

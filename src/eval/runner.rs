@@ -1,0 +1,137 @@
+//! Getting a completion for a task: from `infill` over stdio exactly as an editor would (one
+//! server per task, rooted at the task's workspace), or from a llama-server baseline.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+use ropey::Rope;
+use serde_json::Value;
+
+use super::tasks::Task;
+use super::workspace::TaskWorkspace;
+use crate::baseline::{InfillRequest, LlamaServer};
+use crate::documents::{PositionEncoding, char_to_position};
+use crate::lsp_client::{LspClient, file_uri};
+
+/// What an engine answered for one task.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    pub text: String,
+    pub latency_ms: f64,
+    pub prompt_tokens: Option<u64>,
+    pub evaluated_tokens: Option<u64>,
+    pub reused_tokens: Option<u64>,
+}
+
+/// How long to wait for a completion's `infill/trace` after its response.
+const TRACE_PATIENCE: Duration = Duration::from_secs(10);
+
+pub struct InfillRunner {
+    pub binary: PathBuf,
+    pub model: Option<PathBuf>,
+    /// `initializationOptions`; must ask for `trace` (token counts come from it).
+    pub options: serde_json::Map<String, Value>,
+}
+
+impl InfillRunner {
+    pub fn complete(&self, task: &Task, workspace: &TaskWorkspace) -> anyhow::Result<Answer> {
+        let mut command = Command::new(&self.binary);
+        command.arg("serve").env("INFILL_LOG", "warn");
+        if let Some(model) = &self.model {
+            command.arg("--model").arg(model);
+        }
+        let mut client = LspClient::spawn(command)?;
+        client.initialize(&workspace.root, Value::Object(self.options.clone()), &["utf-16"])?;
+        let loaded = client.wait_model_loaded()?;
+        if loaded.contains("not loaded") {
+            bail!("{loaded}");
+        }
+        let uri = file_uri(&workspace.file);
+        client.open(&uri, &task.language, &format!("{}{}", task.prefix, task.suffix))?;
+        let rope = Rope::from_str(&task.prefix);
+        let position = char_to_position(&rope, rope.len_chars(), PositionEncoding::Utf16)?;
+
+        let started = Instant::now();
+        let response = client.inline_completion(&uri, position.line, position.character)?;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if let Some(error) = response.get("error") {
+            bail!("inlineCompletion failed: {error}");
+        }
+        let text = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
+        // The trace travels beside the response, in either order; an engine error sends none.
+        client.patience = TRACE_PATIENCE;
+        let trace = client
+            .wait_notification("infill/trace", |_| true)
+            .map(|n| n["params"]["generation"].clone())
+            .unwrap_or(Value::Null);
+        let answer = Answer {
+            text: text.to_string(),
+            latency_ms,
+            prompt_tokens: trace["promptTokens"].as_u64(),
+            evaluated_tokens: trace["evaluatedTokens"].as_u64(),
+            reused_tokens: trace["reusedTokens"].as_u64(),
+        };
+        client.shutdown()?;
+        Ok(answer)
+    }
+}
+
+/// llama.vim's default window: 256 lines before the cursor line, 64 after.
+const BASELINE_PREFIX_LINES: usize = 256;
+const BASELINE_SUFFIX_LINES: usize = 64;
+
+pub struct BaselineRunner {
+    pub server: LlamaServer,
+    pub n_predict: usize,
+}
+
+impl BaselineRunner {
+    pub fn complete(&self, task: &Task) -> anyhow::Result<Answer> {
+        let prefix = last_lines(&task.prefix, BASELINE_PREFIX_LINES + 1);
+        let suffix = first_lines(&task.suffix, BASELINE_SUFFIX_LINES + 1);
+        let answer = self.server.infill(&InfillRequest::greedy(prefix, suffix, self.n_predict))?;
+        let timings = &answer.response.timings;
+        let evaluated = timings.prompt_n.map(|n| n.max(0) as u64);
+        let reused = timings.cache_n.or(answer.response.tokens_cached).map(|n| n.max(0) as u64);
+        Ok(Answer {
+            text: answer.response.content,
+            latency_ms: answer.elapsed.as_secs_f64() * 1000.0,
+            prompt_tokens: evaluated.zip(reused).map(|(e, r)| e + r),
+            evaluated_tokens: evaluated,
+            reused_tokens: reused,
+        })
+    }
+}
+
+/// The last `n` lines of `text` (the last one possibly partial).
+fn last_lines(text: &str, n: usize) -> &str {
+    let start =
+        text.char_indices().rev().filter(|(_, c)| *c == '\n').nth(n - 1).map_or(0, |(i, _)| i + 1);
+    &text[start..]
+}
+
+/// The first `n` lines of `text`.
+fn first_lines(text: &str, n: usize) -> &str {
+    let end = text
+        .char_indices()
+        .filter(|(_, c)| *c == '\n')
+        .nth(n - 1)
+        .map_or(text.len(), |(i, _)| i + 1);
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_windows() {
+        assert_eq!(last_lines("a\nb\nc", 2), "b\nc");
+        assert_eq!(last_lines("a\nb\n", 2), "b\n");
+        assert_eq!(last_lines("a", 3), "a");
+        assert_eq!(first_lines("a\nb\nc", 2), "a\nb\n");
+        assert_eq!(first_lines("a", 2), "a");
+    }
+}

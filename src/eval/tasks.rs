@@ -1,0 +1,96 @@
+//! Evaluation tasks: the JSONL format of `shared/eval/README.md` (one FIM hole per line).
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Task {
+    pub id: String,
+    pub language: String,
+    /// Path of the file inside the workspace.
+    pub path: String,
+    /// Folder under the repos directory holding the whole project, if any.
+    pub repo: Option<String>,
+    pub prefix: String,
+    pub middle: String,
+    pub suffix: String,
+    pub kind: String,
+    /// Python code that raises when appended to a wrong completion.
+    #[serde(default)]
+    pub test: Option<String>,
+}
+
+impl Task {
+    /// Kinds whose answer ends at the end of one line: scored on the first line only.
+    pub fn is_single_line(&self) -> bool {
+        self.kind != "multi-line"
+    }
+}
+
+pub fn load(path: &Path) -> anyhow::Result<Vec<Task>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{}:{}: not a task", path.display(), i + 1))
+        })
+        .collect()
+}
+
+/// `limit` tasks spread evenly over the file, so a short run still covers every kind.
+pub fn spread(tasks: Vec<Task>, limit: Option<usize>) -> Vec<Task> {
+    match limit {
+        Some(limit) if limit < tasks.len() => {
+            let n = tasks.len();
+            (0..limit).filter_map(|i| tasks.get(i * n / limit).cloned()).collect()
+        }
+        _ => tasks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(id: &str, kind: &str) -> Task {
+        Task {
+            id: id.into(),
+            language: "python".into(),
+            path: "a.py".into(),
+            repo: None,
+            prefix: String::new(),
+            middle: String::new(),
+            suffix: String::new(),
+            kind: kind.into(),
+            test: None,
+        }
+    }
+
+    #[test]
+    fn spread_picks_evenly() {
+        let tasks: Vec<Task> = (0..10).map(|i| task(&i.to_string(), "single-line")).collect();
+        let ids: Vec<String> = spread(tasks.clone(), Some(3)).into_iter().map(|t| t.id).collect();
+        assert_eq!(ids, ["0", "3", "6"]);
+        assert_eq!(spread(tasks.clone(), None).len(), 10);
+        assert_eq!(spread(tasks, Some(50)).len(), 10);
+    }
+
+    #[test]
+    fn loads_jsonl_and_reports_bad_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        let line = serde_json::to_string(&task("x", "multi-line")).unwrap();
+        std::fs::write(&path, format!("{line}\n\n{line}\n")).unwrap();
+        let tasks = load(&path).unwrap();
+        assert_eq!(tasks.len(), 2);
+        assert!(!tasks[0].is_single_line());
+        std::fs::write(&path, format!("{line}\n{{oops\n")).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains(":2:"), "{err}");
+    }
+}
