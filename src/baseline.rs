@@ -117,6 +117,20 @@ impl LlamaServer {
         props["model_path"].as_str().map(str::to_string)
     }
 
+    /// Waits until `/health` says the model is loaded (llama-server answers 503 while loading).
+    pub fn wait_ready(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.is_ready() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
     pub fn infill(&self, request: &InfillRequest) -> anyhow::Result<BaselineAnswer> {
         let started = Instant::now();
         let mut response = self

@@ -65,7 +65,10 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     let baseline = match &args.baseline_url {
         Some(url) => {
             let server = LlamaServer::new(url);
-            anyhow::ensure!(server.is_ready(), "no ready llama-server at {url} (GET /health)");
+            anyhow::ensure!(
+                server.wait_ready(Duration::from_secs(120)),
+                "no ready llama-server at {url} after 2 minutes (GET /health)"
+            );
             Some(BaselineRunner { server, n_predict: args.baseline_n_predict })
         }
         None if args.baseline_only => anyhow::bail!("--baseline-only needs --baseline-url"),
