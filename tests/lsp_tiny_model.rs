@@ -159,3 +159,31 @@ fn secrets_files_are_never_completed() {
     assert!(!client.notifications().iter().any(|n| n["method"] == "infill/trace"));
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn loading_progress_ends_even_when_the_model_was_ready_before_initialized() {
+    let root = TempDir::new("early");
+    let uri = root.uri("a.py");
+    let mut client = LspClient::start(&[]);
+    let response = client.request(
+        "initialize",
+        json!({
+            "processId": null,
+            "rootUri": file_uri(root.path()),
+            "capabilities": {"window": {"workDoneProgress": true}},
+            "initializationOptions": {"model": tiny_model(), "threads": 1}
+        }),
+    );
+    assert!(response.get("error").is_none(), "{response}");
+    client.open(&uri, "python", "x = ");
+    // Ask until a suggestion comes back: from then on the model is loaded for certain.
+    let ready = (0..100_000).any(|_| {
+        let response = client.inline_completion(&uri, 0, 4);
+        response["result"]["items"].as_array().is_some_and(|items| !items.is_empty())
+    });
+    assert!(ready, "the tiny model never answered");
+    client.notify("initialized", json!({}));
+    let message = client.wait_model_loaded();
+    assert!(message.contains("ready"), "{message}");
+    assert!(client.shutdown().success());
+}

@@ -195,7 +195,7 @@ impl LlamaVimClient {
                 *hits += 1;
             }
             self.shown = Some(if shows_something(&content) {
-                Shown::Suggestion { at: now }
+                Shown::Suggestion { at: now, from_cache: true }
             } else {
                 Shown::Nothing
             });
@@ -237,7 +237,7 @@ impl LlamaVimClient {
                 self.cache.insert(flight.key, response.content);
                 if here {
                     self.shown = Some(if suggested {
-                        Shown::Suggestion { at: arrived }
+                        Shown::Suggestion { at: arrived, from_cache: false }
                     } else {
                         Shown::Nothing
                     });
@@ -322,7 +322,8 @@ pub fn erase_slots(base_url: &str) -> Option<String> {
         .iter()
         .any(|id| ureq::post(format!("{base}/slots/{id}?action=erase")).send_empty().is_err());
     failed.then(|| {
-        "could not erase llama-server's prompt cache (/slots); its first request may start warm"
+        "could not erase llama-server's prompt cache (that needs --slot-save-path): unless it was \
+         just started, its first requests may start warm"
             .to_string()
     })
 }

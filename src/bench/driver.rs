@@ -55,9 +55,8 @@ pub struct Keystroke<'a> {
 /// What the client shows for the latest keystroke.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Shown {
-    Suggestion {
-        at: Instant,
-    },
+    /// `from_cache`: the client answered from its own cache, without asking the server.
+    Suggestion { at: Instant, from_cache: bool },
     /// The answer for this text came back empty (or the client decided not to ask).
     Nothing,
 }
@@ -110,14 +109,14 @@ pub fn play(
             played.keystrokes += 1;
             if edit.pause_after {
                 let outcome = wait_out_pause(client, typed_at, timing)?;
-                if let PauseOutcome::Suggested { latency_ms } = outcome {
+                if let PauseOutcome::Suggested { latency_ms, .. } = outcome {
                     progress.set_message(format!("last pause → suggestion {latency_ms:.0} ms"));
                 }
                 if timing.verbose {
                     let at = Position::of(&rope, cursor);
                     let name = trace.path.file_name().unwrap_or_default().to_string_lossy();
                     progress.suspend(|| {
-                        eprintln!("{name}:{}:{}  {outcome:?}", at.line + 1, at.character + 1)
+                        eprintln!("{name}:{}:{}  {outcome}", at.line + 1, at.character + 1)
                     });
                 }
                 played.pauses.push(outcome);
@@ -147,8 +146,9 @@ fn wait_out_pause(
         let elapsed = typed_at.elapsed();
         if outcome.is_none() {
             outcome = match client.shown() {
-                Some(Shown::Suggestion { at }) => Some(PauseOutcome::Suggested {
+                Some(Shown::Suggestion { at, from_cache }) => Some(PauseOutcome::Suggested {
                     latency_ms: at.saturating_duration_since(typed_at).as_secs_f64() * 1000.0,
+                    from_cache,
                 }),
                 Some(Shown::Nothing) => Some(PauseOutcome::Empty),
                 None if elapsed >= timing.max_wait => Some(PauseOutcome::TimedOut),

@@ -50,7 +50,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 6)]
     pub max_region_lines: usize,
     /// Longest eligible body, in chars.
-    #[arg(long, default_value_t = 240)]
+    #[arg(long, default_value_t = 160)]
     pub max_region_chars: usize,
     /// Delay between keystrokes.
     #[arg(long, default_value_t = 60, value_name = "MS")]

@@ -124,7 +124,7 @@ impl InfillClient {
                     .is_some_and(|text| !text.trim().is_empty());
                 if current {
                     self.shown = Some(if suggested {
-                        Shown::Suggestion { at: arrived }
+                        Shown::Suggestion { at: arrived, from_cache: false }
                     } else {
                         Shown::Nothing
                     });

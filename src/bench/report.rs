@@ -8,12 +8,28 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum PauseOutcome {
-    /// A non-empty suggestion appeared this long after the last keystroke.
-    Suggested { latency_ms: f64 },
+    /// A non-empty suggestion appeared this long after the last keystroke; `from_cache`: the
+    /// client had it in its own cache.
+    Suggested { latency_ms: f64, from_cache: bool },
     /// The answer for this position came back empty.
     Empty,
     /// No answer within the longest wait.
     TimedOut,
+}
+
+impl std::fmt::Display for PauseOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Suggested { latency_ms, from_cache: false } => {
+                write!(f, "suggestion after {latency_ms:.0} ms")
+            }
+            Self::Suggested { latency_ms, from_cache: true } => {
+                write!(f, "suggestion after {latency_ms:.0} ms (client cache)")
+            }
+            Self::Empty => f.write_str("empty answer"),
+            Self::TimedOut => f.write_str("no answer in time"),
+        }
+    }
 }
 
 /// One client/server pair replaying the trace.
@@ -54,10 +70,21 @@ pub struct Figures {
 
 impl Figures {
     pub fn latencies_ms(&self) -> Vec<f64> {
+        self.suggested(true)
+    }
+
+    /// Latencies of the suggestions the server produced (client-cache hits left out).
+    pub fn server_latencies_ms(&self) -> Vec<f64> {
+        self.suggested(false)
+    }
+
+    fn suggested(&self, with_cache_hits: bool) -> Vec<f64> {
         self.pauses
             .iter()
             .filter_map(|p| match p {
-                PauseOutcome::Suggested { latency_ms } => Some(*latency_ms),
+                PauseOutcome::Suggested { latency_ms, from_cache } => {
+                    (with_cache_hits || !from_cache).then_some(*latency_ms)
+                }
                 _ => None,
             })
             .collect()
@@ -111,7 +138,13 @@ fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
     row("pause → suggestion p50", &|f| ms(percentile(&f.latencies_ms(), 50.0)));
     row("                   p95", &|f| ms(percentile(&f.latencies_ms(), 95.0)));
     row("                   max", &|f| ms(percentile(&f.latencies_ms(), 100.0)));
+    row("  server answers only p50", &|f| ms(percentile(&f.server_latencies_ms(), 50.0)));
+    row("                      p95", &|f| ms(percentile(&f.server_latencies_ms(), 95.0)));
     row("pauses with a suggestion", &|f| share(f.latencies_ms().len(), f.pauses.len()));
+    row("  from the client cache", &|f| {
+        let all = f.latencies_ms().len();
+        share(all - f.server_latencies_ms().len(), f.pauses.len())
+    });
     let within = format!("  shown within the pause ({pause_ms} ms)");
     row(&within, &|f| {
         let fast = f.latencies_ms().iter().filter(|&&l| l <= pause_ms as f64).count();
@@ -218,8 +251,8 @@ mod tests {
             keystrokes: 10,
             model_calls: 4,
             pauses: vec![
-                PauseOutcome::Suggested { latency_ms: 400.0 },
-                PauseOutcome::Suggested { latency_ms: 900.0 },
+                PauseOutcome::Suggested { latency_ms: 400.0, from_cache: false },
+                PauseOutcome::Suggested { latency_ms: 900.0, from_cache: false },
                 PauseOutcome::Empty,
             ],
             peak_rss_kib: Some(2048),
@@ -230,7 +263,11 @@ mod tests {
             keystrokes: 10,
             model_calls: 2,
             cache_hits: Some(3),
-            pauses: vec![PauseOutcome::TimedOut],
+            pauses: vec![
+                PauseOutcome::TimedOut,
+                PauseOutcome::Suggested { latency_ms: 0.0, from_cache: true },
+                PauseOutcome::Suggested { latency_ms: 3000.0, from_cache: false },
+            ],
             ..Figures::default()
         };
         let table = render(&[infill, baseline], 600);
@@ -244,6 +281,9 @@ mod tests {
         assert!(line("  shown within the pause (600 ms)").contains("1/3 (33%)"));
         assert!(line("  empty answer / timed out").contains("1 / 0"));
         assert!(line("  empty answer / timed out").ends_with("0 / 1"));
+        assert!(line("pause → suggestion p50").ends_with(" 0 ms"));
+        assert!(line("  server answers only p50").ends_with("3000 ms"));
+        assert!(line("  from the client cache").ends_with("1/3 (33%)"));
         assert!(line("keystrokes without a model call").contains("6/10 (60%)"));
         assert!(line("keystrokes without a model call").ends_with("8/10 (80%)"));
         assert!(line("  of which from the client cache").ends_with("3"));

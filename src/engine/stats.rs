@@ -131,6 +131,58 @@ mod tests {
     }
 
     #[test]
+    fn a_cancel_flag_remembers_when_it_was_first_raised() {
+        let flag = crate::engine::CancelFlag::default();
+        assert_eq!(flag.raised_at(), None);
+        flag.cancel();
+        let first = flag.raised_at().expect("raised");
+        flag.clone().cancel();
+        assert_eq!(flag.raised_at(), Some(first), "a second cancel does not move the mark");
+        assert!(flag.is_cancelled());
+    }
+
+    /// The counters as the engine thread keeps them, with the tiny model.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_engine_counts_model_calls_apart_from_skipped_jobs() {
+        use crate::engine::{
+            CancelFlag, Engine, EngineConfig, EngineError, EngineStatus, GenerationParams,
+            ModelOrigin, Sampling,
+        };
+        use crate::prompt::{Budgets, FimInput};
+
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/tiny-starcoder2.gguf");
+        let config = EngineConfig { family: None, threads: 1, context_size: 2048 };
+        let engine = Engine::start(path, ModelOrigin::CommandLine, config);
+        assert!(matches!(engine.wait_loaded().await, EngineStatus::Ready(_)));
+        let input = FimInput {
+            path: "a.py".into(),
+            repo_name: None,
+            prefix: "def add(a, b):\n    return ".into(),
+            suffix: "\n".into(),
+            context_files: Vec::new(),
+        };
+        let params = GenerationParams {
+            max_tokens: 6,
+            single_line: false,
+            budgets: Budgets::default(),
+            sampling: Sampling { temperature: 0.0, top_k: 40, top_p: 0.95, seed: 0 },
+        };
+        let raised = CancelFlag::default();
+        raised.cancel();
+        let skipped = engine.generate(input.clone(), params, raised).await;
+        assert!(matches!(skipped, Err(EngineError::Cancelled)), "{skipped:?}");
+        let generation = engine.generate(input, params, CancelFlag::default()).await.unwrap();
+
+        let s = engine.stats();
+        assert_eq!((s.jobs, s.skipped, s.model_calls), (2, 1, 1));
+        assert_eq!((s.completed, s.cancelled, s.failed), (1, 0, 0));
+        assert_eq!(s.evaluated_tokens, generation.evaluated_tokens as u64);
+        assert_eq!(s.generated_tokens, generation.generated_tokens as u64);
+        assert!(s.cancel_delays_ms.is_empty());
+    }
+
+    #[test]
     fn delay_samples_are_bounded_and_keep_the_newest() {
         let stats = EngineStats::default();
         for i in 0..MAX_DELAY_SAMPLES + 10 {

@@ -80,21 +80,22 @@ pub async fn initialized(backend: &Backend) {
     let notices = backend.notices.clone();
     tokio::spawn(async move {
         let engine = &pipeline.engine;
-        let progress = match (engine.status(), with_progress) {
-            (EngineStatus::Loading { path }, true) => {
-                let token = ProgressToken::String("infill/loading".into());
-                match client.create_work_done_progress(token.clone()).await {
-                    Ok(()) => Some(
-                        client
-                            .progress(token, "infill")
-                            .with_message(format!("loading {}", display_name(&path)))
-                            .begin()
-                            .await,
-                    ),
-                    Err(_) => None,
-                }
+        // Reported even when loading already finished (a small model can be ready before
+        // `initialized` arrives): a client waiting for the end of loading must always see it.
+        let progress = if with_progress {
+            let token = ProgressToken::String("infill/loading".into());
+            match client.create_work_done_progress(token.clone()).await {
+                Ok(()) => Some(
+                    client
+                        .progress(token, "infill")
+                        .with_message("loading the model")
+                        .begin()
+                        .await,
+                ),
+                Err(_) => None,
             }
-            _ => None,
+        } else {
+            None
         };
         let status = engine.wait_loaded().await;
         let summary = match &status {
