@@ -7,7 +7,7 @@ mod baseline;
 mod driver;
 mod process;
 mod replay;
-mod report;
+pub mod report;
 pub mod trace;
 
 use std::path::{Path, PathBuf};

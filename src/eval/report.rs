@@ -40,15 +40,9 @@ pub struct Summary {
     pub mean_reused: Option<f64>,
 }
 
-/// Nearest-rank percentile of `values` (`p` in 0..=100); 0 for none.
-pub fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(|a, b| a.total_cmp(b));
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
+/// Nearest-rank percentile (shared with `infill bench`); 0 for no values.
+fn percentile(values: &[f64], p: f64) -> f64 {
+    crate::bench::report::percentile(values, p).unwrap_or(0.0)
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
