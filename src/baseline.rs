@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use ropey::Rope;
 use serde::{Deserialize, Serialize};
 
 /// One `/infill` request. llama-server formats the FIM prompt itself from the model's tokens.
@@ -36,16 +37,61 @@ pub struct ExtraChunk {
     pub text: String,
 }
 
+/// llama.vim's window: 256 lines before the cursor line, 64 after.
+const N_PREFIX_LINES: usize = 256;
+const N_SUFFIX_LINES: usize = 64;
+
+/// The text around the cursor, split as llama.vim splits it: lines before the cursor line
+/// (`input_prefix`), the cursor line up to the cursor (`prompt`), the rest (`input_suffix`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlamaVimContext {
+    pub prefix: String,
+    pub prompt: String,
+    pub suffix: String,
+    /// Chars after the cursor on its line.
+    pub line_suffix_chars: usize,
+}
+
+impl LlamaVimContext {
+    /// `cursor` is a char index of `doc`.
+    pub fn at(doc: &Rope, cursor: usize) -> Self {
+        let y = doc.char_to_line(cursor);
+        let lines = vim_line_count(doc);
+        let line = |i: usize| -> String {
+            let text = doc.line(i).to_string();
+            text.trim_end_matches(['\n', '\r']).to_string()
+        };
+        let joined = |range: std::ops::Range<usize>| -> String {
+            range.map(line).collect::<Vec<_>>().join("\n")
+        };
+        let current = line(y);
+        let x = cursor - doc.line_to_char(y);
+        let (before, after) =
+            current.split_at(current.char_indices().nth(x).map_or(current.len(), |(i, _)| i));
+        let last_suffix_line = (y + N_SUFFIX_LINES).min(lines.saturating_sub(1));
+        Self {
+            prefix: joined(y.saturating_sub(N_PREFIX_LINES)..y) + "\n",
+            prompt: before.to_string(),
+            suffix: format!("{after}\n{}\n", joined(y + 1..last_suffix_line + 1)),
+            line_suffix_chars: after.chars().count(),
+        }
+    }
+}
+
+/// Lines as Vim counts them: a final line break does not start another line.
+fn vim_line_count(doc: &Rope) -> usize {
+    let n = doc.len_lines();
+    if n > 1 && doc.line(n - 1).len_chars() == 0 { n - 1 } else { n }
+}
+
 impl InfillRequest {
     /// Greedy, prompt cache on — the settings llama.vim uses.
-    pub fn greedy(prefix: &str, suffix: &str, n_predict: usize) -> Self {
-        // llama.vim splits the cursor line off the prefix and sends it as `prompt`.
-        let line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
+    pub fn greedy(context: LlamaVimContext, n_predict: usize) -> Self {
         Self {
-            input_prefix: prefix[..line_start].to_string(),
-            input_suffix: suffix.to_string(),
+            input_prefix: context.prefix,
+            input_suffix: context.suffix,
             input_extra: Vec::new(),
-            prompt: prefix[line_start..].to_string(),
+            prompt: context.prompt,
             n_predict,
             cache_prompt: true,
             temperature: 0.0,
@@ -148,12 +194,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursor_line_goes_in_prompt_like_llama_vim() {
-        let request = InfillRequest::greedy("def f():\n    return ", "\n", 16);
-        assert_eq!(request.input_prefix, "def f():\n");
-        assert_eq!(request.prompt, "    return ");
-        let json = serde_json::to_value(&request).unwrap();
+    fn context_is_split_like_llama_vim() {
+        let doc = Rope::from_str("a\nbb\n    ret x\nc\n");
+        let cursor = "a\nbb\n    ret".chars().count();
+        let context = LlamaVimContext::at(&doc, cursor);
+        assert_eq!(context.prefix, "a\nbb\n");
+        assert_eq!(context.prompt, "    ret");
+        assert_eq!(context.suffix, " x\nc\n");
+        assert_eq!(context.line_suffix_chars, 2);
+        let start = LlamaVimContext::at(&doc, 0);
+        assert_eq!((start.prefix.as_str(), start.prompt.as_str()), ("\n", ""));
+        assert_eq!(start.suffix, "a\nbb\n    ret x\nc\n");
+        let json = serde_json::to_value(InfillRequest::greedy(context, 16)).unwrap();
         assert_eq!(json["cache_prompt"], true);
+        assert_eq!(json["prompt"], "    ret");
         assert!(json.get("input_extra").is_none());
     }
 

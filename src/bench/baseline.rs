@@ -25,56 +25,13 @@ use super::driver::{Client, Keystroke, Position, Shown};
 use super::process;
 use super::report::Figures;
 use super::trace::FileTrace;
-use crate::baseline::{BaselineAnswer, InfillRequest, LlamaServer};
+use crate::baseline::{BaselineAnswer, InfillRequest, LlamaServer, LlamaVimContext};
 
-const N_PREFIX_LINES: usize = 256;
-const N_SUFFIX_LINES: usize = 64;
 const MAX_LINE_SUFFIX: usize = 8;
 const T_MAX_PREDICT_MS: u64 = 500;
 const RETRY: Duration = Duration::from_millis(100);
 const LOOKBACK_CHARS: usize = 10;
 const MAX_CACHE_KEYS: usize = 250;
-
-/// The text around the cursor, split as llama.vim splits it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Context {
-    prefix: String,
-    prompt: String,
-    suffix: String,
-    /// Chars after the cursor on its line.
-    line_suffix_chars: usize,
-}
-
-impl Context {
-    fn at(doc: &Rope, cursor: usize) -> Self {
-        let y = doc.char_to_line(cursor);
-        let lines = vim_line_count(doc);
-        let line = |i: usize| -> String {
-            let text = doc.line(i).to_string();
-            text.trim_end_matches(['\n', '\r']).to_string()
-        };
-        let joined = |range: std::ops::Range<usize>| -> String {
-            range.map(line).collect::<Vec<_>>().join("\n")
-        };
-        let current = line(y);
-        let x = cursor - doc.line_to_char(y);
-        let (before, after) =
-            current.split_at(current.char_indices().nth(x).map_or(current.len(), |(i, _)| i));
-        let last_suffix_line = (y + N_SUFFIX_LINES).min(lines.saturating_sub(1));
-        Self {
-            prefix: joined(y.saturating_sub(N_PREFIX_LINES)..y) + "\n",
-            prompt: before.to_string(),
-            suffix: format!("{after}\n{}\n", joined(y + 1..last_suffix_line + 1)),
-            line_suffix_chars: after.chars().count(),
-        }
-    }
-}
-
-/// Lines as Vim counts them: a final line break does not start another line.
-fn vim_line_count(doc: &Rope) -> usize {
-    let n = doc.len_lines();
-    if n > 1 && doc.line(n - 1).len_chars() == 0 { n - 1 } else { n }
-}
 
 fn cache_key(prefix: &str, prompt: &str, suffix: &str) -> String {
     // Separators that cannot be confused with text, like llama.vim's 'Î'.
@@ -101,7 +58,7 @@ impl AnswerCache {
         }
     }
 
-    fn lookup(&mut self, context: &Context) -> Option<String> {
+    fn lookup(&mut self, context: &LlamaVimContext) -> Option<String> {
         let key = cache_key(&context.prefix, &context.prompt, &context.suffix);
         if let Some(content) = self.answers.get(&key) {
             return Some(content.clone());
@@ -185,7 +142,7 @@ impl LlamaVimClient {
             return Ok(());
         }
         self.retry_at = None;
-        let context = Context::at(&self.doc, self.cursor);
+        let context = LlamaVimContext::at(&self.doc, self.cursor);
         if context.line_suffix_chars > MAX_LINE_SUFFIX {
             self.shown = Some(Shown::Nothing);
             return Ok(());
@@ -203,11 +160,8 @@ impl LlamaVimClient {
         }
         let key = cache_key(&context.prefix, &context.prompt, &context.suffix);
         let request = InfillRequest {
-            input_prefix: context.prefix,
-            input_suffix: context.suffix,
-            prompt: context.prompt,
             t_max_predict_ms: Some(T_MAX_PREDICT_MS),
-            ..InfillRequest::greedy("", "", self.n_predict)
+            ..InfillRequest::greedy(context, self.n_predict)
         };
         let server = self.server.clone();
         let answers = self.answers_tx.clone();
@@ -333,23 +287,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn context_is_split_like_llama_vim() {
-        let doc = Rope::from_str("a\nbb\n    ret x\nc\n");
-        let cursor = "a\nbb\n    ret".chars().count();
-        let context = Context::at(&doc, cursor);
-        assert_eq!(context.prefix, "a\nbb\n");
-        assert_eq!(context.prompt, "    ret");
-        assert_eq!(context.suffix, " x\nc\n");
-        assert_eq!(context.line_suffix_chars, 2);
-        let start = Context::at(&doc, 0);
-        assert_eq!((start.prefix.as_str(), start.prompt.as_str()), ("\n", ""));
-        assert_eq!(start.suffix, "a\nbb\n    ret x\nc\n");
-    }
-
-    #[test]
     fn cache_serves_what_was_typed_along_a_suggestion() {
         let mut cache = AnswerCache::default();
-        let at = |prompt: &str| Context {
+        let at = |prompt: &str| LlamaVimContext {
             prefix: "def f():\n".into(),
             prompt: prompt.into(),
             suffix: "\n".into(),

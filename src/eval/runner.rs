@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::tasks::Task;
 use super::workspace::TaskWorkspace;
-use crate::baseline::{InfillRequest, LlamaServer};
+use crate::baseline::{InfillRequest, LlamaServer, LlamaVimContext};
 use crate::documents::{PositionEncoding, char_to_position};
 use crate::lsp_client::{LspClient, file_uri};
 
@@ -78,10 +78,6 @@ impl InfillRunner {
     }
 }
 
-/// llama.vim's default window: 256 lines before the cursor line, 64 after.
-const BASELINE_PREFIX_LINES: usize = 256;
-const BASELINE_SUFFIX_LINES: usize = 64;
-
 pub struct BaselineRunner {
     pub server: LlamaServer,
     pub n_predict: usize,
@@ -89,9 +85,9 @@ pub struct BaselineRunner {
 
 impl BaselineRunner {
     pub fn complete(&self, task: &Task) -> anyhow::Result<Answer> {
-        let prefix = last_lines(&task.prefix, BASELINE_PREFIX_LINES + 1);
-        let suffix = first_lines(&task.suffix, BASELINE_SUFFIX_LINES + 1);
-        let answer = self.server.infill(&InfillRequest::greedy(prefix, suffix, self.n_predict))?;
+        let doc = Rope::from_str(&format!("{}{}", task.prefix, task.suffix));
+        let context = LlamaVimContext::at(&doc, task.prefix.chars().count());
+        let answer = self.server.infill(&InfillRequest::greedy(context, self.n_predict))?;
         let timings = &answer.response.timings;
         let evaluated = timings.prompt_n.map(|n| n.max(0) as u64);
         let reused = timings.cache_n.or(answer.response.tokens_cached).map(|n| n.max(0) as u64);
@@ -102,36 +98,5 @@ impl BaselineRunner {
             evaluated_tokens: evaluated,
             reused_tokens: reused,
         })
-    }
-}
-
-/// The last `n` lines of `text` (the last one possibly partial).
-fn last_lines(text: &str, n: usize) -> &str {
-    let start =
-        text.char_indices().rev().filter(|(_, c)| *c == '\n').nth(n - 1).map_or(0, |(i, _)| i + 1);
-    &text[start..]
-}
-
-/// The first `n` lines of `text`.
-fn first_lines(text: &str, n: usize) -> &str {
-    let end = text
-        .char_indices()
-        .filter(|(_, c)| *c == '\n')
-        .nth(n - 1)
-        .map_or(text.len(), |(i, _)| i + 1);
-    &text[..end]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn line_windows() {
-        assert_eq!(last_lines("a\nb\nc", 2), "b\nc");
-        assert_eq!(last_lines("a\nb\n", 2), "b\n");
-        assert_eq!(last_lines("a", 3), "a");
-        assert_eq!(first_lines("a\nb\nc", 2), "a\nb\n");
-        assert_eq!(first_lines("a", 2), "a");
     }
 }
