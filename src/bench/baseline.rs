@@ -189,22 +189,13 @@ impl LlamaVimClient {
                 self.figures.prompt_tokens.push(evaluated + reused);
                 let suggested = shows_something(&response.content);
                 self.cache.insert(flight.key, response.content);
-                if here {
-                    self.shown = Some(if suggested {
-                        Shown::Suggestion { at: arrived, from_cache: false }
-                    } else {
-                        Shown::Nothing
-                    });
-                } else if suggested {
-                    self.figures.stale_suggestions += 1;
+                if let Some(shown) = self.figures.answer_arrived(here, suggested, arrived) {
+                    self.shown = Some(shown);
                 }
             }
             Err(err) => {
                 self.figures.errors += 1;
-                let note = format!("{err:#}");
-                if !self.figures.notes.contains(&note) {
-                    self.figures.notes.push(note);
-                }
+                self.figures.note_once(format!("{err:#}"));
                 if here {
                     self.shown = Some(Shown::Nothing);
                 }

@@ -96,9 +96,7 @@ impl InfillClient {
             }
             Some("window/showMessage") => {
                 let text = message["params"]["message"].as_str().unwrap_or_default().to_string();
-                if !self.figures.notes.contains(&text) {
-                    self.figures.notes.push(text);
-                }
+                self.figures.note_once(text);
             }
             Some(_) => {}
             None => {
@@ -110,10 +108,7 @@ impl InfillClient {
                 if let Some(error) = message.get("error") {
                     if error["code"].as_i64() != Some(REQUEST_CANCELLED) {
                         self.figures.errors += 1;
-                        let note = format!("error answer: {error}");
-                        if !self.figures.notes.contains(&note) {
-                            self.figures.notes.push(note);
-                        }
+                        self.figures.note_once(format!("error answer: {error}"));
                     }
                     if current {
                         self.shown = Some(Shown::Nothing);
@@ -122,14 +117,8 @@ impl InfillClient {
                 }
                 let suggested = first_insert_text(&message["result"])
                     .is_some_and(|text| !text.trim().is_empty());
-                if current {
-                    self.shown = Some(if suggested {
-                        Shown::Suggestion { at: arrived, from_cache: false }
-                    } else {
-                        Shown::Nothing
-                    });
-                } else if suggested {
-                    self.figures.stale_suggestions += 1;
+                if let Some(shown) = self.figures.answer_arrived(current, suggested, arrived) {
+                    self.shown = Some(shown);
                 }
             }
         }

@@ -3,6 +3,9 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
+use std::time::Instant;
+
+use super::driver::Shown;
 
 /// What the typist saw at one pause.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -69,6 +72,30 @@ pub struct Figures {
 }
 
 impl Figures {
+    /// Keeps `note` for the report, once.
+    pub fn note_once(&mut self, note: String) {
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
+        }
+    }
+
+    /// A server answer arrived: what it shows if it is for the text on screen (`current`),
+    /// else `None`, counting it as stale when it would have shown something.
+    pub fn answer_arrived(&mut self, current: bool, suggested: bool, at: Instant) -> Option<Shown> {
+        if current {
+            Some(if suggested {
+                Shown::Suggestion { at, from_cache: false }
+            } else {
+                Shown::Nothing
+            })
+        } else {
+            if suggested {
+                self.stale_suggestions += 1;
+            }
+            None
+        }
+    }
+
     pub fn latencies_ms(&self) -> Vec<f64> {
         self.suggested(true)
     }
@@ -226,6 +253,24 @@ pub fn render(runs: &[Figures], pause_ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_shows_only_for_the_current_text_and_stale_ones_are_counted() {
+        let mut figures = Figures::default();
+        let now = Instant::now();
+        assert!(matches!(
+            figures.answer_arrived(true, true, now),
+            Some(Shown::Suggestion { from_cache: false, .. })
+        ));
+        assert!(matches!(figures.answer_arrived(true, false, now), Some(Shown::Nothing)));
+        assert!(figures.answer_arrived(false, false, now).is_none());
+        assert_eq!(figures.stale_suggestions, 0);
+        assert!(figures.answer_arrived(false, true, now).is_none());
+        assert_eq!(figures.stale_suggestions, 1);
+        figures.note_once("x".into());
+        figures.note_once("x".into());
+        assert_eq!(figures.notes, ["x"]);
+    }
 
     #[test]
     fn nearest_rank_percentiles() {
