@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::prompt::Budgets;
+use crate::prompt::{Budgets, Order};
 
 /// When a suggestion may span several lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -19,6 +19,29 @@ pub enum Multiline {
     Auto,
     Always,
     Never,
+}
+
+/// Which part of the file the FIM prompt shows first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FimOrder {
+    /// The model family's own choice (`prompt::template::TEMPLATES`).
+    #[default]
+    Auto,
+    /// Prefix, suffix, middle.
+    Psm,
+    /// Suffix, prefix, middle: typing at the cursor only changes the prompt's end.
+    Spm,
+}
+
+impl FimOrder {
+    pub fn order(self) -> Option<Order> {
+        match self {
+            FimOrder::Auto => None,
+            FimOrder::Psm => Some(Order::PrefixSuffixMiddle),
+            FimOrder::Spm => Some(Order::SuffixPrefixMiddle),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -41,6 +64,15 @@ pub struct Settings {
     pub top_p: f32,
     pub seed: u32,
     pub multiline: Multiline,
+    pub fim_order: FimOrder,
+    /// Milliseconds of generation after which a multi-line suggestion stops at its next line
+    /// break (0: no limit besides `maxTokens`).
+    pub generation_budget_ms: u64,
+    /// Wait before a model call, so that a burst of keystrokes starts one call; `null`/absent:
+    /// adaptive (from the typing gaps and model-call times seen), 0: never wait.
+    pub debounce_ms: Option<u64>,
+    /// After a suggestion, prepare the one that follows its acceptance in the background.
+    pub prefetch: bool,
     /// Send an `infill/trace` notification per completion (prompt, token counts, timings).
     pub trace: bool,
 }
@@ -61,6 +93,10 @@ impl Default for Settings {
             top_p: 0.95,
             seed: 0,
             multiline: Multiline::Auto,
+            fim_order: FimOrder::Auto,
+            generation_budget_ms: 1500,
+            debounce_ms: None,
+            prefetch: true,
             trace: false,
         }
     }
@@ -103,6 +139,15 @@ impl Settings {
         self.threads
             .filter(|&n| n > 0)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+}
+
+/// Command-line `--options '{...}'`: extra settings as a JSON object.
+pub fn parse_json_object(text: &str) -> Result<Map<String, Value>, String> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("must be a JSON object".into()),
+        Err(err) => Err(err.to_string()),
     }
 }
 

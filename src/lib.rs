@@ -17,4 +17,5 @@ pub mod engine;
 pub mod eval;
 pub mod postprocess;
 pub mod prompt;
+pub mod schedule;
 pub mod server;

@@ -29,6 +29,7 @@ fn input(prefix: &str, suffix: &str) -> FimInput {
         prefix: prefix.into(),
         suffix: suffix.into(),
         context_files: Vec::new(),
+        prefix_first_line: 0,
     }
 }
 
@@ -38,6 +39,8 @@ fn params(max_tokens: usize) -> GenerationParams {
         single_line: false,
         budgets: Budgets::default(),
         sampling: Sampling { temperature: 0.0, top_k: 40, top_p: 0.95, seed: 0 },
+        order: None,
+        newline_after: None,
     }
 }
 

@@ -50,6 +50,7 @@ fn round_trip_with_tiny_starcoder2_model() {
             "model": tiny_model(), "threads": 1,
             "trace": true,
             "maxTokens": 6,
+            "prefetch": false,
             "prefixTokens": prefix_budget,
             "suffixTokens": suffix_budget
         }),
@@ -95,7 +96,12 @@ fn round_trip_with_tiny_starcoder2_model() {
         assert!(!suggestion.contains(special), "special token leaked: {suggestion:?}");
     }
 
-    // The same pipeline answers `textDocument/completion`; the cache now holds the whole prompt.
+    let calls = |client: &mut LspClient| {
+        client.request("infill/stats", json!(null))["result"]["modelCalls"].as_u64().unwrap()
+    };
+    assert_eq!(calls(&mut client), 1);
+
+    // `textDocument/completion` at the same place is answered from the suggestion cache.
     let response = client.completion(&uri, 9, 24);
     let list = &response["result"];
     assert_eq!(list["isIncomplete"], true);
@@ -107,13 +113,27 @@ fn round_trip_with_tiny_starcoder2_model() {
         json!({"start": {"line": 9, "character": 19}, "end": {"line": 9, "character": 24}})
     );
     let trace = client.wait_notification("infill/trace", |_| true);
-    let generation = &trace["params"]["generation"];
-    assert_eq!(generation["prompt"], expected_prompt);
-    assert_eq!(
-        generation["reusedTokens"].as_u64().unwrap() + 1,
-        generation["promptTokens"].as_u64().unwrap(),
-        "a repeated prompt re-evaluates only its last token: {generation}"
+    assert_eq!(trace["params"]["generation"]["cached"], true, "{trace}");
+    assert_eq!(calls(&mut client), 1, "no model call for a context already answered");
+
+    // Typing the suggestion's first character: the rest of it comes back, without the engine.
+    let first: String = suggestion.chars().take(1).collect();
+    let rest: String = suggestion.chars().skip(1).collect();
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": {"uri": uri, "version": 3},
+            "contentChanges": [
+                {"range": {"start": {"line": 9, "character": 24}, "end": {"line": 9, "character": 24}}, "text": first}
+            ]
+        }),
     );
+    let after = 24 + first.encode_utf16().count() as u32;
+    if !rest.is_empty() {
+        let response = client.inline_completion(&uri, 9, after);
+        assert_eq!(response["result"]["items"][0]["insertText"], rest.as_str(), "{response}");
+        assert_eq!(calls(&mut client), 1, "typing-through must not reach the engine");
+    }
 
     let status = client.shutdown();
     assert!(status.success(), "exit status {status:?}");

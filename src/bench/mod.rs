@@ -70,6 +70,9 @@ pub struct BenchArgs {
     /// Print the trace and exit without replaying it.
     #[arg(long)]
     pub dry_run: bool,
+    /// Extra `initializationOptions` for infill, as a JSON object (e.g. '{"debounceMs": 0}').
+    #[arg(long, value_parser = crate::config::parse_json_object)]
+    pub options: Option<serde_json::Map<String, serde_json::Value>>,
     /// Also write every figure as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
@@ -122,7 +125,12 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     if !args.baseline_only {
         let exe = std::env::current_exe().context("cannot find the infill executable")?;
         let root = std::env::current_dir()?;
-        let (mut client, loaded) = replay::InfillClient::start(&exe, model.as_deref(), &root)?;
+        let (mut client, loaded) = replay::InfillClient::start(
+            &exe,
+            model.as_deref(),
+            &root,
+            &args.options.clone().unwrap_or_default(),
+        )?;
         say!("infill: {loaded}");
         let progress = progress_bar("infill", total);
         let played = play(&mut client, &traces, &timing, &progress)?;

@@ -35,7 +35,12 @@ pub struct InfillClient {
 impl InfillClient {
     /// Starts `exe serve` (with `--model` if given), initializes with tracing on, and waits for
     /// the model; returns the client and the server's "model ready" message.
-    pub fn start(exe: &Path, model: Option<&Path>, root: &Path) -> anyhow::Result<(Self, String)> {
+    pub fn start(
+        exe: &Path,
+        model: Option<&Path>,
+        root: &Path,
+        options: &serde_json::Map<String, serde_json::Value>,
+    ) -> anyhow::Result<(Self, String)> {
         let mut command = Command::new(exe);
         command.arg("serve");
         if let Some(model) = model {
@@ -43,7 +48,9 @@ impl InfillClient {
         }
         let mut lsp = LspClient::spawn(command)?;
         // UTF-16 only, as VS Code: the positions the driver computes are in UTF-16.
-        let init = lsp.initialize(root, json!({"trace": true}), &["utf-16"])?;
+        let mut options = options.clone();
+        options.insert("trace".into(), true.into());
+        let init = lsp.initialize(root, serde_json::Value::Object(options), &["utf-16"])?;
         let encoding = init["capabilities"]["positionEncoding"].as_str().unwrap_or("utf-16");
         if encoding != "utf-16" {
             bail!("the server chose the {encoding} position encoding; the bench speaks utf-16");

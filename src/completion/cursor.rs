@@ -15,7 +15,12 @@ const WINDOW_CHARS: usize = 64 * 1024;
 pub struct CursorWindow {
     pub prefix: String,
     pub suffix: String,
+    /// Document line number of the first line of `prefix`.
+    pub prefix_first_line: usize,
     pub single_line: bool,
+    /// The cursor is in the leading whitespace of a line that has code after it: a suggestion
+    /// there is whole lines inserted above that code, so it must end with a line break.
+    pub before_code: bool,
 }
 
 /// `char_idx` must be a valid char index of `rope` (the documents stage checked the position).
@@ -30,16 +35,21 @@ pub fn window(rope: &Rope, char_idx: usize, multiline: Multiline) -> CursorWindo
     let line_end = line_start + rope.line(line).len_chars();
     let after_on_line = rope.slice(char_idx..line_end);
     let blank = |s: ropey::RopeSlice| s.chars().all(char::is_whitespace);
+    let at_line_start = blank(before_on_line);
     let single_line = match multiline {
         Multiline::Always => false,
         Multiline::Never => true,
-        // A blank line invites a block; mid-line, the user is finishing a statement.
-        Multiline::Auto => !(blank(before_on_line) && blank(after_on_line)),
+        // Nothing typed yet on the line (a blank line after a block opener, or the start of a
+        // line above existing code) invites whole lines; mid-line, the user is finishing a
+        // statement.
+        Multiline::Auto => !at_line_start,
     };
     CursorWindow {
         prefix: rope.slice(start..char_idx).to_string(),
         suffix: rope.slice(char_idx..end).to_string(),
+        prefix_first_line: rope.char_to_line(start),
         single_line,
+        before_code: at_line_start && !blank(after_on_line),
     }
 }
 
@@ -54,7 +64,23 @@ mod tests {
         let w = window(&rope, cursor, Multiline::Auto);
         assert_eq!(w.prefix, "def f():\n    return ");
         assert_eq!(w.suffix, "\n\nx = 1\n");
+        assert_eq!(w.prefix_first_line, 0);
         assert!(w.single_line);
+        assert!(!w.before_code);
+    }
+
+    #[test]
+    fn line_start_before_code_asks_for_whole_lines() {
+        let rope = Rope::from_str("def f():\n    return 1\n");
+        let at_start = "def f():\n".chars().count();
+        let w = window(&rope, at_start, Multiline::Auto);
+        assert!(!w.single_line && w.before_code);
+        let in_indent = at_start + 2;
+        let w = window(&rope, in_indent, Multiline::Auto);
+        assert!(!w.single_line && w.before_code);
+        let mid = at_start + 6;
+        let w = window(&rope, mid, Multiline::Auto);
+        assert!(w.single_line && !w.before_code);
     }
 
     #[test]
@@ -72,6 +98,7 @@ mod tests {
         let text = "x".repeat(WINDOW_CHARS * 3);
         let rope = Rope::from_str(&text);
         let w = window(&rope, WINDOW_CHARS * 2, Multiline::Auto);
+        assert_eq!(w.prefix_first_line, 0);
         assert_eq!(w.prefix.len(), WINDOW_CHARS);
         assert_eq!(w.suffix.len(), WINDOW_CHARS);
     }

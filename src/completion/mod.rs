@@ -48,11 +48,16 @@ impl Pipeline {
             prefix: window.prefix,
             suffix: window.suffix,
             context_files: Vec::new(),
+            prefix_first_line: window.prefix_first_line,
         };
         let params = GenerationParams::from_settings(&self.settings, window.single_line);
         let generation = self.engine.generate(input, params, cancel).await?;
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(char_idx));
-        let text = postprocess::apply(&generation.text, Surroundings { crlf });
+        let mut text = postprocess::apply(&generation.text, Surroundings { crlf });
+        if window.before_code && !text.is_empty() {
+            // Whole lines go in above the code that follows the cursor.
+            text.push_str(if crlf { "\r\n" } else { "\n" });
+        }
         Ok(Some(Suggestion { text, generation }))
     }
 }

@@ -12,12 +12,12 @@ mod worker;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
 
 use crate::config::Settings;
-use crate::prompt::{Budgets, FimInput};
+use crate::prompt::{Budgets, FimInput, Order};
 pub use model::{ModelError, ModelOrigin};
 pub use stats::{EngineStats, EngineStatsSnapshot};
 
@@ -124,6 +124,10 @@ pub struct GenerationParams {
     pub single_line: bool,
     pub budgets: Budgets,
     pub sampling: Sampling,
+    /// Prompt order; `None`: the family's own (its row in `prompt::template::TEMPLATES`).
+    pub order: Option<Order>,
+    /// Generation time after which a multi-line suggestion ends at its next line break.
+    pub newline_after: Option<Duration>,
 }
 
 impl GenerationParams {
@@ -138,6 +142,9 @@ impl GenerationParams {
                 top_p: settings.top_p,
                 seed: settings.seed,
             },
+            order: settings.fim_order.order(),
+            newline_after: (settings.generation_budget_ms > 0)
+                .then(|| Duration::from_millis(settings.generation_budget_ms)),
         }
     }
 }
@@ -148,6 +155,8 @@ pub enum StopReason {
     StopToken,
     MaxTokens,
     EndOfLine,
+    /// The generation time budget ran out and a line ended.
+    TimeBudget,
 }
 
 /// One finished generation with the figures the editor trace and the CLI report.

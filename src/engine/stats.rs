@@ -161,12 +161,15 @@ mod tests {
             prefix: "def add(a, b):\n    return ".into(),
             suffix: "\n".into(),
             context_files: Vec::new(),
+            prefix_first_line: 0,
         };
         let params = GenerationParams {
             max_tokens: 6,
             single_line: false,
             budgets: Budgets::default(),
             sampling: Sampling { temperature: 0.0, top_k: 40, top_p: 0.95, seed: 0 },
+            order: None,
+            newline_after: None,
         };
         let raised = CancelFlag::default();
         raised.cancel();

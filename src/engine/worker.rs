@@ -157,8 +157,9 @@ impl Session<'_> {
     fn run(&mut self, job: &Job) -> Result<Generation, EngineError> {
         let started = Instant::now();
         let mut counter = self.counts.counter(self.model);
-        let prompt =
-            prompt::build(self.family.template, &job.input, job.params.budgets, &mut counter);
+        let template = self.family.template;
+        let order = job.params.order.unwrap_or(template.order);
+        let prompt = prompt::build(template, order, &job.input, job.params.budgets, &mut counter);
         let tokens = self.family.tokenize(self.model, &prompt)?;
         let n_ctx = self.ctx.n_ctx() as usize;
         if tokens.is_empty() || tokens.len() + job.params.max_tokens > n_ctx {
@@ -254,6 +255,7 @@ impl Session<'_> {
         let mut bytes = Vec::new();
         let mut batch = LlamaBatch::new(1, 1);
         let mut generated = 0;
+        let generating = Instant::now();
         let stop = loop {
             if job.cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
@@ -267,12 +269,21 @@ impl Session<'_> {
             }
             generated += 1;
             self.stats.token_generated();
-            bytes.extend(self.model.vocab().token_to_piece(token, false, None));
-            if job.params.single_line {
-                if let Some(newline) = bytes.iter().position(|&b| b == b'\n') {
-                    bytes.truncate(newline);
-                    break StopReason::EndOfLine;
-                }
+            let piece = self.model.vocab().token_to_piece(token, false, None);
+            let piece_len = piece.len();
+            bytes.extend(piece);
+            if job.params.single_line
+                && let Some(newline) = bytes.iter().position(|&b| b == b'\n')
+            {
+                bytes.truncate(newline);
+                break StopReason::EndOfLine;
+            }
+            // Over its time budget, a multi-line suggestion ends with the line being written.
+            let over_budget = job.params.newline_after.is_some_and(|b| generating.elapsed() > b);
+            if over_budget && bytes[bytes.len() - piece_len..].contains(&b'\n') {
+                let newline = bytes.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+                bytes.truncate(newline);
+                break StopReason::TimeBudget;
             }
             if generated >= job.params.max_tokens {
                 break StopReason::MaxTokens;

@@ -43,7 +43,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 64)]
     pub baseline_n_predict: usize,
     /// Extra `initializationOptions` for the servers, as a JSON object (e.g. '{"maxTokens": 32}').
-    #[arg(long, value_parser = parse_options)]
+    #[arg(long, value_parser = crate::config::parse_json_object)]
     pub options: Option<serde_json::Map<String, serde_json::Value>>,
     /// Seconds a pass@1 test may run.
     #[arg(long, default_value_t = 10)]
@@ -111,14 +111,6 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     progress.finish_and_clear();
     println!("{}", report::table(&results));
     Ok(())
-}
-
-fn parse_options(text: &str) -> Result<serde_json::Map<String, serde_json::Value>, String> {
-    match serde_json::from_str(text) {
-        Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(_) => Err("must be a JSON object".into()),
-        Err(err) => Err(err.to_string()),
-    }
 }
 
 /// Scores one engine's answer (or failure) on `task`.

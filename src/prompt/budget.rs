@@ -23,9 +23,41 @@ impl Default for Budgets {
     }
 }
 
+/// When the prefix must be cut, the cut falls on a document line that is a multiple of this.
+/// The prompt's start then stays put while the user types on the next lines, so the engine's KV
+/// cache keeps everything before the cursor; the cost is at most this many lines of context.
+pub const PREFIX_ANCHOR_LINES: usize = 16;
+
 /// The tail of `prefix` that fits in `budget` tokens: the cursor line's start, then whole lines
-/// going up.
-pub fn cut_prefix<'a>(prefix: &'a str, budget: usize, counter: &mut impl TokenCounter) -> &'a str {
+/// going up. `first_line` is the document line number of `prefix`'s first line; a cut is moved
+/// down to the next document line that is a multiple of `PREFIX_ANCHOR_LINES`.
+pub fn cut_prefix<'a>(
+    prefix: &'a str,
+    first_line: usize,
+    budget: usize,
+    counter: &mut impl TokenCounter,
+) -> &'a str {
+    let kept = fit_prefix(prefix, budget, counter);
+    let start = prefix.len() - kept.len();
+    if start == 0 || !prefix[..start].ends_with('\n') {
+        return kept;
+    }
+    // `kept` starts at a line boundary: move it down to an anchor line, never past the cursor line.
+    let line = first_line + prefix[..start].matches('\n').count();
+    let mut skip = line.next_multiple_of(PREFIX_ANCHOR_LINES) - line;
+    let mut anchored = kept;
+    while skip > 0 {
+        match anchored.find('\n') {
+            Some(newline) => anchored = &anchored[newline + 1..],
+            None => return kept,
+        }
+        skip -= 1;
+    }
+    // An anchor on the cursor line itself would leave no context at all: keep the plain cut.
+    if anchored.contains('\n') { anchored } else { kept }
+}
+
+fn fit_prefix<'a>(prefix: &'a str, budget: usize, counter: &mut impl TokenCounter) -> &'a str {
     // Split points are just after each '\n'; the last piece is the partial cursor line.
     let cursor_line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
     let cursor_line = &prefix[cursor_line_start..];
@@ -107,9 +139,39 @@ pub(crate) mod tests {
         let prefix = "a b c\nd e\nf g\nh (";
         let mut counter = WordCounter { calls: 0 };
         // cursor line "h (" = 2, "f g\n" = 3, "d e\n" = 3 -> budget 8 fits exactly two full lines.
-        assert_eq!(cut_prefix(prefix, 8, &mut counter), "d e\nf g\nh (");
-        assert_eq!(cut_prefix(prefix, 7, &mut counter), "f g\nh (");
-        assert_eq!(cut_prefix(prefix, 100, &mut counter), prefix);
+        // First line 15: line 16 is an anchor, so "d e" (line 16) may start the prompt.
+        assert_eq!(cut_prefix(prefix, 15, 8, &mut counter), "d e\nf g\nh (");
+        assert_eq!(cut_prefix(prefix, 15, 7, &mut counter), "f g\nh (");
+        assert_eq!(cut_prefix(prefix, 15, 100, &mut counter), prefix);
+    }
+
+    #[test]
+    fn a_cut_prefix_starts_at_an_anchor_line_that_typing_below_does_not_move() {
+        let lines: Vec<String> = (0..60).map(|i| format!("l{i}\n")).collect();
+        let mut counter = WordCounter { calls: 0 };
+        // Two tokens per line, one for the cursor line: a budget of 41 fits 20 whole lines, so
+        // the plain cut would start 20 lines up and move with every line typed.
+        let starts: Vec<usize> = (40..56)
+            .map(|cursor| {
+                let prefix = lines[..cursor].concat() + "x";
+                let kept = cut_prefix(&prefix, 0, 41, &mut counter);
+                assert!(counter.count(kept) <= 41);
+                let first = kept.lines().next().unwrap_or_default();
+                first.trim_start_matches('l').parse().expect("a whole line")
+            })
+            .collect();
+        assert!(starts.iter().all(|s| s % PREFIX_ANCHOR_LINES == 0), "{starts:?}");
+        assert_eq!(starts.windows(2).filter(|w| w[0] != w[1]).count(), 1, "{starts:?}");
+    }
+
+    #[test]
+    fn anchoring_never_cuts_the_cursor_line() {
+        let mut counter = WordCounter { calls: 0 };
+        // Budget fits only the cursor line; the anchor is beyond it, so nothing more is dropped.
+        assert_eq!(cut_prefix("a\nb\ncursor", 1, 1, &mut counter), "cursor");
+        // A cut at line 2 of a prefix starting at document line 14 moves to line 16.
+        let prefix = "a\nb\nc\nd\ne\n";
+        assert_eq!(cut_prefix(&(prefix.to_string() + "z"), 14, 9, &mut counter), "c\nd\ne\nz");
     }
 
     #[test]
@@ -127,7 +189,7 @@ pub(crate) mod tests {
     fn over_long_cursor_line_is_shortened_on_a_char_boundary() {
         let line = "é ".repeat(100); // 100 words, 300 bytes
         let mut counter = WordCounter { calls: 0 };
-        let kept = cut_prefix(&line, 10, &mut counter);
+        let kept = cut_prefix(&line, 0, 10, &mut counter);
         assert!(kept.len() <= 30 && !kept.is_empty(), "kept {} bytes", kept.len());
         assert!(line.ends_with(kept));
         let kept = cut_suffix(&line, 10, &mut counter);
@@ -139,6 +201,6 @@ pub(crate) mod tests {
     fn crlf_lines_are_cut_after_the_line_feed() {
         let prefix = "one\r\ntwo\r\nthree";
         let mut counter = WordCounter { calls: 0 };
-        assert_eq!(cut_prefix(prefix, 3, &mut counter), "two\r\nthree");
+        assert_eq!(cut_prefix(prefix, 0, 3, &mut counter), "two\r\nthree");
     }
 }

@@ -23,6 +23,9 @@ pub struct FimInput {
     pub suffix: String,
     /// Other files to show before the current one (repository context).
     pub context_files: Vec<ContextFile>,
+    /// Line number in the document of the first line of `prefix`: lets the budget cut the
+    /// prefix at document lines that stay put while the user types (see `budget::cut_prefix`).
+    pub prefix_first_line: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,14 +65,16 @@ impl Prompt {
     }
 }
 
-/// Lays out `input` in `template`'s format, with prefix and suffix cut to `budgets`.
+/// Lays out `input` in `template`'s format and `order`, with prefix and suffix cut to `budgets`.
 pub fn build(
     template: &FimTemplate,
+    order: Order,
     input: &FimInput,
     budgets: Budgets,
     counter: &mut impl TokenCounter,
 ) -> Prompt {
-    let prefix = budget::cut_prefix(&input.prefix, budgets.prefix_tokens, counter);
+    let prefix =
+        budget::cut_prefix(&input.prefix, input.prefix_first_line, budgets.prefix_tokens, counter);
     let suffix = budget::cut_suffix(&input.suffix, budgets.suffix_tokens, counter);
     let mut pieces = Vec::new();
     let push_text = |pieces: &mut Vec<Piece>, text: String| {
@@ -117,7 +122,7 @@ pub fn build(
         pieces.push(Piece::Special(template.suffix));
         push_text(pieces, format!("{}{suffix}", template.after_suffix_token));
     };
-    match template.order {
+    match order {
         Order::PrefixSuffixMiddle => {
             prefix_part(&mut pieces);
             suffix_part(&mut pieces);
@@ -146,12 +151,15 @@ mod tests {
             prefix: "def fib(n):\n    return ".into(),
             suffix: "\n\nprint(fib(3))\n".into(),
             context_files: vec![ContextFile { path: "util.py".into(), text: "X = 1\n".into() }],
+            prefix_first_line: 0,
         }
     }
 
     fn render(name: &str, repo: Option<&str>) -> String {
         let template = template::by_name(name).expect("row");
-        build(template, &input(repo), Budgets::default(), &mut WordCounter { calls: 0 }).render()
+        let budgets = Budgets::default();
+        build(template, template.order, &input(repo), budgets, &mut WordCounter { calls: 0 })
+            .render()
     }
 
     #[test]
@@ -197,7 +205,13 @@ mod tests {
         let template = template::by_name("starcoder2").expect("row");
         let mut hostile = input(None);
         hostile.prefix = "x = '<fim_middle>'\n".into();
-        let prompt = build(template, &hostile, Budgets::default(), &mut WordCounter { calls: 0 });
+        let prompt = build(
+            template,
+            template.order,
+            &hostile,
+            Budgets::default(),
+            &mut WordCounter { calls: 0 },
+        );
         let specials: Vec<_> =
             prompt.pieces.iter().filter(|p| matches!(p, Piece::Special(_))).collect();
         assert_eq!(specials.len(), 3, "only the template's own tokens are special: {specials:?}");
@@ -210,10 +224,28 @@ mod tests {
         long.prefix = "a\nb\nc\nd\ncursor ".into();
         long.suffix = "end\ne\nf\n".into();
         let budgets = Budgets { prefix_tokens: 5, suffix_tokens: 4 };
-        let prompt = build(template, &long, budgets, &mut WordCounter { calls: 0 });
+        let prompt = build(template, template.order, &long, budgets, &mut WordCounter { calls: 0 });
         assert_eq!(
             prompt.render(),
             "<|fim_prefix|>c\nd\ncursor <|fim_suffix|>end\ne\n<|fim_middle|>"
+        );
+    }
+
+    #[test]
+    fn suffix_first_order_keeps_the_repository_header_in_front() {
+        let template = template::by_name("qwen2.5-coder").expect("row");
+        let budgets = Budgets::default();
+        let spm = build(
+            template,
+            Order::SuffixPrefixMiddle,
+            &input(Some("proj")),
+            budgets,
+            &mut WordCounter { calls: 0 },
+        );
+        assert_eq!(
+            spm.render(),
+            "<|repo_name|>proj\n<|file_sep|>util.py\nX = 1\n\n<|file_sep|>src/fib.py\n\
+             <|fim_suffix|>\n\nprint(fib(3))\n<|fim_prefix|>def fib(n):\n    return <|fim_middle|>"
         );
     }
 }

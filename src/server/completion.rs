@@ -20,7 +20,7 @@ pub async fn handle(
     let Some(placed) = suggest(backend, params.text_document_position_params).await? else {
         return Ok(Some(incomplete(Vec::new())));
     };
-    if placed.suggestion.text.is_empty() {
+    if placed.text.is_empty() {
         return Ok(Some(incomplete(Vec::new())));
     }
     let rope = &placed.document.rope;
@@ -30,7 +30,7 @@ pub async fn handle(
         .document
         .position_of(word_start, backend.documents.encoding())
         .map_err(|e| Error::invalid_params(e.to_string()))?;
-    let new_text = format!("{word}{}", placed.suggestion.text);
+    let new_text = format!("{word}{}", placed.text);
     let first_line = new_text.lines().next().unwrap_or_default().trim();
     let mut label: String = first_line.chars().take(LABEL_CHARS).collect();
     if label.is_empty() {

@@ -13,9 +13,9 @@ pub async fn handle(
 ) -> Result<Option<InlineCompletionResponse>> {
     let placed = suggest(backend, params.text_document_position_params).await?;
     let items = placed
-        .filter(|p| !p.suggestion.text.is_empty())
+        .filter(|p| !p.text.is_empty())
         .map(|p| InlineCompletionItem {
-            insert_text: InsertText::String(p.suggestion.text),
+            insert_text: InsertText::String(p.text),
             filter_text: None,
             range: Some(Range { start: p.position, end: p.position }),
             command: None,

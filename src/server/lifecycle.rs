@@ -13,6 +13,7 @@ use crate::completion::Pipeline;
 use crate::config::Settings;
 use crate::documents::PositionEncoding;
 use crate::engine::{Engine, EngineConfig, EngineStatus, model};
+use crate::schedule::Scheduler;
 use crate::workspace::Workspace;
 
 pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<InitializeResult> {
@@ -43,6 +44,7 @@ pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<Initial
         }
         Err(err) => Engine::failed(err.to_string()),
     };
+    let _ = backend.scheduler.set(Arc::new(Scheduler::new(settings.debounce_ms)));
     let pipeline = Pipeline { engine, settings, workspace };
     if backend.pipeline.set(Arc::new(pipeline)).is_err() {
         return Err(tower_lsp_server::jsonrpc::Error::invalid_request());

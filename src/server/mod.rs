@@ -9,6 +9,7 @@ mod completion;
 mod inline_completion;
 mod lifecycle;
 mod notices;
+mod prefetch;
 mod suggest;
 mod text_sync;
 
@@ -23,6 +24,7 @@ use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 use crate::completion::Pipeline;
 use crate::documents::DocumentStore;
 use crate::engine::{CancelFlag, EngineStatsSnapshot};
+use crate::schedule::Scheduler;
 use notices::Notices;
 
 pub struct Backend {
@@ -35,7 +37,9 @@ pub struct Backend {
     /// Whether the client accepts server-created `$/progress` tokens.
     client_has_progress: OnceLock<bool>,
     /// The running completion per document; a newer request cancels the older one.
-    in_flight: DashMap<Uri, CancelFlag>,
+    in_flight: Arc<DashMap<Uri, CancelFlag>>,
+    /// Set once by `initialize`, from the settings.
+    scheduler: OnceLock<Arc<Scheduler>>,
     notices: Notices,
 }
 
@@ -47,7 +51,8 @@ impl Backend {
             command_line_model,
             pipeline: OnceLock::new(),
             client_has_progress: OnceLock::new(),
-            in_flight: DashMap::new(),
+            in_flight: Arc::default(),
+            scheduler: OnceLock::new(),
             notices: Notices::default(),
         }
     }
@@ -80,7 +85,7 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
-        for entry in &self.in_flight {
+        for entry in self.in_flight.iter() {
             entry.value().cancel();
         }
         Ok(())

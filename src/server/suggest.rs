@@ -1,19 +1,22 @@
 //! What `inlineCompletion` and `completion` share: find the document and cursor, cancel the
-//! document's older job, run the pipeline, and turn engine trouble into one clear message.
+//! document's older job, answer from the suggestion cache or (after the debounce wait) run the
+//! pipeline, start the prefetch, and turn engine trouble into one clear message.
 
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::{Error, Result};
 
-use super::Backend;
+use std::time::Instant;
+
 use super::lifecycle::failure_message;
 use super::notices::{TraceNotification, TraceParams};
-use crate::completion::Suggestion;
+use super::{Backend, prefetch};
 use crate::documents::DocumentSnapshot;
 use crate::engine::{CancelFlag, EngineError, EngineStatus};
 
 /// A suggestion and where it goes.
 pub struct Placed {
-    pub suggestion: Suggestion,
+    /// Text to insert at the cursor (may be empty).
+    pub text: String,
     pub document: DocumentSnapshot,
     pub cursor_char: usize,
     pub position: Position,
@@ -50,6 +53,11 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
         }
     }
 
+    let Some(scheduler) = backend.scheduler.get().cloned() else {
+        return Err(Error::invalid_request());
+    };
+    let wait = scheduler.debounce.on_request(Instant::now());
+
     // A newer request for the same document makes the older one pointless.
     let cancel = CancelFlag::default();
     if let Some(older) = backend.in_flight.insert(uri.clone(), cancel.clone()) {
@@ -57,30 +65,59 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
     }
     // Dropping this future ($/cancelRequest, client gone) cancels the job too.
     let _cancel_on_drop = cancel.guard();
+    let position = at.position;
+    let placed = |text: String| Placed { text, document: document.clone(), cursor_char, position };
+
+    // Typing through a suggestion, or a context seen lately: no model call.
+    if let Some(hit) = scheduler.cache.lookup(&document.rope, cursor_char) {
+        backend.in_flight.remove_if(&uri, |_, current| current.same_as(&cancel));
+        tracing::debug!(uri = %uri, typed = hit.typed_chars, "suggestion from the cache");
+        if pipeline.settings.trace {
+            let generation = serde_json::json!({ "cached": true, "typedChars": hit.typed_chars });
+            send_trace(backend, &uri, &hit.text, generation).await;
+        }
+        return Ok(Some(placed(hit.text)));
+    }
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+        if cancel.is_cancelled() {
+            return Ok(None); // a newer request took over during the wait
+        }
+    }
+
+    let started = Instant::now();
     let result = pipeline.complete(&document, cursor_char, cancel.clone()).await;
     backend.in_flight.remove_if(&uri, |_, current| current.same_as(&cancel));
 
     match result {
         Ok(None) => Ok(None),
         Ok(Some(suggestion)) => {
+            scheduler.debounce.on_model_call(started.elapsed());
+            let generation = &suggestion.generation;
             tracing::debug!(
                 uri = %uri,
-                prompt_tokens = suggestion.generation.prompt_tokens,
-                reused = suggestion.generation.reused_tokens,
-                generated = suggestion.generation.generated_tokens,
-                prompt_ms = suggestion.generation.prompt_ms,
-                generation_ms = suggestion.generation.generation_ms,
+                prompt_tokens = generation.prompt_tokens,
+                reused = generation.reused_tokens,
+                generated = generation.generated_tokens,
+                prompt_ms = generation.prompt_ms,
+                generation_ms = generation.generation_ms,
                 "suggestion"
             );
             if pipeline.settings.trace {
-                let params = TraceParams {
-                    uri: uri.to_string(),
-                    suggestion: suggestion.text.clone(),
-                    generation: serde_json::to_value(&suggestion.generation).unwrap_or_default(),
-                };
-                backend.client.send_notification::<TraceNotification>(params).await;
+                let generation = serde_json::to_value(generation).unwrap_or_default();
+                send_trace(backend, &uri, &suggestion.text, generation).await;
             }
-            Ok(Some(Placed { suggestion, document, cursor_char, position: at.position }))
+            scheduler.cache.insert(&document.rope, cursor_char, &suggestion.text);
+            if pipeline.settings.prefetch && !suggestion.text.is_empty() {
+                prefetch::after_suggestion(
+                    backend,
+                    &scheduler,
+                    &document,
+                    cursor_char,
+                    &suggestion,
+                );
+            }
+            Ok(Some(placed(suggestion.text)))
         }
         Err(EngineError::Cancelled) => Ok(None),
         Err(err) => {
@@ -91,4 +128,10 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
             Ok(None)
         }
     }
+}
+
+async fn send_trace(backend: &Backend, uri: &Uri, suggestion: &str, generation: serde_json::Value) {
+    let params =
+        TraceParams { uri: uri.to_string(), suggestion: suggestion.to_string(), generation };
+    backend.client.send_notification::<TraceNotification>(params).await;
 }
