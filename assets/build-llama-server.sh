@@ -8,9 +8,10 @@
 #
 # Everything (sdist, source, build dir, binary) goes to $XDG_CACHE_HOME/infill/llama-server
 # (~/.cache/infill/llama-server). Prints the binary's path on its last line; re-running with the
-# binary present prints it at once. ggml is built like infill's (llama-cpp-sys-2): GGML_NATIVE=OFF,
-# i.e. AVX2/FMA/F16C/BMI2 and no AVX-512, so the CPU kernels match. Extra cmake arguments can be
-# passed in LLAMA_SERVER_CMAKE_ARGS (e.g. "-DGGML_NATIVE=ON").
+# binary present prints it at once. ggml is built like infill's (.cargo/config.toml sets
+# target-cpu=native, so llama-cpp-sys-2 builds with GGML_NATIVE=ON) and like llama.cpp builds by
+# default: for this machine's CPU, so the CPU kernels match. Extra cmake arguments can be passed
+# in LLAMA_SERVER_CMAKE_ARGS.
 set -euo pipefail
 version=11434.0.0
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/infill/llama-server"
@@ -39,7 +40,7 @@ echo "building llama-server in $cache/build (takes a while) ..." >&2
 # shellcheck disable=SC2086
 cmake -S "$src" -B "$cache/build" -DCMAKE_BUILD_TYPE=Release \
   -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-  -DBUILD_SHARED_LIBS=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DGGML_NATIVE=OFF \
+  -DBUILD_SHARED_LIBS=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DGGML_NATIVE=ON \
   ${LLAMA_SERVER_CMAKE_ARGS:-} >&2
 cmake --build "$cache/build" --target llama-server -j"$(nproc)" >&2
 

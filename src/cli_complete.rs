@@ -69,7 +69,8 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
 
     let pipeline =
         Pipeline { engine, settings, workspace: Workspace::new(vec![project_root(&file)]) };
-    let Some(suggestion) = pipeline.complete(&document, cursor, CancelFlag::default()).await?
+    let Some(suggestion) =
+        pipeline.complete(&document, cursor, CancelFlag::default(), false).await?
     else {
         bail!("{} holds secrets: infill never puts such files into a prompt", file.display());
     };

@@ -73,6 +73,9 @@ pub struct Settings {
     pub debounce_ms: Option<u64>,
     /// After a suggestion, prepare the one that follows its acceptance in the background.
     pub prefetch: bool,
+    /// After an edit and a short idle time, evaluate the prompt at the edit point, so that the
+    /// first request there (e.g. from a client that asks only on demand) finds it ready.
+    pub warm_up: bool,
     /// Send an `infill/trace` notification per completion (prompt, token counts, timings).
     pub trace: bool,
 }
@@ -97,6 +100,7 @@ impl Default for Settings {
             generation_budget_ms: 1500,
             debounce_ms: None,
             prefetch: true,
+            warm_up: true,
             trace: false,
         }
     }

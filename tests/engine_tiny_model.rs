@@ -41,6 +41,7 @@ fn params(max_tokens: usize) -> GenerationParams {
         sampling: Sampling { temperature: 0.0, top_k: 40, top_p: 0.95, seed: 0 },
         order: None,
         newline_after: None,
+        background: false,
     }
 }
 

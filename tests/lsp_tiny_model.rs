@@ -51,6 +51,7 @@ fn round_trip_with_tiny_starcoder2_model() {
             "trace": true,
             "maxTokens": 6,
             "prefetch": false,
+            "warmUp": false,
             "prefixTokens": prefix_budget,
             "suffixTokens": suffix_budget
         }),

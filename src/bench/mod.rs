@@ -173,9 +173,11 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
 const DEFINITIONS: &str = "\
 pause → suggestion: from the last keystroke before a pause to a non-empty suggestion for that text.
   A pause lasts at least --pause-ms and, while the suggestion is on its way, up to --max-wait-ms.
-keystrokes without a model call: keystrokes − model calls. infill: requests dropped before the
-  engine ran them (cancelled by the next keystroke); llama-server: keystrokes on which llama.vim
-  sent nothing (a request was in flight, or its client cache answered).
+keystrokes without a model call: keystrokes − model calls made for requests (background calls
+  excluded). infill: requests answered from the suggestion cache (typing-through, recent
+  contexts) or dropped before the engine ran them (replaced during the debounce wait or cancelled
+  by the next keystroke); llama-server: keystrokes on which llama.vim sent nothing (a request was
+  in flight, or its client cache answered).
 evaluated tokens per call: prompt tokens the model evaluated for an answered call (the rest came
   from the KV/prompt cache); 'all calls' adds cancelled ones (infill counts them server-side).
 ran on after cancel: from the cancel flag being raised to the engine stopping that job.";

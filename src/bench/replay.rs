@@ -79,6 +79,7 @@ impl InfillClient {
         let stats: EngineStatsSnapshot = serde_json::from_value(response["result"].clone())
             .with_context(|| format!("unexpected infill/stats answer: {response}"))?;
         self.figures.model_calls = stats.model_calls;
+        self.figures.background_calls = Some(stats.background_calls);
         self.figures.evaluated_total = Some(stats.evaluated_tokens);
         self.figures.skipped_jobs = Some(stats.skipped);
         self.figures.cancelled_calls = Some(stats.cancelled);

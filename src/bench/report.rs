@@ -46,8 +46,10 @@ pub struct Figures {
     pub wall_s: f64,
     /// Completion requests the client sent (LSP requests, or HTTP requests).
     pub requests: usize,
-    /// Requests that ran the model (prompt evaluation and decoding).
+    /// Jobs that ran the model (prompt evaluation and decoding), background ones included.
     pub model_calls: u64,
+    /// Of those, the ones no request asked for (infill's prefetch and warm-up).
+    pub background_calls: Option<u64>,
     /// Suggestions the client took from its own cache (llama.vim); `None`: no such cache.
     pub cache_hits: Option<usize>,
     /// Per answered model call: prompt tokens, evaluated tokens, tokens reused from cache.
@@ -117,8 +119,10 @@ impl Figures {
             .collect()
     }
 
+    /// Keystrokes minus the model calls that requests made (background calls serve no keystroke).
     pub fn keystrokes_without_model_call(&self) -> usize {
-        self.keystrokes.saturating_sub(usize::try_from(self.model_calls).unwrap_or(usize::MAX))
+        let calls = self.model_calls.saturating_sub(self.background_calls.unwrap_or(0));
+        self.keystrokes.saturating_sub(usize::try_from(calls).unwrap_or(usize::MAX))
     }
 }
 
@@ -185,6 +189,7 @@ fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
     row("keystrokes (edits)", &|f| f.keystrokes.to_string());
     row("completion requests sent", &|f| f.requests.to_string());
     row("model calls", &|f| f.model_calls.to_string());
+    row("  of which background (prefetch, warm-up)", &|f| opt(f.background_calls));
     row("keystrokes without a model call", &|f| {
         share(f.keystrokes_without_model_call(), f.keystrokes)
     });

@@ -30,27 +30,24 @@ pub struct Pipeline {
 impl Pipeline {
     /// Completes at `char_idx`, a char index already validated against `document.rope`.
     /// `Ok(None)`: this document is never completed (a secrets file).
+    /// `background`: no request waits for this suggestion (a prefetch).
     pub async fn complete(
         &self,
         document: &DocumentSnapshot,
         char_idx: usize,
         cancel: CancelFlag,
+        background: bool,
     ) -> Result<Option<Suggestion>, EngineError> {
         if workspace::uri_to_path(document.uri.as_ref()).is_some_and(|p| secrets::is_secret(&p)) {
             tracing::debug!(uri = %document.uri, "no completion inside a secrets file");
             return Ok(None);
         }
         let window = cursor::window(&document.rope, char_idx, self.settings.multiline);
-        let place = self.workspace.place_of(document.uri.as_ref());
-        let input = FimInput {
-            path: place.path,
-            repo_name: place.repo_name,
-            prefix: window.prefix,
-            suffix: window.suffix,
-            context_files: Vec::new(),
-            prefix_first_line: window.prefix_first_line,
+        let input = self.fim_input(document, &window);
+        let params = GenerationParams {
+            background,
+            ..GenerationParams::from_settings(&self.settings, window.single_line)
         };
-        let params = GenerationParams::from_settings(&self.settings, window.single_line);
         let generation = self.engine.generate(input, params, cancel).await?;
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(char_idx));
         let mut text = postprocess::apply(&generation.text, Surroundings { crlf });
@@ -59,6 +56,41 @@ impl Pipeline {
             text.push_str(if crlf { "\r\n" } else { "\n" });
         }
         Ok(Some(Suggestion { text, generation }))
+    }
+}
+
+impl Pipeline {
+    /// Evaluates the prompt for a cursor at `char_idx` without generating, so that a request
+    /// there finds the engine's KV cache holding it. Secrets files are never evaluated.
+    pub async fn warm_up(
+        &self,
+        document: &DocumentSnapshot,
+        char_idx: usize,
+        cancel: CancelFlag,
+    ) -> Result<(), EngineError> {
+        if workspace::uri_to_path(document.uri.as_ref()).is_some_and(|p| secrets::is_secret(&p)) {
+            return Ok(());
+        }
+        let window = cursor::window(&document.rope, char_idx, self.settings.multiline);
+        let input = self.fim_input(document, &window);
+        let params = GenerationParams {
+            max_tokens: 0,
+            background: true,
+            ..GenerationParams::from_settings(&self.settings, window.single_line)
+        };
+        self.engine.generate(input, params, cancel).await.map(drop)
+    }
+
+    fn fim_input(&self, document: &DocumentSnapshot, window: &cursor::CursorWindow) -> FimInput {
+        let place = self.workspace.place_of(document.uri.as_ref());
+        FimInput {
+            path: place.path,
+            repo_name: place.repo_name,
+            prefix: window.prefix.clone(),
+            suffix: window.suffix.clone(),
+            context_files: Vec::new(),
+            prefix_first_line: window.prefix_first_line,
+        }
     }
 }
 

@@ -107,32 +107,31 @@ impl DocumentStore {
 
     /// `didChange`. Changes apply in order, each against the result of the
     /// previous one. All-or-nothing: if any change fails, the document (text
-    /// and version) is left exactly as it was.
+    /// and version) is left exactly as it was. Returns the char index just after
+    /// the last ranged change's new text: where the user's cursor most likely is.
     pub fn apply_changes(
         &self,
         uri: &Uri,
         version: i32,
         changes: &[TextDocumentContentChangeEvent],
-    ) -> Result<(), DocumentError> {
+    ) -> Result<Option<usize>, DocumentError> {
         let enc = self.encoding();
         // The write guard is held only for this synchronous block.
         let mut doc = self.docs.get_mut(uri).ok_or_else(|| DocumentError::NotOpen(uri.clone()))?;
 
         // Edit a clone (O(1), copy-on-write) and commit only on success.
         let mut rope = doc.rope.clone();
+        let mut edit_point = None;
         for (index, change) in changes.iter().enumerate() {
-            apply_change(&mut rope, change, enc).map_err(|error| DocumentError::InvalidChange {
-                uri: uri.clone(),
-                index,
-                error,
-            })?;
+            edit_point = apply_change(&mut rope, change, enc)
+                .map_err(|error| DocumentError::InvalidChange { uri: uri.clone(), index, error })?;
         }
         if version <= doc.version {
             tracing::debug!(%uri, old = doc.version, new = version, "document version did not increase");
         }
         doc.rope = rope;
         doc.version = version;
-        Ok(())
+        Ok(edit_point)
     }
 
     /// `didClose`. Returns whether the document was open.
@@ -168,14 +167,16 @@ impl DocumentStore {
 
 /// Applies one content change to `rope`; on error `rope` is untouched
 /// (the range is validated before anything is removed).
+/// Applies one change; returns the char index after a ranged change's new text.
 fn apply_change(
     rope: &mut Rope,
     change: &TextDocumentContentChangeEvent,
     enc: PositionEncoding,
-) -> Result<(), PositionError> {
+) -> Result<Option<usize>, PositionError> {
     match change {
         TextDocumentContentChangeEvent::TextDocumentContentChangeWholeDocument(full) => {
             *rope = Rope::from_str(&full.text);
+            Ok(None)
         }
         // `range_length` is deprecated and its unit is ambiguous across
         // clients; the range is authoritative.
@@ -183,9 +184,9 @@ fn apply_change(
             let chars = range_to_chars(rope, partial.range, enc)?;
             rope.remove(chars.clone());
             rope.insert(chars.start, &partial.text);
+            Ok(Some(chars.start + partial.text.chars().count()))
         }
     }
-    Ok(())
 }
 
 fn encoding_to_u8(enc: PositionEncoding) -> u8 {
@@ -291,6 +292,14 @@ mod tests {
         assert_eq!(before.rope.to_string(), "abc");
         assert_eq!(before.version, 1);
         assert_eq!(text(&store, &u), "aXc");
+    }
+
+    #[test]
+    fn the_edit_point_is_after_the_last_ranged_change() {
+        let (store, u) = store_with("héllo\nworld", Utf16);
+        let point = store.apply_changes(&u, 2, &[edit(1, 0, 1, 0, "a"), edit(0, 1, 0, 2, "ÉÉ")]);
+        assert_eq!(point, Ok(Some(3)), "after \"hÉÉ\"");
+        assert_eq!(store.apply_changes(&u, 3, &[full("x")]), Ok(None));
     }
 
     #[test]

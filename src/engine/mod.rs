@@ -128,6 +128,8 @@ pub struct GenerationParams {
     pub order: Option<Order>,
     /// Generation time after which a multi-line suggestion ends at its next line break.
     pub newline_after: Option<Duration>,
+    /// No request waits for this job (prefetch, warm-up): counted apart in the stats.
+    pub background: bool,
 }
 
 impl GenerationParams {
@@ -145,6 +147,7 @@ impl GenerationParams {
             order: settings.fim_order.order(),
             newline_after: (settings.generation_budget_ms > 0)
                 .then(|| Duration::from_millis(settings.generation_budget_ms)),
+            background: false,
         }
     }
 }

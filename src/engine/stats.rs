@@ -26,6 +26,8 @@ pub struct EngineStatsSnapshot {
     pub skipped: u64,
     /// Jobs that ran on the model (prompt evaluation and decoding).
     pub model_calls: u64,
+    /// Of those, the ones no request asked for: prefetches and warm-ups.
+    pub background_calls: u64,
     pub completed: u64,
     /// Model calls stopped by their cancel flag.
     pub cancelled: u64,
@@ -70,8 +72,10 @@ impl EngineStats {
         self.lock().skipped += 1;
     }
 
-    pub(super) fn model_call_started(&self) {
-        self.lock().model_calls += 1;
+    pub(super) fn model_call_started(&self, background: bool) {
+        let mut stats = self.lock();
+        stats.model_calls += 1;
+        stats.background_calls += u64::from(background);
     }
 
     pub(super) fn tokens_evaluated(&self, n: usize) {
@@ -113,16 +117,16 @@ mod tests {
         stats.job_received();
         stats.job_received();
         stats.job_skipped();
-        stats.model_call_started();
+        stats.model_call_started(false);
         stats.tokens_evaluated(128);
         stats.model_call_finished(Outcome::Completed, Duration::from_millis(900));
-        stats.model_call_started();
+        stats.model_call_started(true);
         stats.tokens_evaluated(40);
         stats.token_generated();
         let cancelled = Outcome::Cancelled { delay: Duration::from_millis(250) };
         stats.model_call_finished(cancelled, Duration::from_millis(700));
         let s = stats.snapshot();
-        assert_eq!((s.jobs, s.skipped, s.model_calls), (3, 1, 2));
+        assert_eq!((s.jobs, s.skipped, s.model_calls, s.background_calls), (3, 1, 2, 1));
         assert_eq!((s.completed, s.cancelled, s.failed), (1, 1, 0));
         assert_eq!((s.evaluated_tokens, s.generated_tokens), (168, 1));
         assert_eq!(s.cancel_delays_ms, vec![250.0]);
@@ -170,6 +174,7 @@ mod tests {
             sampling: Sampling { temperature: 0.0, top_k: 40, top_p: 0.95, seed: 0 },
             order: None,
             newline_after: None,
+            background: false,
         };
         let raised = CancelFlag::default();
         raised.cancel();

@@ -97,7 +97,7 @@ pub(super) fn run(
             let _ = job.reply.send(Err(EngineError::Cancelled));
             continue;
         }
-        stats.model_call_started();
+        stats.model_call_started(job.params.background);
         let call_started = Instant::now();
         // A panic inside llama-cpp-2 must not take the engine (and every later request) down.
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| session.run(&job)))

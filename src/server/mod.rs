@@ -12,6 +12,7 @@ mod notices;
 mod prefetch;
 mod suggest;
 mod text_sync;
+mod warm_up;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -29,7 +30,7 @@ use notices::Notices;
 
 pub struct Backend {
     client: Client,
-    documents: DocumentStore,
+    documents: Arc<DocumentStore>,
     /// `--model` from the command line; outranks the editor's settings.
     command_line_model: Option<PathBuf>,
     /// Set once by `initialize`.
@@ -47,7 +48,7 @@ impl Backend {
     fn new(client: Client, command_line_model: Option<PathBuf>) -> Self {
         Self {
             client,
-            documents: DocumentStore::new(),
+            documents: Arc::new(DocumentStore::new()),
             command_line_model,
             pipeline: OnceLock::new(),
             client_has_progress: OnceLock::new(),

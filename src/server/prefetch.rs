@@ -39,7 +39,7 @@ pub fn after_suggestion(
     let in_flight = backend.in_flight.clone();
     let scheduler = scheduler.clone();
     tokio::spawn(async move {
-        let result = pipeline.complete(&follow_up, at, cancel.clone()).await;
+        let result = pipeline.complete(&follow_up, at, cancel.clone(), true).await;
         in_flight.remove_if(&follow_up.uri, |_, current| current.same_as(&cancel));
         if let Ok(Some(next)) = result {
             tracing::debug!(uri = %follow_up.uri, chars = next.text.len(), "prefetched");

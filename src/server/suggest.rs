@@ -86,7 +86,7 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
     }
 
     let started = Instant::now();
-    let result = pipeline.complete(&document, cursor_char, cancel.clone()).await;
+    let result = pipeline.complete(&document, cursor_char, cancel.clone(), false).await;
     backend.in_flight.remove_if(&uri, |_, current| current.same_as(&cancel));
 
     match result {

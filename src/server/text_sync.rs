@@ -6,7 +6,7 @@
 
 use tower_lsp_server::gen_lsp_types::*;
 
-use super::Backend;
+use super::{Backend, warm_up};
 
 pub fn did_open(backend: &Backend, params: DidOpenTextDocumentParams) {
     let doc = params.text_document;
@@ -15,11 +15,11 @@ pub fn did_open(backend: &Backend, params: DidOpenTextDocumentParams) {
 
 pub async fn did_change(backend: &Backend, params: DidChangeTextDocumentParams) {
     let uri = params.text_document.text_document_identifier.uri;
-    let result = backend.documents.apply_changes(
-        &uri,
-        params.text_document.version,
-        &params.content_changes,
-    );
+    let version = params.text_document.version;
+    let result = backend.documents.apply_changes(&uri, version, &params.content_changes);
+    if let Ok(Some(edit_point)) = result {
+        warm_up::after_edit(backend, uri.clone(), version, edit_point);
+    }
     if let Err(err) = result {
         tracing::warn!(%err, "change not applied");
         let message =

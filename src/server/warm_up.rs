@@ -1,0 +1,49 @@
+//! Warm-up: after an edit, once the user has been idle for a moment, evaluate the prompt for a
+//! cursor at the edit point without generating (as llama.vim does with `n_predict: 0`). Clients
+//! that ask for a completion only now and then (Helix, Zed) then find the KV cache ready.
+//!
+//! A warm-up never delays a real request: it starts only when no job runs for the document, it
+//! is the document's in-flight job so the next request cancels it, and a newer edit replaces it.
+
+use std::time::Duration;
+
+use dashmap::mapref::entry::Entry;
+use tower_lsp_server::gen_lsp_types::Uri;
+
+use super::Backend;
+use crate::engine::CancelFlag;
+
+/// Idle time after an edit before warming up; shorter than a typing pause, longer than the gap
+/// between keystrokes.
+const IDLE: Duration = Duration::from_millis(250);
+
+pub fn after_edit(backend: &Backend, uri: Uri, version: i32, edit_point: usize) {
+    let Some(pipeline) = backend.pipeline.get().cloned() else { return };
+    if !pipeline.settings.warm_up
+        || !matches!(pipeline.engine.status(), crate::engine::EngineStatus::Ready(_))
+    {
+        return;
+    }
+    let documents = backend.documents.clone();
+    let in_flight = backend.in_flight.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(IDLE).await;
+        // A newer edit has its own warm-up; a closed document needs none.
+        let Some(document) = documents.snapshot(&uri).filter(|d| d.version == version) else {
+            return;
+        };
+        if edit_point > document.rope.len_chars() {
+            return;
+        }
+        let cancel = CancelFlag::default();
+        match in_flight.entry(uri.clone()) {
+            Entry::Occupied(_) => return, // a request is being answered
+            Entry::Vacant(slot) => {
+                slot.insert(cancel.clone());
+            }
+        }
+        let result = pipeline.warm_up(&document, edit_point, cancel.clone()).await;
+        in_flight.remove_if(&uri, |_, current| current.same_as(&cancel));
+        tracing::debug!(uri = %uri, ok = result.is_ok(), "warm-up");
+    });
+}
