@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::postprocess::Filters;
 use crate::prompt::Budgets;
 
 /// When a suggestion may span several lines.
@@ -43,6 +44,8 @@ pub struct Settings {
     pub multiline: Multiline,
     /// Send an `infill/trace` notification per completion (prompt, token counts, timings).
     pub trace: bool,
+    /// Post-processing filters to run, e.g. `{"bracketBalance": false}` switches one off.
+    pub filters: Filters,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             seed: 0,
             multiline: Multiline::Auto,
             trace: false,
+            filters: Filters::default(),
         }
     }
 }

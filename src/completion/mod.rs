@@ -45,14 +45,15 @@ impl Pipeline {
         let input = FimInput {
             path: place.path,
             repo_name: place.repo_name,
-            prefix: window.prefix,
-            suffix: window.suffix,
+            prefix: window.prefix.clone(),
+            suffix: window.suffix.clone(),
             context_files: Vec::new(),
         };
         let params = GenerationParams::from_settings(&self.settings, window.single_line);
         let generation = self.engine.generate(input, params, cancel).await?;
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(char_idx));
-        let text = postprocess::apply(&generation.text, Surroundings { crlf });
+        let surroundings = Surroundings { prefix: &window.prefix, suffix: &window.suffix, crlf };
+        let text = postprocess::apply(&generation.text, &surroundings, &self.settings.filters);
         Ok(Some(Suggestion { text, generation }))
     }
 }

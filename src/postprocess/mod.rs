@@ -1,29 +1,116 @@
 //! Post-processing stage: filters applied to the engine's raw text before it reaches the editor,
 //! one filter per file, each with golden tests.
+//!
+//! Most filters only cut the suggestion short; [`apply`] runs them in this order:
+//! 1. `line_endings::to_lf` — the filters below see `\n` only;
+//! 2. `bracket_balance` — stop at a closer with nothing left to close, counting what the rest of
+//!    the cursor line closes;
+//! 3. `trailing_whitespace` then `line_endings::match_document` — cuts leave trailing newlines
+//!    and indentation behind, and the document's line breaks come last.
+//!
+//! Filter 2 can be switched off ([`Filters`], `initializationOptions.filters`), e.g. to
+//! measure its effect with `infill eval`.
 
+mod bracket_balance;
+mod brackets;
 mod line_endings;
+mod lines;
 mod trailing_whitespace;
+
+use serde::Deserialize;
+
+use brackets::BracketContext;
 
 /// What the filters know about the document around the cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Surroundings {
+pub struct Surroundings<'a> {
+    /// Text before the cursor (the cursor window's prefix); its last line is the start of the
+    /// cursor line, which the suggestion's first line continues.
+    pub prefix: &'a str,
+    /// Text after the cursor (the cursor window's suffix); its first line is the rest of the
+    /// cursor line, which will follow the suggestion's last line.
+    pub suffix: &'a str,
     /// The document writes `\r\n` line breaks.
     pub crlf: bool,
 }
 
-/// Runs every filter in order.
-pub fn apply(raw: &str, surroundings: Surroundings) -> String {
-    let text = trailing_whitespace::trim(raw);
+impl<'a> Surroundings<'a> {
+    /// The cursor line's text before the cursor.
+    pub fn line_before_cursor(&self) -> &'a str {
+        lines::last_line(self.prefix)
+    }
+}
+
+/// Which optional filters run; all do by default. Trailing whitespace and line endings always do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Filters {
+    pub bracket_balance: bool,
+}
+
+impl Default for Filters {
+    fn default() -> Self {
+        Self { bracket_balance: true }
+    }
+}
+
+/// Runs the filters in the order given in the module comment.
+pub fn apply(raw: &str, surroundings: &Surroundings, filters: &Filters) -> String {
+    let normalised = line_endings::to_lf(raw);
+    let line_before_cursor = surroundings.line_before_cursor();
+    let mut text: &str = &normalised;
+    if filters.bracket_balance {
+        let brackets = BracketContext::new(surroundings.prefix, surroundings.suffix);
+        text = bracket_balance::cut(text, line_before_cursor, &brackets);
+    }
+    let text = trailing_whitespace::trim(text);
     line_endings::match_document(&text, surroundings.crlf)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
+    use serde_json::json;
+
+    fn at(prefix: &'static str, suffix: &'static str) -> Surroundings<'static> {
+        Surroundings { prefix, suffix, crlf: false }
+    }
 
     #[test]
     fn filters_compose() {
-        let out = apply("a  \nb\n\n", Surroundings { crlf: true });
+        let all = Filters::default();
+        let out = apply("a  \nb\n\n", &Surroundings { prefix: "", suffix: "", crlf: true }, &all);
         assert_eq!(out, "a\r\nb");
+        // Mid-line: the closer the editor already inserted is not written twice.
+        assert_eq!(apply("add(1, 2))", &at("    print(", ")\n"), &all), "add(1, 2)");
+        assert_eq!(apply("", &at("x", "y"), &all), "");
+    }
+
+    #[test]
+    fn each_switch_turns_its_filter_off() {
+        type Switch = fn(&mut Filters);
+        let cases: [(&str, Switch, Surroundings, &str, &str); 1] =
+            [("bracketBalance", |f| f.bracket_balance = false, at("x = ", ""), "a) + b", "a")];
+        for (name, switch_off, surroundings, raw, filtered) in cases {
+            assert_eq!(apply(raw, &surroundings, &Filters::default()), filtered, "{name} on");
+            let mut filters = Filters::default();
+            switch_off(&mut filters);
+            assert_eq!(apply(raw, &surroundings, &filters), raw, "{name} off");
+        }
+    }
+
+    #[test]
+    fn switches_come_from_initialization_options() {
+        let options = json!({"filters": {"bracketBalance": false}});
+        let (settings, warnings) = Settings::from_json(Some(&options));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let expected = Filters { bracket_balance: false, ..Filters::default() };
+        assert_eq!(settings.filters, expected);
+        // A typo keeps every filter on and is reported.
+        let (settings, warnings) =
+            Settings::from_json(Some(&json!({"filters": {"bracketBalanse": false}})));
+        assert_eq!(settings.filters, Filters::default());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
     }
 }
