@@ -1,6 +1,10 @@
 //! Line helpers shared by the filters. Text reaching the filters breaks lines with `\n` only;
 //! the prefix and suffix may still hold `\r\n`, so lines taken from them drop a trailing `\r`.
 
+pub fn is_blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
 /// Each line of `text` with the byte offset where it starts (an empty text is one empty line).
 pub fn line_spans(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.split('\n').scan(0, |next_start, line| {
@@ -8,6 +12,12 @@ pub fn line_spans(text: &str) -> impl Iterator<Item = (usize, &str)> {
         *next_start += line.len() + 1;
         Some((start, line))
     })
+}
+
+/// `text` up to the line that starts at `line_start`, without the line break before it.
+pub fn cut_before_line(text: &str, line_start: usize) -> &str {
+    let end = line_start.saturating_sub(1).min(text.len());
+    text.get(..end).unwrap_or(text)
 }
 
 /// The text after the cursor on the cursor line.
@@ -20,6 +30,11 @@ pub fn last_line(prefix: &str) -> &str {
     prefix.rsplit('\n').next().unwrap_or("")
 }
 
+/// A line's content for comparing lines: without trailing whitespace (nor a `\r`).
+pub fn content(line: &str) -> &str {
+    line.trim_end()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,6 +44,12 @@ mod tests {
         let spans: Vec<_> = line_spans("a\n\nbc\n").collect();
         assert_eq!(spans, [(0, "a"), (2, ""), (3, "bc"), (6, "")]);
         assert_eq!(line_spans("").collect::<Vec<_>>(), [(0, "")]);
+    }
+
+    #[test]
+    fn cut_before_line_drops_the_break() {
+        assert_eq!(cut_before_line("a\nb\nc", 4), "a\nb");
+        assert_eq!(cut_before_line("a\nb", 0), "");
     }
 
     #[test]

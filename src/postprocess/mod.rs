@@ -3,18 +3,21 @@
 //!
 //! Most filters only cut the suggestion short; [`apply`] runs them in this order:
 //! 1. `line_endings::to_lf` — the filters below see `\n` only;
-//! 2. `bracket_balance` — stop at a closer with nothing left to close, counting what the rest of
+//! 2. `repeated_lines` — a looping model's copies go first, so the rest reason about what the
+//!    model meant;
+//! 3. `bracket_balance` — stop at a closer with nothing left to close, counting what the rest of
 //!    the cursor line closes;
-//! 3. `trailing_whitespace` then `line_endings::match_document` — cuts leave trailing newlines
+//! 4. `trailing_whitespace` then `line_endings::match_document` — cuts leave trailing newlines
 //!    and indentation behind, and the document's line breaks come last.
 //!
-//! Filter 2 can be switched off ([`Filters`], `initializationOptions.filters`), e.g. to
+//! Each of 2–3 can be switched off ([`Filters`], `initializationOptions.filters`), e.g. to
 //! measure its effect with `infill eval`.
 
 mod bracket_balance;
 mod brackets;
 mod line_endings;
 mod lines;
+mod repeated_lines;
 mod trailing_whitespace;
 
 use serde::Deserialize;
@@ -45,12 +48,13 @@ impl<'a> Surroundings<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Filters {
+    pub repeated_lines: bool,
     pub bracket_balance: bool,
 }
 
 impl Default for Filters {
     fn default() -> Self {
-        Self { bracket_balance: true }
+        Self { repeated_lines: true, bracket_balance: true }
     }
 }
 
@@ -59,6 +63,9 @@ pub fn apply(raw: &str, surroundings: &Surroundings, filters: &Filters) -> Strin
     let normalised = line_endings::to_lf(raw);
     let line_before_cursor = surroundings.line_before_cursor();
     let mut text: &str = &normalised;
+    if filters.repeated_lines {
+        text = repeated_lines::cut_at_repeat(text, line_before_cursor);
+    }
     if filters.bracket_balance {
         let brackets = BracketContext::new(surroundings.prefix, surroundings.suffix);
         text = bracket_balance::cut(text, line_before_cursor, &brackets);
@@ -90,8 +97,10 @@ mod tests {
     #[test]
     fn each_switch_turns_its_filter_off() {
         type Switch = fn(&mut Filters);
-        let cases: [(&str, Switch, Surroundings, &str, &str); 1] =
-            [("bracketBalance", |f| f.bracket_balance = false, at("x = ", ""), "a) + b", "a")];
+        let cases: [(&str, Switch, Surroundings, &str, &str); 2] = [
+            ("repeatedLines", |f| f.repeated_lines = false, at("", ""), "x = 1\nx = 1", "x = 1"),
+            ("bracketBalance", |f| f.bracket_balance = false, at("x = ", ""), "a) + b", "a"),
+        ];
         for (name, switch_off, surroundings, raw, filtered) in cases {
             assert_eq!(apply(raw, &surroundings, &Filters::default()), filtered, "{name} on");
             let mut filters = Filters::default();
