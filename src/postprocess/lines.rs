@@ -1,6 +1,23 @@
 //! Line helpers shared by the filters. Text reaching the filters breaks lines with `\n` only;
 //! the prefix and suffix may still hold `\r\n`, so lines taken from them drop a trailing `\r`.
 
+/// A tab advances to the next multiple of this many columns. Editors most often show 4; the
+/// figure only matters where tabs and spaces are mixed.
+pub const TAB_WIDTH: usize = 4;
+
+/// Width in columns of the leading spaces and tabs.
+pub fn indent_width(line: &str) -> usize {
+    let mut column = 0;
+    for c in line.chars() {
+        match c {
+            ' ' => column += 1,
+            '\t' => column += TAB_WIDTH - column % TAB_WIDTH,
+            _ => break,
+        }
+    }
+    column
+}
+
 pub fn is_blank(line: &str) -> bool {
     line.trim().is_empty()
 }
@@ -38,6 +55,22 @@ pub fn content(line: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn indentation_counts_tab_stops() {
+        for (line, width) in [
+            ("", 0),
+            ("x", 0),
+            ("    x", 4),
+            ("\tx", 4),
+            ("  \tx", 4),
+            ("\t  x", 6),
+            ("\t\t", 8),
+            ("\u{3000}x", 0),
+        ] {
+            assert_eq!(indent_width(line), width, "{line:?}");
+        }
+    }
 
     #[test]
     fn spans_give_line_starts() {

@@ -5,16 +5,18 @@
 //! 1. `line_endings::to_lf` — the filters below see `\n` only;
 //! 2. `repeated_lines` — a looping model's copies go first, so the rest reason about what the
 //!    model meant;
-//! 3. `bracket_balance` — stop at a closer with nothing left to close, counting what the rest of
+//! 3. `end_of_block` — stop where the code leaves the cursor's block;
+//! 4. `bracket_balance` — stop at a closer with nothing left to close, counting what the rest of
 //!    the cursor line closes;
-//! 4. `trailing_whitespace` then `line_endings::match_document` — cuts leave trailing newlines
+//! 5. `trailing_whitespace` then `line_endings::match_document` — cuts leave trailing newlines
 //!    and indentation behind, and the document's line breaks come last.
 //!
-//! Each of 2–3 can be switched off ([`Filters`], `initializationOptions.filters`), e.g. to
+//! Each of 2–4 can be switched off ([`Filters`], `initializationOptions.filters`), e.g. to
 //! measure its effect with `infill eval`.
 
 mod bracket_balance;
 mod brackets;
+mod end_of_block;
 mod line_endings;
 mod lines;
 mod repeated_lines;
@@ -49,12 +51,13 @@ impl<'a> Surroundings<'a> {
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Filters {
     pub repeated_lines: bool,
+    pub end_of_block: bool,
     pub bracket_balance: bool,
 }
 
 impl Default for Filters {
     fn default() -> Self {
-        Self { repeated_lines: true, bracket_balance: true }
+        Self { repeated_lines: true, end_of_block: true, bracket_balance: true }
     }
 }
 
@@ -65,6 +68,9 @@ pub fn apply(raw: &str, surroundings: &Surroundings, filters: &Filters) -> Strin
     let mut text: &str = &normalised;
     if filters.repeated_lines {
         text = repeated_lines::cut_at_repeat(text, line_before_cursor);
+    }
+    if filters.end_of_block {
+        text = end_of_block::cut(text, line_before_cursor);
     }
     if filters.bracket_balance {
         let brackets = BracketContext::new(surroundings.prefix, surroundings.suffix);
@@ -89,6 +95,13 @@ mod tests {
         let all = Filters::default();
         let out = apply("a  \nb\n\n", &Surroundings { prefix: "", suffix: "", crlf: true }, &all);
         assert_eq!(out, "a\r\nb");
+        // Qwen2.5-Coder running past the hole: test code, then a Markdown fence.
+        let body = at("def add(a, b):\n    ", "\n\ndef sub(a, b):\n    return a - b\n");
+        let raw = "return a + b\n\n# Test cases\nprint(add(1, 2))\n```";
+        assert_eq!(apply(raw, &body, &all), "return a + b");
+        // A CRLF document, and a model writing `\r\n` itself.
+        let crlf = Surroundings { prefix: "fn f() {\r\n    ", suffix: "\r\n}\r\n", crlf: true };
+        assert_eq!(apply("let x = 1;\r\n    x\n}\n", &crlf, &all), "let x = 1;\r\n    x");
         // Mid-line: the closer the editor already inserted is not written twice.
         assert_eq!(apply("add(1, 2))", &at("    print(", ")\n"), &all), "add(1, 2)");
         assert_eq!(apply("", &at("x", "y"), &all), "");
@@ -97,8 +110,15 @@ mod tests {
     #[test]
     fn each_switch_turns_its_filter_off() {
         type Switch = fn(&mut Filters);
-        let cases: [(&str, Switch, Surroundings, &str, &str); 2] = [
+        let cases: [(&str, Switch, Surroundings, &str, &str); 3] = [
             ("repeatedLines", |f| f.repeated_lines = false, at("", ""), "x = 1\nx = 1", "x = 1"),
+            (
+                "endOfBlock",
+                |f| f.end_of_block = false,
+                at("def f():\n    ", ""),
+                "return 1\nprint(f())",
+                "return 1",
+            ),
             ("bracketBalance", |f| f.bracket_balance = false, at("x = ", ""), "a) + b", "a"),
         ];
         for (name, switch_off, surroundings, raw, filtered) in cases {
@@ -111,14 +131,15 @@ mod tests {
 
     #[test]
     fn switches_come_from_initialization_options() {
-        let options = json!({"filters": {"bracketBalance": false}});
+        let options = json!({"filters": {"endOfBlock": false, "bracketBalance": false}});
         let (settings, warnings) = Settings::from_json(Some(&options));
         assert!(warnings.is_empty(), "{warnings:?}");
-        let expected = Filters { bracket_balance: false, ..Filters::default() };
+        let expected =
+            Filters { end_of_block: false, bracket_balance: false, ..Filters::default() };
         assert_eq!(settings.filters, expected);
         // A typo keeps every filter on and is reported.
         let (settings, warnings) =
-            Settings::from_json(Some(&json!({"filters": {"bracketBalanse": false}})));
+            Settings::from_json(Some(&json!({"filters": {"endOfBlok": false}})));
         assert_eq!(settings.filters, Filters::default());
         assert_eq!(warnings.len(), 1, "{warnings:?}");
     }
