@@ -6,12 +6,15 @@
 //! 2. `repeated_lines` — a looping model's copies go first, so the rest reason about what the
 //!    model meant;
 //! 3. `end_of_block` — stop where the code leaves the cursor's block;
-//! 4. `bracket_balance` — stop at a closer with nothing left to close, counting what the rest of
-//!    the cursor line closes;
-//! 5. `trailing_whitespace` then `line_endings::match_document` — cuts leave trailing newlines
+//! 4. `suffix_overlap` — stop at a line the suffix already has, then drop a tail that repeats the
+//!    rest of the cursor line; it runs after the line cuts so that it sees the final last line;
+//! 5. `bracket_balance` — stop at a closer with nothing left to close, counting what the rest of
+//!    the cursor line closes; after the overlap, which removes duplicated text around closers
+//!    (`lo");` before `");`) that a bracket cut alone would leave half of;
+//! 6. `trailing_whitespace` then `line_endings::match_document` — cuts leave trailing newlines
 //!    and indentation behind, and the document's line breaks come last.
 //!
-//! Each of 2–4 can be switched off ([`Filters`], `initializationOptions.filters`), e.g. to
+//! Each of 2–5 can be switched off ([`Filters`], `initializationOptions.filters`), e.g. to
 //! measure its effect with `infill eval`.
 
 mod bracket_balance;
@@ -20,6 +23,7 @@ mod end_of_block;
 mod line_endings;
 mod lines;
 mod repeated_lines;
+mod suffix_overlap;
 mod trailing_whitespace;
 
 use serde::Deserialize;
@@ -52,12 +56,18 @@ impl<'a> Surroundings<'a> {
 pub struct Filters {
     pub repeated_lines: bool,
     pub end_of_block: bool,
+    pub suffix_overlap: bool,
     pub bracket_balance: bool,
 }
 
 impl Default for Filters {
     fn default() -> Self {
-        Self { repeated_lines: true, end_of_block: true, bracket_balance: true }
+        Self {
+            repeated_lines: true,
+            end_of_block: true,
+            suffix_overlap: true,
+            bracket_balance: true,
+        }
     }
 }
 
@@ -72,9 +82,14 @@ pub fn apply(raw: &str, surroundings: &Surroundings, filters: &Filters) -> Strin
     if filters.end_of_block {
         text = end_of_block::cut(text, line_before_cursor);
     }
-    if filters.bracket_balance {
+    if filters.suffix_overlap || filters.bracket_balance {
         let brackets = BracketContext::new(surroundings.prefix, surroundings.suffix);
-        text = bracket_balance::cut(text, line_before_cursor, &brackets);
+        if filters.suffix_overlap {
+            text = suffix_overlap::trim(text, line_before_cursor, surroundings.suffix, &brackets);
+        }
+        if filters.bracket_balance {
+            text = bracket_balance::cut(text, line_before_cursor, &brackets);
+        }
     }
     let text = trailing_whitespace::trim(text);
     line_endings::match_document(&text, surroundings.crlf)
@@ -110,7 +125,7 @@ mod tests {
     #[test]
     fn each_switch_turns_its_filter_off() {
         type Switch = fn(&mut Filters);
-        let cases: [(&str, Switch, Surroundings, &str, &str); 3] = [
+        let cases: [(&str, Switch, Surroundings, &str, &str); 4] = [
             ("repeatedLines", |f| f.repeated_lines = false, at("", ""), "x = 1\nx = 1", "x = 1"),
             (
                 "endOfBlock",
@@ -119,6 +134,7 @@ mod tests {
                 "return 1\nprint(f())",
                 "return 1",
             ),
+            ("suffixOverlap", |f| f.suffix_overlap = false, at("x = ", ";"), "1;", "1"),
             ("bracketBalance", |f| f.bracket_balance = false, at("x = ", ""), "a) + b", "a"),
         ];
         for (name, switch_off, surroundings, raw, filtered) in cases {
