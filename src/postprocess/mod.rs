@@ -145,6 +145,45 @@ mod tests {
         }
     }
 
+    /// Random text made of the characters the filters care about, multi-byte ones included:
+    /// no input may panic, and every optional filter only ever cuts the text short.
+    #[test]
+    fn any_input_is_cut_never_rewritten() {
+        const ALPHABET: [&str; 28] = [
+            "a", "_", " ", "\t", "\n", "\r\n", "(", ")", "[", "]", "{", "}", "\"", "'", "`", "#",
+            "//", "\\", "<", ">", "&", ";", "x = ", "é", "変", "😀", "    ", "\u{3000}",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut random_text = || {
+            let mut next = || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed
+            };
+            let len = next() % 24;
+            (0..len)
+                .map(|_| ALPHABET[(next() % ALPHABET.len() as u64) as usize])
+                .collect::<String>()
+        };
+        for _ in 0..20_000 {
+            let (prefix, raw, suffix) = (random_text(), random_text(), random_text());
+            let surroundings = Surroundings { prefix: &prefix, suffix: &suffix, crlf: true };
+            apply(&raw, &surroundings, &Filters::default());
+            let text = line_endings::to_lf(&raw);
+            let before = surroundings.line_before_cursor();
+            let brackets = BracketContext::new(&prefix, &suffix);
+            for cut in [
+                repeated_lines::cut_at_repeat(&text, before),
+                end_of_block::cut(&text, before),
+                suffix_overlap::trim(&text, before, &suffix, &brackets),
+                bracket_balance::cut(&text, before, &brackets),
+            ] {
+                assert!(text.starts_with(cut), "{prefix:?} + {raw:?} + {suffix:?} gave {cut:?}");
+            }
+        }
+    }
+
     #[test]
     fn switches_come_from_initialization_options() {
         let options = json!({"filters": {"endOfBlock": false, "bracketBalance": false}});
