@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::postprocess::Filters;
 use crate::prompt::{Budgets, Order};
 
 /// When a suggestion may span several lines.
@@ -73,11 +74,16 @@ pub struct Settings {
     pub debounce_ms: Option<u64>,
     /// After a suggestion, prepare the one that follows its acceptance in the background.
     pub prefetch: bool,
+    /// When an edit moved a block of the cached prompt (the suffix, after typing at the cursor),
+    /// shift its KV cells instead of evaluating it again.
+    pub kv_shift: bool,
     /// After an edit and a short idle time, evaluate the prompt at the edit point, so that the
     /// first request there (e.g. from a client that asks only on demand) finds it ready.
     pub warm_up: bool,
     /// Send an `infill/trace` notification per completion (prompt, token counts, timings).
     pub trace: bool,
+    /// Post-processing filters to run, e.g. `{"bracketBalance": false}` switches one off.
+    pub filters: Filters,
 }
 
 impl Default for Settings {
@@ -101,7 +107,9 @@ impl Default for Settings {
             debounce_ms: None,
             prefetch: true,
             warm_up: true,
+            kv_shift: true,
             trace: false,
+            filters: Filters::default(),
         }
     }
 }

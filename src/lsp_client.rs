@@ -77,6 +77,12 @@ impl LspClient {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// Reads the server's stderr later, e.g. after `shutdown` consumed the client.
+    pub fn stderr_handle(&self) -> impl Fn() -> String + use<> {
+        let stderr = self.stderr.clone();
+        move || stderr.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     /// Writes one framed message body as is (also for deliberately malformed input).
     pub fn send_raw(&mut self, body: &str) -> anyhow::Result<()> {
         write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len())?;

@@ -42,6 +42,7 @@ fn params(max_tokens: usize) -> GenerationParams {
         order: None,
         newline_after: None,
         background: false,
+        kv_shift: true,
     }
 }
 
@@ -113,4 +114,52 @@ async fn a_forced_family_the_vocabulary_lacks_fails_to_load_with_a_reason() {
         EngineStatus::Failed(message) => assert!(message.contains("<|fim_prefix|>"), "{message}"),
         other => panic!("expected a failure, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_before_the_suffix_shifts_the_suffix_instead_of_evaluating_it() {
+    let engine = start().await;
+    let suffix = "\n\n\ndef sub(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n";
+    let before = input("def add(a, b):\n    return a", suffix);
+    let typed = input("def add(a, b):\n    return a + b", suffix);
+    engine.generate(before, params(4), CancelFlag::default()).await.unwrap();
+
+    let shifted = engine.generate(typed.clone(), params(4), CancelFlag::default()).await.unwrap();
+    assert_eq!(shifted.reused_tokens + shifted.evaluated_tokens, shifted.prompt_tokens);
+    assert!(
+        shifted.evaluated_tokens <= 6,
+        "only the typed tokens and the last one are evaluated: {shifted:?}"
+    );
+    // The cache now holds exactly the new prompt: asking again re-evaluates its last token only.
+    let again = engine.generate(typed.clone(), params(4), CancelFlag::default()).await.unwrap();
+    assert_eq!(again.evaluated_tokens, 1, "{again:?}");
+
+    // Without shifting, everything after the edit is evaluated again.
+    let cold = start().await;
+    let no_shift = GenerationParams { kv_shift: false, ..params(4) };
+    cold.generate(input("def add(a, b):\n    return a", suffix), no_shift, CancelFlag::default())
+        .await
+        .unwrap();
+    let plain = cold.generate(typed, no_shift, CancelFlag::default()).await.unwrap();
+    assert!(plain.evaluated_tokens > shifted.evaluated_tokens + 16, "{plain:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_long_generation_stops_it_within_one_token() {
+    let engine = start().await;
+    let cancel = CancelFlag::default();
+    let job = {
+        let (engine, cancel) = (engine.clone(), cancel.clone());
+        tokio::spawn(async move { engine.generate(input("x = ", ""), params(1900), cancel).await })
+    };
+    // Poll (no sleep) until the engine is generating.
+    while engine.stats().generated_tokens < 3 {
+        tokio::task::yield_now().await;
+    }
+    cancel.cancel();
+    let at_cancel = engine.stats().generated_tokens;
+    let result = job.await.unwrap();
+    assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
+    let after = engine.stats().generated_tokens;
+    assert!(after - at_cancel <= 1, "{} tokens after the cancel", after - at_cancel);
 }

@@ -8,10 +8,11 @@ use ropey::Rope;
 use crate::config::Settings;
 use crate::documents::DocumentSnapshot;
 use crate::engine::{CancelFlag, Engine, EngineError, Generation, GenerationParams};
-use crate::postprocess::{self, Surroundings};
+use crate::postprocess::{self, Filters, Surroundings};
 use crate::prompt::FimInput;
 use crate::secrets;
 use crate::workspace::{self, Workspace};
+use cursor::CursorWindow;
 
 /// A suggestion ready for the editor, with the engine's figures.
 #[derive(Debug, Clone)]
@@ -50,11 +51,7 @@ impl Pipeline {
         };
         let generation = self.engine.generate(input, params, cancel).await?;
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(char_idx));
-        let mut text = postprocess::apply(&generation.text, Surroundings { crlf });
-        if window.before_code && !text.is_empty() {
-            // Whole lines go in above the code that follows the cursor.
-            text.push_str(if crlf { "\r\n" } else { "\n" });
-        }
+        let text = finish(&generation.text, &window, crlf, &self.settings.filters);
         Ok(Some(Suggestion { text, generation }))
     }
 }
@@ -81,7 +78,7 @@ impl Pipeline {
         self.engine.generate(input, params, cancel).await.map(drop)
     }
 
-    fn fim_input(&self, document: &DocumentSnapshot, window: &cursor::CursorWindow) -> FimInput {
+    fn fim_input(&self, document: &DocumentSnapshot, window: &CursorWindow) -> FimInput {
         let place = self.workspace.place_of(document.uri.as_ref());
         FimInput {
             path: place.path,
@@ -94,8 +91,21 @@ impl Pipeline {
     }
 }
 
+/// The engine's raw text made ready for the editor: the post-processing filters, then, above
+/// code, the line break that keeps that code on its own line. `infill eval` uses it too, to
+/// score each filter on and off from one generation.
+pub fn finish(raw: &str, window: &CursorWindow, crlf: bool, filters: &Filters) -> String {
+    let surroundings = Surroundings { prefix: &window.prefix, suffix: &window.suffix, crlf };
+    let mut text = postprocess::apply(raw, &surroundings, filters);
+    if window.before_code && !text.is_empty() {
+        // Whole lines go in above the code that follows the cursor.
+        text.push_str(if crlf { "\r\n" } else { "\n" });
+    }
+    text
+}
+
 /// Whether the document breaks lines with `\r\n`, judged at the cursor line or the one above.
-fn uses_crlf(rope: &Rope, line: usize) -> bool {
+pub fn uses_crlf(rope: &Rope, line: usize) -> bool {
     [line, line.saturating_sub(1)].into_iter().any(|l| {
         let text = rope.line(l);
         let n = text.len_chars();

@@ -130,6 +130,8 @@ pub struct GenerationParams {
     pub newline_after: Option<Duration>,
     /// No request waits for this job (prefetch, warm-up): counted apart in the stats.
     pub background: bool,
+    /// Reuse a moved block of the cached prompt by shifting it (see `worker::Session`).
+    pub kv_shift: bool,
 }
 
 impl GenerationParams {
@@ -148,6 +150,7 @@ impl GenerationParams {
             newline_after: (settings.generation_budget_ms > 0)
                 .then(|| Duration::from_millis(settings.generation_budget_ms)),
             background: false,
+            kv_shift: settings.kv_shift,
         }
     }
 }
@@ -180,6 +183,14 @@ pub struct Generation {
     pub stop: StopReason,
 }
 
+/// What the engine thread receives.
+pub enum Message {
+    Job(Job),
+    /// Finish the current job, free the model and context, acknowledge, and end the thread:
+    /// a process must not exit while llama.cpp is working on another thread.
+    Stop(oneshot::Sender<()>),
+}
+
 pub struct Job {
     pub input: FimInput,
     pub params: GenerationParams,
@@ -208,7 +219,7 @@ impl EngineConfig {
 /// Handle to the engine thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    jobs: Option<mpsc::Sender<Job>>,
+    jobs: Option<mpsc::Sender<Message>>,
     status: watch::Receiver<EngineStatus>,
     stats: Arc<EngineStats>,
 }
@@ -260,6 +271,16 @@ impl Engine {
         result.unwrap_or_else(|_| self.status())
     }
 
+    /// Stops the engine thread after its current job (cancel that first) and waits, at most a
+    /// few seconds, until the model is freed. Later jobs fail with `EngineError::Stopped`.
+    pub async fn stop(&self) {
+        let Some(jobs) = &self.jobs else { return };
+        let (ack, stopped) = oneshot::channel();
+        if jobs.send(Message::Stop(ack)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
+        }
+    }
+
     /// Runs one completion on the engine thread.
     pub async fn generate(
         &self,
@@ -272,7 +293,8 @@ impl Engine {
         }
         let jobs = self.jobs.as_ref().ok_or(EngineError::Stopped)?;
         let (reply, answer) = oneshot::channel();
-        jobs.send(Job { input, params, cancel, reply }).map_err(|_| EngineError::Stopped)?;
+        let job = Job { input, params, cancel, reply };
+        jobs.send(Message::Job(job)).map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
 }

@@ -175,6 +175,7 @@ mod tests {
             order: None,
             newline_after: None,
             background: false,
+            kv_shift: true,
         };
         let raised = CancelFlag::default();
         raised.cancel();

@@ -21,13 +21,20 @@ use super::model::{self, ModelError, ModelOrigin};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
 use super::{
-    EngineConfig, EngineError, EngineStatus, Generation, Job, ModelInfo, Sampling, StopReason,
+    EngineConfig, EngineError, EngineStatus, Generation, Job, Message, ModelInfo, Sampling,
+    StopReason,
 };
 use crate::prompt;
 
 /// Prompt tokens evaluated per `decode` call: small enough that a cancelled job frees the
 /// engine quickly, large enough to keep llama.cpp's matrix kernels efficient.
 const PROMPT_CHUNK: usize = 128;
+
+/// The sequence that holds `Session::cached`, and the scratch one used while shifting.
+const MAIN_SEQ: i32 = 0;
+const SCRATCH_SEQ: i32 = 1;
+/// Shifting a chunk shorter than this is not worth the approximation.
+const MIN_SHIFTED_TOKENS: usize = 16;
 
 /// llama.cpp's backend may be initialised once per process.
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
@@ -43,7 +50,7 @@ pub(super) fn run(
     path: &Path,
     origin: ModelOrigin,
     config: &EngineConfig,
-    jobs: mpsc::Receiver<Job>,
+    jobs: mpsc::Receiver<Message>,
     status: &watch::Sender<EngineStatus>,
     stats: &EngineStats,
 ) {
@@ -68,7 +75,11 @@ pub(super) fn run(
         .with_n_batch(PROMPT_CHUNK as u32)
         .with_n_ubatch(PROMPT_CHUNK as u32)
         .with_n_threads(threads)
-        .with_n_threads_batch(threads);
+        .with_n_threads_batch(threads)
+        // Sequence 1 is scratch space for re-evaluating an edited stretch in front of a shifted
+        // chunk (see `Session::shift_reuse`); one unified cache lets both share cells.
+        .with_n_seq_max(2)
+        .with_kv_unified(true);
     let ctx = match model.new_context(backend, params) {
         Ok(ctx) => ctx,
         Err(err) => return fail(EngineError::Context(err.to_string()), jobs, status),
@@ -87,10 +98,19 @@ pub(super) fn run(
         ctx,
         family,
         cached: Vec::new(),
+        prompt_len: 0,
         counts: CountCache::default(),
         stats,
     };
-    while let Ok(job) = jobs.recv() {
+    let mut stop_ack = None;
+    while let Ok(message) = jobs.recv() {
+        let job = match message {
+            Message::Job(job) => job,
+            Message::Stop(ack) => {
+                stop_ack = Some(ack);
+                break;
+            }
+        };
         stats.job_received();
         if job.cancel.is_cancelled() {
             stats.job_skipped();
@@ -118,19 +138,33 @@ pub(super) fn run(
         stats.model_call_finished(outcome, call_started.elapsed());
         let _ = job.reply.send(result);
     }
+    // Free llama.cpp's state here, on its own thread, before anyone is told it is safe to exit.
+    drop(session);
+    drop(model);
+    if let Some(ack) = stop_ack {
+        let _ = ack.send(());
+    }
 }
 
 /// Reports a load failure and answers every job that still arrives with it.
 fn fail(
     err: impl Into<EngineError>,
-    jobs: mpsc::Receiver<Job>,
+    jobs: mpsc::Receiver<Message>,
     status: &watch::Sender<EngineStatus>,
 ) {
     let err: EngineError = err.into();
     tracing::error!(%err, "model not loaded");
     status.send_replace(EngineStatus::Failed(err.to_string()));
-    for job in jobs {
-        let _ = job.reply.send(Err(EngineError::NotLoaded(err.to_string())));
+    for message in jobs {
+        match message {
+            Message::Job(job) => {
+                let _ = job.reply.send(Err(EngineError::NotLoaded(err.to_string())));
+            }
+            Message::Stop(ack) => {
+                let _ = ack.send(());
+                return;
+            }
+        }
     }
 }
 
@@ -149,6 +183,8 @@ struct Session<'m> {
     family: FamilyTokens,
     /// Exactly the tokens in sequence 0 of the KV cache, positions 0..len.
     cached: Vec<LlamaToken>,
+    /// How many of `cached` are the last job's prompt (the rest it generated).
+    prompt_len: usize,
     counts: CountCache,
     stats: &'m EngineStats,
 }
@@ -169,8 +205,14 @@ impl Session<'_> {
                 context_size: n_ctx,
             });
         }
-        let reused = self.keep_common_prefix(&tokens)?;
-        let logits_index = self.evaluate(&tokens[reused..], job)?;
+        let (reused, logits_index) = match self.shift_reuse(&tokens, job) {
+            Some(done) => done?,
+            None => {
+                let reused = self.keep_common_prefix(&tokens)?;
+                (reused, self.evaluate(&tokens[reused..], job)?)
+            }
+        };
+        self.prompt_len = tokens.len();
         let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let generating = Instant::now();
@@ -195,7 +237,7 @@ impl Session<'_> {
         let keep = common.min(tokens.len() - 1);
         let removed = self
             .ctx
-            .clear_kv_cache_seq(Some(0), Some(keep as u32), None)
+            .clear_kv_cache_seq(Some(MAIN_SEQ as u32), Some(keep as u32), None)
             .map_err(|e| EngineError::Decode(e.to_string()))?;
         if removed {
             self.cached.truncate(keep);
@@ -210,30 +252,124 @@ impl Session<'_> {
     fn forget_cache(&mut self) {
         self.ctx.clear_kv_cache();
         self.cached.clear();
+        self.prompt_len = 0;
     }
 
-    /// Evaluates `tokens` after the cached ones, in chunks, checking for cancellation between
-    /// chunks. Logits are requested for the last token only; returns its index in the last batch.
+    /// Evaluates `tokens` after the cached ones in sequence 0 and appends them to `cached`.
+    /// Logits are requested for the last token only; returns its index in the last batch.
     fn evaluate(&mut self, tokens: &[LlamaToken], job: &Job) -> Result<i32, EngineError> {
+        let start = self.cached.len();
+        let index = self.evaluate_at(tokens, start, MAIN_SEQ, job)?;
+        self.cached.extend_from_slice(tokens);
+        Ok(index)
+    }
+
+    /// Evaluates `tokens` at positions from `start` in sequence `seq`, in chunks, checking for
+    /// cancellation between chunks; logits for the last token only (its batch index returned).
+    fn evaluate_at(
+        &mut self,
+        tokens: &[LlamaToken],
+        start: usize,
+        seq: i32,
+        job: &Job,
+    ) -> Result<i32, EngineError> {
         let mut batch = LlamaBatch::new(PROMPT_CHUNK, 1);
         for (chunk_index, chunk) in tokens.chunks(PROMPT_CHUNK).enumerate() {
             if job.cancel.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
             batch.clear();
-            let last_chunk = (chunk_index + 1) * PROMPT_CHUNK >= tokens.len();
+            let first = chunk_index * PROMPT_CHUNK;
+            let last_chunk = first + chunk.len() >= tokens.len();
             for (i, &token) in chunk.iter().enumerate() {
-                let pos = (self.cached.len() + i) as i32;
+                let pos = (start + first + i) as i32;
                 let logits = last_chunk && i + 1 == chunk.len();
                 batch
-                    .add(token, pos, &[0], logits)
+                    .add(token, pos, &[seq], logits)
                     .map_err(|e| EngineError::Decode(e.to_string()))?;
             }
             self.decode(&mut batch)?;
-            self.cached.extend_from_slice(chunk);
             self.stats.tokens_evaluated(chunk.len());
         }
         Ok(batch.n_tokens() - 1)
+    }
+
+    /// Reuse beyond the common prefix: when the end of the old prompt (e.g. the suffix, after an
+    /// edit at the cursor) reappears in the new one at another position, shift those cells
+    /// instead of evaluating them again, as llama.cpp's cache reuse does. Only the edited stretch
+    /// between the common prefix and the shifted chunk is evaluated, in scratch sequence 1
+    /// (llama.cpp requires a sequence's new positions to follow its last one), then handed to
+    /// sequence 0; the prompt's last token is evaluated last, for its logits.
+    ///
+    /// The shifted cells keep what they computed next to the old text, an approximation the
+    /// cache-reuse idea accepts; a cold evaluation could differ slightly. `None`: nothing to
+    /// shift, use the common prefix only. Returns (reused tokens, logits index).
+    fn shift_reuse(
+        &mut self,
+        tokens: &[LlamaToken],
+        job: &Job,
+    ) -> Option<Result<(usize, i32), EngineError>> {
+        let old = &self.cached[..self.prompt_len.min(self.cached.len())];
+        let (n, m) = (tokens.len(), old.len());
+        let common = old.iter().zip(tokens).take_while(|(a, b)| a == b).count().min(n - 1);
+        // The longest shared tail before each prompt's last token, not reaching into `common`.
+        let tail = old[..m.saturating_sub(1)]
+            .iter()
+            .rev()
+            .zip(tokens[..n - 1].iter().rev())
+            .take_while(|(a, b)| a == b)
+            .count()
+            .min((n - 1).saturating_sub(common))
+            .min(m.saturating_sub(1).saturating_sub(common));
+        if !job.params.kv_shift || tail < MIN_SHIFTED_TOKENS {
+            return None;
+        }
+        let old_start = m - 1 - tail; // the chunk's first position now
+        let new_start = n - 1 - tail; // and where it goes
+        let result = self.shift_and_fill(tokens, common, old_start, new_start, tail, job);
+        if result.is_err() {
+            // Leave a consistent cache behind: the common prefix only.
+            let _ = self.ctx.kv_cache_seq_rm(SCRATCH_SEQ, None, None);
+            if self.ctx.kv_cache_seq_rm(MAIN_SEQ, Some(common as u32), None).is_ok() {
+                self.cached.truncate(common);
+            } else {
+                self.forget_cache();
+            }
+        }
+        Some(result.map(|index| (common + tail, index)))
+    }
+
+    fn shift_and_fill(
+        &mut self,
+        tokens: &[LlamaToken],
+        common: usize,
+        old_start: usize,
+        new_start: usize,
+        tail: usize,
+        job: &Job,
+    ) -> Result<i32, EngineError> {
+        let kv = |e: llama_cpp_2::context::kv_cache::KvCacheConversionError| {
+            EngineError::Decode(e.to_string())
+        };
+        let u = |n: usize| Some(n as u32);
+        // Drop the stale stretch and everything after the chunk, then move the chunk.
+        self.ctx.kv_cache_seq_rm(MAIN_SEQ, u(old_start + tail), None).map_err(kv)?;
+        self.ctx.kv_cache_seq_rm(MAIN_SEQ, u(common), u(old_start)).map_err(kv)?;
+        let delta = new_start as i32 - old_start as i32;
+        self.ctx
+            .kv_cache_seq_add(MAIN_SEQ, u(old_start), u(old_start + tail), delta)
+            .map_err(kv)?;
+        self.cached.truncate(common);
+        // The edited stretch, in the scratch sequence that shares the common prefix.
+        let gap = &tokens[common..new_start];
+        if !gap.is_empty() {
+            self.ctx.kv_cache_seq_cp(MAIN_SEQ, SCRATCH_SEQ, None, u(common)).map_err(kv)?;
+            self.evaluate_at(gap, common, SCRATCH_SEQ, job)?;
+            self.ctx.kv_cache_seq_cp(SCRATCH_SEQ, MAIN_SEQ, u(common), u(new_start)).map_err(kv)?;
+            self.ctx.kv_cache_seq_rm(SCRATCH_SEQ, None, None).map_err(kv)?;
+        }
+        self.cached.extend_from_slice(&tokens[common..new_start + tail]);
+        self.evaluate(&tokens[new_start + tail..], job)
     }
 
     fn decode(&mut self, batch: &mut LlamaBatch) -> Result<(), EngineError> {
@@ -290,7 +426,9 @@ impl Session<'_> {
             }
             batch.clear();
             let pos = self.cached.len() as i32;
-            batch.add(token, pos, &[0], true).map_err(|e| EngineError::Decode(e.to_string()))?;
+            batch
+                .add(token, pos, &[MAIN_SEQ], true)
+                .map_err(|e| EngineError::Decode(e.to_string()))?;
             self.decode(&mut batch)?;
             self.cached.push(token);
             logits_index = 0;

@@ -1,6 +1,7 @@
 //! `infill eval`: completion quality on FIM tasks, through the real product path (the `infill`
 //! server over stdio, one workspace per task), optionally beside a llama-server baseline.
 
+pub mod filter_effect;
 pub mod pass_at_1;
 pub mod report;
 pub mod runner;
@@ -45,6 +46,10 @@ pub struct EvalArgs {
     /// Extra `initializationOptions` for the servers, as a JSON object (e.g. '{"maxTokens": 32}').
     #[arg(long, value_parser = crate::config::parse_json_object)]
     pub options: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Also score infill's raw generations with each post-processing filter switched off, and
+    /// with none, as extra rows ("infill -endOfBlock", …): the effect of each filter.
+    #[arg(long)]
+    pub filter_effect: bool,
     /// Seconds a pass@1 test may run.
     #[arg(long, default_value_t = 10)]
     pub test_timeout: u64,
@@ -56,6 +61,12 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     let repos = args.repos.clone().unwrap_or_else(|| {
         args.tasks.parent().map(|p| p.join("repos")).unwrap_or_else(|| PathBuf::from("repos"))
     });
+    // The settings infill runs with, to finish raw generations as it does (--filter-effect).
+    let (settings, _) = crate::config::Settings::from_json(
+        args.options.clone().map(serde_json::Value::Object).as_ref(),
+    );
+    let variants =
+        if args.filter_effect { filter_effect::variants(settings.filters) } else { Vec::new() };
     let infill = (!args.baseline_only).then(|| -> anyhow::Result<InfillRunner> {
         let mut options = args.options.clone().unwrap_or_default();
         options.insert("trace".into(), true.into());
@@ -92,8 +103,17 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     let mut results = Vec::new();
     for task in &tasks {
         progress.set_message(task.id.clone());
+        let first_of_task = results.len();
         if let Some(infill) = &infill {
             let answer = workspace::prepare(task, &repos).and_then(|ws| infill.complete(task, &ws));
+            if let Ok(base) = &answer
+                && let Some(raw) = &base.raw
+            {
+                for (name, filters) in &variants {
+                    let text = filter_effect::finish(task, raw, &settings, filters);
+                    results.push(score(task, name, Ok(Answer { text, ..base.clone() }), limit));
+                }
+            }
             results.push(score(task, "infill", answer, limit));
             progress.inc(1);
         }
@@ -102,7 +122,7 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
             progress.inc(1);
         }
         if let Some(out) = out.as_mut() {
-            for result in &results[results.len() - engines..] {
+            for result in &results[first_of_task..] {
                 writeln!(out, "{}", serde_json::to_string(result)?)?;
             }
             out.flush()?;

@@ -19,6 +19,8 @@ use crate::lsp_client::{LspClient, file_uri};
 #[derive(Debug, Clone, Default)]
 pub struct Answer {
     pub text: String,
+    /// The engine's text before post-processing (infill: from `infill/trace`).
+    pub raw: Option<String>,
     pub latency_ms: f64,
     pub prompt_tokens: Option<u64>,
     pub evaluated_tokens: Option<u64>,
@@ -68,6 +70,7 @@ impl InfillRunner {
             .unwrap_or(Value::Null);
         let answer = Answer {
             text: text.to_string(),
+            raw: trace["text"].as_str().map(str::to_string),
             latency_ms,
             prompt_tokens: trace["promptTokens"].as_u64(),
             evaluated_tokens: trace["evaluatedTokens"].as_u64(),
@@ -92,6 +95,7 @@ impl BaselineRunner {
         let evaluated = timings.prompt_n.map(|n| n.max(0) as u64);
         let reused = timings.cache_n.or(answer.response.tokens_cached).map(|n| n.max(0) as u64);
         Ok(Answer {
+            raw: None,
             text: answer.response.content,
             latency_ms: answer.elapsed.as_secs_f64() * 1000.0,
             prompt_tokens: evaluated.zip(reused).map(|(e, r)| e + r),

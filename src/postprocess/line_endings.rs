@@ -1,4 +1,11 @@
 //! Models write `\n`; a suggestion inserted into a CRLF document must use `\r\n` like the rest.
+//! The other filters work on `\n` alone, so a stray `\r\n` from the model is normalised first.
+
+use std::borrow::Cow;
+
+pub fn to_lf(text: &str) -> Cow<'_, str> {
+    if text.contains("\r\n") { Cow::Owned(text.replace("\r\n", "\n")) } else { Cow::Borrowed(text) }
+}
 
 pub fn match_document(text: &str, crlf: bool) -> String {
     if !crlf {
@@ -10,7 +17,14 @@ pub fn match_document(text: &str, crlf: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::match_document;
+    use super::{match_document, to_lf};
+
+    #[test]
+    fn to_lf_golden() {
+        assert_eq!(to_lf("a\r\nb\nc\r\n"), "a\nb\nc\n");
+        assert_eq!(to_lf("a\rb"), "a\rb");
+        assert_eq!(to_lf(""), "");
+    }
 
     #[test]
     fn golden() {

@@ -41,6 +41,8 @@ pub struct Backend {
     in_flight: Arc<DashMap<Uri, CancelFlag>>,
     /// Set once by `initialize`, from the settings.
     scheduler: OnceLock<Arc<Scheduler>>,
+    /// Set by `shutdown`: no background job (prefetch, warm-up) starts any more.
+    shutting_down: std::sync::atomic::AtomicBool,
     notices: Notices,
 }
 
@@ -54,6 +56,7 @@ impl Backend {
             client_has_progress: OnceLock::new(),
             in_flight: Arc::default(),
             scheduler: OnceLock::new(),
+            shutting_down: Default::default(),
             notices: Notices::default(),
         }
     }
@@ -86,8 +89,15 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
-        for entry in self.in_flight.iter() {
-            entry.value().cancel();
+        // No new background work, cancel what runs, and let the engine free the model before
+        // `exit`: the process must not end while llama.cpp works on the engine thread.
+        self.shutting_down.store(true, std::sync::atomic::Ordering::Release);
+        let flags: Vec<CancelFlag> = self.in_flight.iter().map(|e| e.value().clone()).collect();
+        for flag in flags {
+            flag.cancel();
+        }
+        if let Some(pipeline) = self.pipeline.get() {
+            pipeline.engine.stop().await;
         }
         Ok(())
     }

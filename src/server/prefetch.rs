@@ -23,6 +23,9 @@ pub fn after_suggestion(
     cursor_char: usize,
     suggestion: &Suggestion,
 ) {
+    if backend.shutting_down.load(std::sync::atomic::Ordering::Acquire) {
+        return;
+    }
     let Some(pipeline) = backend.pipeline.get().cloned() else { return };
     let accepted = accepted_text(&suggestion.text, document);
     let mut follow_up = document.clone();

@@ -135,8 +135,12 @@ impl LspClient {
         self.inner.is_alive()
     }
 
+    /// Shuts the server down; a server that does not exit cleanly fails with its stderr.
     pub fn shutdown(self) -> ExitStatus {
         let Self { inner, _state } = self;
-        inner.shutdown().expect("shutdown and exit")
+        let stderr = inner.stderr_handle();
+        let status = inner.shutdown().expect("shutdown and exit");
+        assert!(status.success(), "server exited with {status:?}; stderr:\n{}", stderr());
+        status
     }
 }
