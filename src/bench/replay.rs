@@ -95,7 +95,8 @@ impl InfillClient {
     fn handle(&mut self, message: &Value) {
         let arrived = Instant::now();
         match message["method"].as_str() {
-            Some("infill/trace") => {
+            // Answers from the suggestion cache carry no token figures: they are no model call.
+            Some("infill/trace") if message["params"]["generation"]["cached"] != true => {
                 let generation = &message["params"]["generation"];
                 let figure = |key: &str| generation[key].as_f64().unwrap_or(0.0);
                 self.figures.prompt_tokens.push(figure("promptTokens"));
