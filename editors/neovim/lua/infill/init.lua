@@ -77,6 +77,7 @@ local function on_status(_, params)
     vim.notify('infill: ' .. params.message, vim.log.levels.ERROR)
   end
   vim.api.nvim_exec_autocmds('User', { pattern = 'InfillStatus', modeline = false })
+  vim.cmd.redrawstatus({ bang = true })
 end
 
 ---------------------------------------------------------------------------------------------
