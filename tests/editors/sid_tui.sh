@@ -34,7 +34,7 @@ if [ ! -x "$sid/usr/bin/hx" ] || [ ! -x "$sid/usr/bin/nvim" ]; then
   rm -rf "$sid.partial"
   start=$(date +%s)
   if ! debootstrap --variant=minbase --include=neovim,hx,libgomp1 sid "$sid.partial" \
-      http://deb.debian.org/debian >"$sid.log" 2>&1; then
+      "${INFILL_SID_MIRROR:-http://deb.debian.org/debian}" >"$sid.log" 2>&1; then
     tail -5 "$sid.log" >&2
     skip_all "debootstrap of Debian sid failed (log: $sid.log)"
   fi
