@@ -69,14 +69,34 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         update({ kind: 'clientStopped' });
       }
     });
+    // Registered before start: the server reports loading right after `initialized`.
+    created.onNotification('infill/status', (params: { state: 'loading' | 'ready' | 'error'; message: string }) => {
+      update({ kind: 'serverStatus', state: params.state, message: params.message });
+    });
+    created.onNotification(ShowMessageNotification.type, (params) => {
+      update({ kind: 'message', type: params.type, message: params.message });
+      if (params.type === 1) {
+        void vscode.window.showErrorMessage(params.message);
+      } else if (params.type === 2) {
+        void vscode.window.showWarningMessage(params.message);
+      } else {
+        void vscode.window.showInformationMessage(params.message);
+      }
+    });
+    created.onNotification('infill/trace', (params: { uri: string; suggestion: string; generation: Record<string, unknown> }) => {
+      const g = params.generation;
+      output.appendLine(
+        `[trace] ${params.uri}: ${JSON.stringify(params.suggestion)} — prompt ${String(g.promptTokens)} tokens ` +
+          `(${String(g.reusedTokens)} reused) in ${String(g.promptMs)} ms, ${String(g.generatedTokens)} generated in ${String(g.generationMs)} ms`,
+      );
+    });
     return created;
   };
 
   const start = async (): Promise<void> => {
     client = makeClient();
-    const running = client;
     try {
-      await running.start();
+      await client.start();
     } catch (err) {
       update({ kind: 'message', type: 1, message: `cannot start ${command}: ${String(err)}` });
       void vscode.window.showErrorMessage(
@@ -84,26 +104,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       );
       return;
     }
-    running.onNotification('infill/status', (params: { state: 'loading' | 'ready' | 'error'; message: string }) => {
-      update({ kind: 'serverStatus', state: params.state, message: params.message });
-    });
-    running.onNotification(ShowMessageNotification.type, (params) => {
-      update({ kind: 'message', type: params.type, message: params.message });
-      const show =
-        params.type === 1
-          ? vscode.window.showErrorMessage
-          : params.type === 2
-            ? vscode.window.showWarningMessage
-            : vscode.window.showInformationMessage;
-      void show(params.message);
-    });
-    running.onNotification('infill/trace', (params: { uri: string; suggestion: string; generation: Record<string, unknown> }) => {
-      const g = params.generation;
-      output.appendLine(
-        `[trace] ${params.uri}: ${JSON.stringify(params.suggestion)} — prompt ${String(g.promptTokens)} tokens ` +
-          `(${String(g.reusedTokens)} reused) in ${String(g.promptMs)} ms, ${String(g.generatedTokens)} generated in ${String(g.generationMs)} ms`,
-      );
-    });
   };
 
   const restart = async (): Promise<void> => {
