@@ -100,6 +100,15 @@ fn did_change_configuration_applies_live_settings_and_reports_restart_ones() {
     client.inline_completion(&uri, 1, 11);
     assert_eq!(traces(&client), before, "trace is back to its default (off)");
     assert!(client.shown_messages().iter().any(|m| m.contains("`maxTokenz`")));
+    // Zed's shape: `settings` apart from `initialization_options`, without the model keys. Those
+    // keep their running values without a restart notice.
+    let restart_notices =
+        |c: &LspClient| c.shown_messages().iter().filter(|m| m.contains("restart")).count();
+    let notices_before = restart_notices(&client);
+    client.notify("workspace/didChangeConfiguration", json!({"settings": {"maxTokens": 2}}));
+    let response = client.inline_completion(&uri, 1, 11);
+    assert!(response.get("error").is_none(), "the model still answers: {response}");
+    assert_eq!(restart_notices(&client), notices_before, "{:?}", client.shown_messages());
     // A bare ping changes nothing.
     client.notify("workspace/didChangeConfiguration", json!({"settings": null}));
     assert!(client.is_alive());

@@ -2,11 +2,12 @@
 //! edits them, Helix and Neovim with the same object as `initializationOptions`).
 //!
 //! The object is read exactly like `initializationOptions` (either the settings themselves or
-//! wrapped as `{"infill": {...}}`, the way section-based clients send them); keys it leaves out
-//! go back to their defaults. Everything that shapes a request (token budgets, `maxTokens`,
-//! sampling, `multiline`, `trace`) applies from the next request on. What the loaded model
-//! depends on (`model`, `family`, `threads`, `contextSize`) keeps its running value and the user
-//! is told that it needs a restart of the server.
+//! wrapped as `{"infill": {...}}`, the way section-based clients send them). Everything that
+//! shapes a request (token budgets, `maxTokens`, sampling, `multiline`, `trace`) applies from the
+//! next request on; those keys left out go back to their defaults. What the loaded model depends
+//! on (`model`, `family`, `threads`, `contextSize`) keeps its running value: left out, silently
+//! (Zed sends `settings` apart from `initialization_options`); given with another value, the
+//! user is told that it needs a restart of the server.
 
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ pub async fn handle(backend: &Backend, params: DidChangeConfigurationParams) {
             .show_once(&backend.client, MessageType::Warning, format!("infill: {warning}"))
             .await;
     }
-    let (applied, needs_restart) = merge(&current.settings, requested);
+    let (applied, needs_restart) = merge(&current.settings, requested, options);
     if !needs_restart.is_empty() {
         let message = format!(
             "infill: changing {} takes effect when the server restarts; until then it keeps the running value",
@@ -66,19 +67,20 @@ fn settings_object(settings: &Value) -> Option<&Value> {
 }
 
 /// `requested` with the keys that need a restart kept at their running values, and the names of
-/// those that differed.
-fn merge(running: &Settings, requested: Settings) -> (Settings, Vec<&'static str>) {
+/// those that `object` sets to another value.
+fn merge(running: &Settings, requested: Settings, object: &Value) -> (Settings, Vec<&'static str>) {
+    let given = |key: &str| object.get(key).is_some_and(|v| !v.is_null());
     let mut changed = Vec::new();
-    if requested.model != running.model {
+    if given("model") && requested.model != running.model {
         changed.push("model");
     }
-    if requested.family != running.family {
+    if given("family") && requested.family != running.family {
         changed.push("family");
     }
-    if requested.threads != running.threads {
+    if given("threads") && requested.threads != running.threads {
         changed.push("threads");
     }
-    if requested.context_size != running.context_size {
+    if given("contextSize") && requested.context_size != running.context_size {
         changed.push("contextSize");
     }
     let applied = Settings {
@@ -108,14 +110,27 @@ mod tests {
     #[test]
     fn restart_keys_keep_their_running_values() {
         let running = Settings { threads: Some(1), ..Settings::default() };
-        let (requested, _) = Settings::from_json(Some(
-            &json!({"model": "/m/other.gguf", "threads": 1, "maxTokens": 9, "contextSize": 2048}),
-        ));
-        let (applied, changed) = merge(&running, requested);
+        let object =
+            json!({"model": "/m/other.gguf", "threads": 1, "maxTokens": 9, "contextSize": 2048});
+        let (requested, _) = Settings::from_json(Some(&object));
+        let (applied, changed) = merge(&running, requested, &object);
         assert_eq!(changed, vec!["model", "contextSize"]);
         assert_eq!(applied.model, None);
         assert_eq!(applied.context_size, 4096);
         assert_eq!(applied.max_tokens, 9);
         assert_eq!(applied.threads, Some(1));
+    }
+
+    #[test]
+    fn restart_keys_left_out_are_not_changes() {
+        let running =
+            Settings { model: Some("/m/a.gguf".into()), threads: Some(2), ..Settings::default() };
+        let object = json!({"maxTokens": 5});
+        let (requested, _) = Settings::from_json(Some(&object));
+        let (applied, changed) = merge(&running, requested, &object);
+        assert!(changed.is_empty(), "{changed:?}");
+        assert_eq!(applied.model, running.model);
+        assert_eq!(applied.threads, Some(2));
+        assert_eq!(applied.max_tokens, 5);
     }
 }
