@@ -86,8 +86,8 @@ wait('insert mode with "    return "', function()
   return lua([[return vim.api.nvim_get_mode().mode == 'i' and vim.api.nvim_get_current_line() == '    return ']])
 end)
 
--- The suggestion is on screen: an extmark with virtual text at the cursor.
-local shown = wait('the ghost text', function()
+-- The suggestion on screen: an extmark with virtual text at the cursor (row 3, col 11).
+local function ghost()
   return lua([[
     for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(0, -1, 0, -1, { details = true })) do
       local d = mark[4]
@@ -99,7 +99,20 @@ local shown = wait('the ghost text', function()
     end
     return nil
   ]])
+end
+local shown = wait('the ghost text', ghost)
+
+-- <C-]> dismisses it and leaves the line alone; typing brings a new one.
+vim.rpcrequest(child, 'nvim_input', '<C-]>')
+wait('the ghost text to go', function()
+  return ghost() == vim.NIL
 end)
+if lua([[return vim.api.nvim_get_current_line()]]) ~= '    return ' then
+  fail('dismissing changed the line')
+end
+vim.rpcrequest(child, 'nvim_input', 'x')
+vim.rpcrequest(child, 'nvim_input', '<BS>')
+shown = wait('the ghost text again after typing', ghost)
 if is_real and not shown:find('fib%(n') then
   fail('the real model suggested ' .. vim.inspect(shown) .. ', expected fib(n-1) + fib(n-2)')
 end
