@@ -12,10 +12,9 @@ import {
   ServerOptions,
   ShowMessageNotification,
   State,
-  TransportKind,
 } from 'vscode-languageclient/node';
 
-import { restartKeys, ServerSettings, serverCommand, serverSettings } from './settings';
+import { restartKeys, SERVER_ARGS, ServerSettings, serverCommand, serverSettings } from './settings';
 import { INITIAL, reduce, StatusEvent, StatusState, view } from './status';
 
 const SECTION = 'infill';
@@ -47,11 +46,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   let command = serverCommand(config());
 
   const makeClient = (): LanguageClient => {
-    const serverOptions: ServerOptions = {
-      command,
-      args: ['serve'],
-      transport: TransportKind.stdio,
-    };
+    // No `transport`: with TransportKind.stdio the client would append `--stdio` to the
+    // arguments. Without it, the process still talks LSP over stdin/stdout.
+    const serverOptions: ServerOptions = { command, args: SERVER_ARGS };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
       // Read when the server (re)starts, so a restart picks up the settings of that moment.

@@ -56,6 +56,9 @@ export function serverSettings(config: SettingsReader): ServerSettings {
   return out;
 }
 
+/** The server's arguments: LSP over stdio. */
+export const SERVER_ARGS: string[] = ['serve'];
+
 /** The server binary to start. */
 export function serverCommand(config: SettingsReader): string {
   return expandHome(config.get<string>('serverPath')?.trim() || 'infill');

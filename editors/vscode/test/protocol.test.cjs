@@ -15,7 +15,7 @@ const { test } = require('node:test');
 const { pathToFileURL } = require('node:url');
 
 const lsp = require('vscode-languageserver-protocol/node');
-const { serverSettings, serverCommand } = require('../out/settings.js');
+const { serverSettings, serverCommand, SERVER_ARGS } = require('../out/settings.js');
 
 const REPO = path.resolve(__dirname, '../../..');
 const TINY_MODEL = path.join(REPO, 'assets/tiny-starcoder2.gguf');
@@ -59,9 +59,9 @@ class Editor {
   constructor(config, root) {
     this.root = root;
     this.state = fs.mkdtempSync(path.join(os.tmpdir(), 'infill-vscode-state-'));
-    // Exactly the extension's ServerOptions: { command: serverCommand(config), args: ['serve'] }.
+    // Exactly the extension's ServerOptions: { command: serverCommand(config), args: SERVER_ARGS }.
     const command = process.env.INFILL_BIN || (serverCommand(config) === 'infill' ? infillBinary() : serverCommand(config));
-    this.child = spawn(command, ['serve'], {
+    this.child = spawn(command, SERVER_ARGS, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, XDG_STATE_HOME: this.state, XDG_CACHE_HOME: this.state, INFILL_LOG: 'info' },
     });
