@@ -26,7 +26,12 @@ export function reduce(state: StatusState, event: StatusEvent): StatusState {
     case 'clientStarting':
       return { phase: 'starting', detail: 'starting the server' };
     case 'clientStopped':
-      return state.phase === 'error' ? state : { phase: 'stopped', detail: 'server stopped' };
+      // A restart starts again at once, so a stop that stays is the server failing (it could not
+      // start, or it exited): keep an earlier reason, else say so.
+      if (state.phase === 'error' || state.phase === 'stopped') {
+        return state;
+      }
+      return { phase: 'error', detail: 'the server stopped; see the log (click)' };
     case 'serverStatus':
       return { phase: event.state, detail: event.message };
     case 'message':

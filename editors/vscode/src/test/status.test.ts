@@ -30,6 +30,14 @@ void test('an error message turns the item red; warnings do not', () => {
 void test('a stop keeps the reason of an earlier error', () => {
   const failed = run([{ kind: 'serverStatus', state: 'error', message: 'model not loaded: bad file' }]);
   assert.equal(reduce(failed, { kind: 'clientStopped' }), failed);
-  const stopped = reduce(run([{ kind: 'serverStatus', state: 'ready', message: 'ok' }]), { kind: 'clientStopped' });
-  assert.equal(stopped.phase, 'stopped');
+});
+
+void test('a server that stops or never starts shows as an error', () => {
+  const crashed = reduce(run([{ kind: 'serverStatus', state: 'ready', message: 'ok' }]), { kind: 'clientStopped' });
+  assert.equal(crashed.phase, 'error');
+  assert.equal(view(crashed).alarming, true);
+  const neverStarted = run([{ kind: 'clientStarting' }, { kind: 'clientStopped' }, { kind: 'clientStarting' }, { kind: 'clientStopped' }]);
+  assert.equal(neverStarted.phase, 'error');
+  assert.match(view(neverStarted).tooltip, /stopped/);
+  assert.equal(reduce(INITIAL, { kind: 'clientStopped' }), INITIAL);
 });
