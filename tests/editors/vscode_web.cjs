@@ -89,14 +89,16 @@ async function main() {
   let serverLog = '';
   server.stdout.on('data', (d) => (serverLog += d));
   server.stderr.on('data', (d) => (serverLog += d));
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run', '--disable-quic'],
-  });
-  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+  let browser;
+  let page;
   const shot = path.join(os.tmpdir(), `infill-vscode-web-${process.pid}.png`);
   try {
+    browser = await chromium.launch({
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
     await waitFor('code-server to listen', async () => /HTTP server listening/.test(serverLog));
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(ws)}`);
     await page.waitForSelector('.monaco-workbench', { timeout: PATIENCE_MS });
@@ -135,11 +137,11 @@ async function main() {
     await waitFor('the accept in the server log', async () => /suggestion accepted accepted=1/.test(extensionLog(data)), 30_000);
     console.error(`saved line 4: ${JSON.stringify(line)}; the server counted the accept`);
   } catch (err) {
-    await page.screenshot({ path: shot }).catch(() => undefined);
+    await page?.screenshot({ path: shot }).catch(() => undefined);
     console.error(`screenshot: ${shot}\n--- extension output ---\n${extensionLog(data).slice(-4000)}\n--- code-server ---\n${serverLog.slice(-2000)}`);
     throw err;
   } finally {
-    await browser.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
     server.kill();
     fs.rmSync(root, { recursive: true, force: true });
   }
@@ -152,6 +154,6 @@ main().then(
   (err) => {
     console.error(`FAIL: ${err.message}`);
     console.log('vscode-web: 0 passed, 1 failed');
-    process.exitCode = 1;
+    process.exit(1);
   },
 );
