@@ -56,6 +56,13 @@ impl SuggestionCache {
         }
     }
 
+    /// Forgets every suggestion (e.g. the settings changed).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
     /// The suggestion for the cursor at `char_idx`: one made right here, or the remainder of one
     /// made up to `MAX_TYPED_CHARS` earlier whose beginning the user has typed since.
     pub fn lookup(&self, rope: &Rope, char_idx: usize) -> Option<Hit> {
@@ -167,6 +174,15 @@ mod tests {
         assert_eq!(cache.lookup(&rope, 0), None);
         cache.insert(&rope, 0, "import os");
         assert_eq!(cache.lookup(&rope, 0).map(|h| h.text), Some("import os".into()));
+    }
+
+    #[test]
+    fn clear_forgets_everything() {
+        let cache = SuggestionCache::default();
+        let rope = Rope::from_str("x = ");
+        cache.insert(&rope, 4, "1");
+        cache.clear();
+        assert_eq!(cache.lookup(&rope, 4), None);
     }
 
     #[test]

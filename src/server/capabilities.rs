@@ -2,6 +2,7 @@
 
 use tower_lsp_server::gen_lsp_types::*;
 
+use super::execute_command::ACCEPTED;
 use crate::documents::PositionEncoding;
 
 /// Characters after which Helix, Zed and other `textDocument/completion` clients should ask for
@@ -20,6 +21,10 @@ pub fn server_capabilities(encoding: PositionEncoding) -> ServerCapabilities {
         completion_provider: Some(CompletionOptions {
             trigger_characters: Some(TRIGGER_CHARACTERS.iter().map(|c| c.to_string()).collect()),
             ..Default::default()
+        }),
+        execute_command_provider: Some(ExecuteCommandOptions {
+            commands: vec![ACCEPTED.into()],
+            work_done_progress_options: WorkDoneProgressOptions::default(),
         }),
         ..Default::default()
     }

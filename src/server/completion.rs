@@ -8,6 +8,7 @@ use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::{Error, Result};
 
 use super::Backend;
+use super::execute_command::accepted_command;
 use super::suggest::suggest;
 
 /// Longest label shown in the completion menu; the full text is in the edit and documentation.
@@ -31,15 +32,12 @@ pub async fn handle(
         .position_of(word_start, backend.documents.encoding())
         .map_err(|e| Error::invalid_params(e.to_string()))?;
     let new_text = format!("{word}{}", placed.text);
-    let first_line = new_text.lines().next().unwrap_or_default().trim();
-    let mut label: String = first_line.chars().take(LABEL_CHARS).collect();
-    if label.is_empty() {
-        label = new_text.trim().chars().take(LABEL_CHARS).collect();
-    }
+    let label = label_of(&new_text);
     let item = CompletionItem {
         label,
         kind: Some(CompletionItemKind::Text),
-        detail: Some("infill".into()),
+        detail: Some(detail_of(&placed.text)),
+        command: Some(accepted_command(&placed.document.uri, placed.text.chars().count())),
         documentation: Some(Documentation::MarkupContent(MarkupContent {
             kind: MarkupKind::Markdown,
             value: format!("```{}\n{new_text}\n```", placed.document.language_id),
@@ -55,6 +53,26 @@ pub async fn handle(
         ..Default::default()
     };
     Ok(Some(incomplete(vec![item])))
+}
+
+/// What the menu shows: the first non-blank line (trimmed, at most `LABEL_CHARS`), with ` …`
+/// when more lines follow.
+fn label_of(new_text: &str) -> String {
+    let mut lines = new_text.lines().map(str::trim).skip_while(|l| l.is_empty());
+    let first = lines.next().unwrap_or_default();
+    let mut label: String = first.chars().take(LABEL_CHARS).collect();
+    if label.chars().count() < first.chars().count() || lines.any(|l| !l.is_empty()) {
+        label.push_str(" …");
+    }
+    label
+}
+
+/// `infill`, and how many lines the suggestion has when it has several.
+fn detail_of(suggestion: &str) -> String {
+    match suggestion.trim_end().lines().count() {
+        0 | 1 => "infill".into(),
+        n => format!("infill · {n} lines"),
+    }
 }
 
 /// Marked incomplete so the client asks again as the user types instead of filtering a stale
@@ -83,7 +101,16 @@ fn word_start(rope: &ropey::Rope, cursor: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::word_start;
+    use super::{detail_of, label_of, word_start};
+
+    #[test]
+    fn label_is_the_first_non_blank_line() {
+        assert_eq!(label_of("fib(n - 1)"), "fib(n - 1)");
+        assert_eq!(label_of("\n    if n < 2:\n        return n\n"), "if n < 2: …");
+        assert_eq!(label_of(&"x".repeat(100)), format!("{} …", "x".repeat(80)));
+        assert_eq!(detail_of("a\nb\n"), "infill · 2 lines");
+        assert_eq!(detail_of("a"), "infill");
+    }
 
     #[test]
     fn word_start_stops_at_non_identifier_chars() {

@@ -5,6 +5,7 @@ use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 
 use super::Backend;
+use super::execute_command::accepted_command;
 use super::suggest::suggest;
 
 pub async fn handle(
@@ -15,10 +16,10 @@ pub async fn handle(
     let items = placed
         .filter(|p| !p.text.is_empty())
         .map(|p| InlineCompletionItem {
+            command: Some(accepted_command(&p.document.uri, p.text.chars().count())),
             insert_text: InsertText::String(p.text),
             filter_text: None,
             range: Some(Range { start: p.position, end: p.position }),
-            command: None,
         })
         .into_iter()
         .collect();

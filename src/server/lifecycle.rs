@@ -9,6 +9,7 @@ use tower_lsp_server::jsonrpc::Result;
 
 use super::Backend;
 use super::capabilities::server_capabilities;
+use super::status;
 use crate::completion::Pipeline;
 use crate::config::Settings;
 use crate::documents::PositionEncoding;
@@ -46,8 +47,15 @@ pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<Initial
     };
     let _ = backend.scheduler.set(Arc::new(Scheduler::new(settings.debounce_ms)));
     let pipeline = Pipeline { engine, settings, workspace };
-    if backend.pipeline.set(Arc::new(pipeline)).is_err() {
-        return Err(tower_lsp_server::jsonrpc::Error::invalid_request());
+    {
+        let mut slot = backend
+            .pipeline
+            .write()
+            .map_err(|_| tower_lsp_server::jsonrpc::Error::internal_error())?;
+        if slot.is_some() {
+            return Err(tower_lsp_server::jsonrpc::Error::invalid_request());
+        }
+        *slot = Some(Arc::new(pipeline));
     }
     Ok(InitializeResult {
         capabilities: server_capabilities(encoding),
@@ -76,7 +84,7 @@ fn workspace_from(params: &InitializeParams) -> Workspace {
 /// through `window/showMessage`.
 pub async fn initialized(backend: &Backend) {
     backend.notices.flush_deferred(&backend.client).await;
-    let Some(pipeline) = backend.pipeline.get().cloned() else { return };
+    let Some(pipeline) = backend.pipeline() else { return };
     let client = backend.client.clone();
     let with_progress = backend.client_has_progress.get().copied().unwrap_or(false);
     let notices = backend.notices.clone();
@@ -99,6 +107,7 @@ pub async fn initialized(backend: &Backend) {
         } else {
             None
         };
+        status::send(&client, status::State::Loading, "loading the model".into()).await;
         let status = engine.wait_loaded().await;
         let summary = match &status {
             EngineStatus::Ready(info) => format!(
@@ -111,8 +120,9 @@ pub async fn initialized(backend: &Backend) {
             EngineStatus::Loading { .. } => "still loading".into(),
         };
         if let Some(progress) = progress {
-            progress.finish_with_message(summary).await;
+            progress.finish_with_message(summary.clone()).await;
         }
+        status::send(&client, status::state_of(&status), summary).await;
         if let EngineStatus::Failed(message) = status {
             notices.show_once(&client, MessageType::Error, failure_message(&message)).await;
         }

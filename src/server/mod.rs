@@ -6,16 +6,20 @@
 
 mod capabilities;
 mod completion;
+mod did_change_configuration;
+mod execute_command;
 mod inline_completion;
 mod lifecycle;
 mod notices;
 mod prefetch;
+mod status;
 mod suggest;
 mod text_sync;
 mod warm_up;
 
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use dashmap::DashMap;
 use tower_lsp_server::gen_lsp_types::*;
@@ -33,8 +37,9 @@ pub struct Backend {
     documents: Arc<DocumentStore>,
     /// `--model` from the command line; outranks the editor's settings.
     command_line_model: Option<PathBuf>,
-    /// Set once by `initialize`.
-    pipeline: OnceLock<Arc<Pipeline>>,
+    /// Set by `initialize`; replaced (same engine, new settings) by `didChangeConfiguration`.
+    /// Requests take a clone of the `Arc`, so a change never affects one already running.
+    pipeline: RwLock<Option<Arc<Pipeline>>>,
     /// Whether the client accepts server-created `$/progress` tokens.
     client_has_progress: OnceLock<bool>,
     /// The running completion per document; a newer request cancels the older one.
@@ -44,6 +49,8 @@ pub struct Backend {
     /// Set by `shutdown`: no background job (prefetch, warm-up) starts any more.
     shutting_down: std::sync::atomic::AtomicBool,
     notices: Notices,
+    /// Suggestions the user accepted (the item's `command`, run by the editor); local only.
+    accepted: AtomicU64,
 }
 
 impl Backend {
@@ -52,20 +59,26 @@ impl Backend {
             client,
             documents: Arc::new(DocumentStore::new()),
             command_line_model,
-            pipeline: OnceLock::new(),
+            pipeline: RwLock::new(None),
             client_has_progress: OnceLock::new(),
             in_flight: Arc::default(),
             scheduler: OnceLock::new(),
             shutting_down: Default::default(),
             notices: Notices::default(),
+            accepted: AtomicU64::new(0),
         }
+    }
+
+    /// The current pipeline (`None` before `initialize`).
+    fn pipeline(&self) -> Option<Arc<Pipeline>> {
+        self.pipeline.read().ok().and_then(|p| p.clone())
     }
 
     /// `infill/stats` (custom request, no params): the engine's counters — model calls,
     /// cancellations, tokens evaluated — for `infill bench`.
     async fn stats(&self) -> Result<EngineStatsSnapshot> {
         let pipeline =
-            self.pipeline.get().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
+            self.pipeline().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
         Ok(pipeline.engine.stats())
     }
 }
@@ -96,7 +109,7 @@ impl LanguageServer for Backend {
         for flag in flags {
             flag.cancel();
         }
-        if let Some(pipeline) = self.pipeline.get() {
+        if let Some(pipeline) = self.pipeline() {
             pipeline.engine.stop().await;
         }
         Ok(())
@@ -123,5 +136,13 @@ impl LanguageServer for Backend {
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         completion::handle(self, params).await
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        did_change_configuration::handle(self, params).await;
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<LspAny>> {
+        execute_command::handle(self, params)
     }
 }

@@ -26,7 +26,7 @@ pub fn after_suggestion(
     if backend.shutting_down.load(std::sync::atomic::Ordering::Acquire) {
         return;
     }
-    let Some(pipeline) = backend.pipeline.get().cloned() else { return };
+    let Some(pipeline) = backend.pipeline() else { return };
     let accepted = accepted_text(&suggestion.text, document);
     let mut follow_up = document.clone();
     follow_up.rope.insert(cursor_char, &accepted);

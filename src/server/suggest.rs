@@ -33,7 +33,7 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
     let cursor_char = document
         .offset_of(at.position, backend.documents.encoding())
         .map_err(|err| Error::invalid_params(err.to_string()))?;
-    let Some(pipeline) = backend.pipeline.get().cloned() else {
+    let Some(pipeline) = backend.pipeline() else {
         return Err(Error::invalid_request());
     };
     match pipeline.engine.status() {

@@ -21,7 +21,7 @@ pub fn after_edit(backend: &Backend, uri: Uri, version: i32, edit_point: usize) 
     if backend.shutting_down.load(std::sync::atomic::Ordering::Acquire) {
         return;
     }
-    let Some(pipeline) = backend.pipeline.get().cloned() else { return };
+    let Some(pipeline) = backend.pipeline() else { return };
     if !pipeline.settings.warm_up
         || !matches!(pipeline.engine.status(), crate::engine::EngineStatus::Ready(_))
     {

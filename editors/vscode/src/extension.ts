@@ -1,0 +1,141 @@
+// The infill extension: starts `infill` over stdio with the LSP client library, which shows
+// its `textDocument/inlineCompletion` answers as ghost text (the library's inline completion
+// feature). Settings go to the server as `initializationOptions` and, when they change,
+// as `workspace/didChangeConfiguration` (or a restart for the keys the model is loaded with).
+// A status bar item follows the server's `infill/status` notifications and error messages.
+
+import * as vscode from 'vscode';
+import {
+  DidChangeConfigurationNotification,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+  ShowMessageNotification,
+  State,
+} from 'vscode-languageclient/node';
+
+import { restartKeys, SERVER_ARGS, ServerSettings, serverCommand, serverSettings } from './settings';
+import { INITIAL, reduce, StatusEvent, StatusState, view } from './status';
+
+const SECTION = 'infill';
+
+let client: LanguageClient | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const output = vscode.window.createOutputChannel('infill', { log: true });
+  const item = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  item.name = 'infill';
+  item.command = 'infill.showOutput';
+  context.subscriptions.push(output, item);
+
+  let status: StatusState = INITIAL;
+  const update = (event: StatusEvent): void => {
+    status = reduce(status, event);
+    const shown = view(status);
+    item.text = shown.text;
+    item.tooltip = shown.tooltip;
+    item.backgroundColor = shown.alarming
+      ? new vscode.ThemeColor('statusBarItem.errorBackground')
+      : undefined;
+    item.show();
+  };
+  update({ kind: 'clientStopped' });
+
+  const config = (): vscode.WorkspaceConfiguration => vscode.workspace.getConfiguration(SECTION);
+  let sent: ServerSettings = serverSettings(config());
+  let command = serverCommand(config());
+
+  const makeClient = (): LanguageClient => {
+    // No `transport`: with TransportKind.stdio the client would append `--stdio` to the
+    // arguments. Without it, the process still talks LSP over stdin/stdout.
+    const serverOptions: ServerOptions = { command, args: SERVER_ARGS };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }],
+      // Read when the server (re)starts, so a restart picks up the settings of that moment.
+      initializationOptions: () => {
+        sent = serverSettings(config());
+        return sent;
+      },
+      outputChannel: output,
+    };
+    const created = new LanguageClient('infill', 'infill', serverOptions, clientOptions);
+    created.onDidChangeState((change) => {
+      if (change.newState === State.Starting) {
+        update({ kind: 'clientStarting' });
+      } else if (change.newState === State.Stopped) {
+        update({ kind: 'clientStopped' });
+      }
+    });
+    // Registered before start: the server reports loading right after `initialized`.
+    created.onNotification('infill/status', (params: { state: 'loading' | 'ready' | 'error'; message: string }) => {
+      update({ kind: 'serverStatus', state: params.state, message: params.message });
+    });
+    created.onNotification(ShowMessageNotification.type, (params) => {
+      update({ kind: 'message', type: params.type, message: params.message });
+      if (params.type === 1) {
+        void vscode.window.showErrorMessage(params.message);
+      } else if (params.type === 2) {
+        void vscode.window.showWarningMessage(params.message);
+      } else {
+        void vscode.window.showInformationMessage(params.message);
+      }
+    });
+    created.onNotification('infill/trace', (params: { uri: string; suggestion: string; generation: Record<string, unknown> }) => {
+      const g = params.generation;
+      output.appendLine(
+        `[trace] ${params.uri}: ${JSON.stringify(params.suggestion)} — prompt ${String(g.promptTokens)} tokens ` +
+          `(${String(g.reusedTokens)} reused) in ${String(g.promptMs)} ms, ${String(g.generatedTokens)} generated in ${String(g.generationMs)} ms`,
+      );
+    });
+    return created;
+  };
+
+  const start = async (): Promise<void> => {
+    client = makeClient();
+    try {
+      await client.start();
+    } catch (err) {
+      update({ kind: 'message', type: 1, message: `cannot start ${command}: ${String(err)}` });
+      void vscode.window.showErrorMessage(
+        `infill: cannot start \`${command}\` (set infill.serverPath): ${String(err)}`,
+      );
+      return;
+    }
+  };
+
+  const restart = async (): Promise<void> => {
+    const old = client;
+    client = undefined;
+    if (old) {
+      await old.stop().catch(() => undefined);
+    }
+    command = serverCommand(config());
+    await start();
+  };
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('infill.restart', restart),
+    vscode.commands.registerCommand('infill.showOutput', () => output.show(true)),
+    vscode.workspace.onDidChangeConfiguration(async (event) => {
+      if (!event.affectsConfiguration(SECTION)) {
+        return;
+      }
+      const next = serverSettings(config());
+      const changed = restartKeys(sent, next, command, serverCommand(config()));
+      if (changed.length > 0) {
+        output.info(`restarting the server: ${changed.join(', ')} changed`);
+        await restart();
+        return;
+      }
+      sent = next;
+      await client?.sendNotification(DidChangeConfigurationNotification.type, { settings: next });
+    }),
+    { dispose: () => void client?.stop() },
+  );
+
+  await start();
+}
+
+export async function deactivate(): Promise<void> {
+  await client?.stop();
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { restartKeys, serverCommand, serverSettings, SettingsReader } from '../settings';
+
+/** A configuration as VS Code gives it: every contributed key with its default, then overrides. */
+function reader(overrides: Record<string, unknown> = {}): SettingsReader {
+  const defaults: Record<string, unknown> = {
+    serverPath: 'infill',
+    model: '',
+    threads: 0,
+    contextSize: 4096,
+    family: '',
+    maxTokens: 64,
+    multiline: 'auto',
+    prefixTokens: 1536,
+    suffixTokens: 512,
+    temperature: 0,
+    trace: false,
+    extraOptions: {},
+  };
+  const values = { ...defaults, ...overrides };
+  return { get: <T>(key: string) => values[key] as T | undefined };
+}
+
+void test('defaults leave model, family and threads to the server', () => {
+  assert.deepEqual(serverSettings(reader()), {
+    contextSize: 4096,
+    maxTokens: 64,
+    multiline: 'auto',
+    prefixTokens: 1536,
+    suffixTokens: 512,
+    temperature: 0,
+    trace: false,
+  });
+});
+
+void test('set values map to the server keys, ~ expanded, extra options merged last', () => {
+  const home = process.env.HOME;
+  process.env.HOME = '/home/me';
+  try {
+    const settings = serverSettings(
+      reader({
+        model: ' ~/models/sc2.gguf ',
+        threads: 2,
+        family: 'starcoder2',
+        maxTokens: 16,
+        extraOptions: { topK: 20, maxTokens: 8 },
+      }),
+    );
+    assert.equal(settings.model, '/home/me/models/sc2.gguf');
+    assert.equal(settings.threads, 2);
+    assert.equal(settings.family, 'starcoder2');
+    assert.equal(settings.topK, 20);
+    assert.equal(settings.maxTokens, 8);
+    assert.equal(serverCommand(reader({ serverPath: '~/bin/infill' })), '/home/me/bin/infill');
+  } finally {
+    process.env.HOME = home;
+  }
+});
+
+void test('the server path defaults to infill on PATH', () => {
+  assert.equal(serverCommand(reader({ serverPath: '  ' })), 'infill');
+});
+
+void test('model, threads, context size, family and the binary need a restart; the rest does not', () => {
+  const before = serverSettings(reader());
+  assert.deepEqual(restartKeys(before, serverSettings(reader({ maxTokens: 5, trace: true })), 'infill', 'infill'), []);
+  assert.deepEqual(
+    restartKeys(before, serverSettings(reader({ model: '/m.gguf', threads: 1 })), 'infill', 'infill'),
+    ['model', 'threads'],
+  );
+  assert.deepEqual(restartKeys(before, before, 'infill', '/opt/infill'), ['serverPath']);
+  assert.deepEqual(
+    restartKeys(before, serverSettings(reader({ contextSize: 2048, family: 'codellama' })), 'a', 'a'),
+    ['family', 'contextSize'],
+  );
+});
