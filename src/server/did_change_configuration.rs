@@ -5,7 +5,8 @@
 //! wrapped as `{"infill": {...}}`, the way section-based clients send them). Everything that
 //! shapes a request (token budgets, `maxTokens`, sampling, `multiline`, `trace`) applies from the
 //! next request on; those keys left out go back to their defaults. What the loaded model depends
-//! on (`model`, `family`, `threads`, `contextSize`) keeps its running value: left out, silently
+//! on (`model`, `family`, `threads`, `contextSize`), and `debounceMs` (the scheduler is built
+//! once), keep their running values: left out, silently
 //! (Zed sends `settings` apart from `initialization_options`); given with another value, the
 //! user is told that it needs a restart of the server.
 
@@ -87,11 +88,16 @@ fn merge(running: &Settings, requested: Settings, object: &Value) -> (Settings, 
     if given("contextSize") && requested.context_size != running.context_size {
         changed.push("contextSize");
     }
+    // The debounce lives in the scheduler, built once at `initialize`.
+    if given("debounceMs") && requested.debounce_ms != running.debounce_ms {
+        changed.push("debounceMs");
+    }
     let applied = Settings {
         model: running.model.clone(),
         family: running.family.clone(),
         threads: running.threads,
         context_size: running.context_size,
+        debounce_ms: running.debounce_ms,
         ..requested
     };
     (applied, changed)
@@ -123,6 +129,16 @@ mod tests {
         assert_eq!(applied.context_size, 4096);
         assert_eq!(applied.max_tokens, 9);
         assert_eq!(applied.threads, Some(1));
+    }
+
+    #[test]
+    fn debounce_needs_a_restart() {
+        let running = Settings::default();
+        let object = json!({"debounceMs": 500});
+        let (requested, _) = Settings::from_json(Some(&object));
+        let (applied, changed) = merge(&running, requested, &object);
+        assert_eq!(changed, vec!["debounceMs"]);
+        assert_eq!(applied.debounce_ms, running.debounce_ms);
     }
 
     #[test]

@@ -126,12 +126,13 @@ async function main() {
     console.error(`VS Code shows ghost text ${JSON.stringify(ghost)}`);
     if (fs.readFileSync(file, 'utf8').split('\n')[3] !== '    ret') throw new Error('file changed before accepting');
     await page.keyboard.press('Tab');
+    const accepted = `return ${ghost}`.trimEnd();
     await waitFor('the ghost text to become text', async () =>
-      (await page.locator('.monaco-editor .view-line').allInnerTexts()).some((l) => l.replace(/\u00a0/g, ' ').includes('return fib(n')));
+      (await page.locator('.monaco-editor .view-line').allInnerTexts()).some((l) => l.replace(/\u00a0/g, ' ').trimEnd().endsWith(accepted)));
     await page.keyboard.press('Control+S');
     const line = await waitFor('fib.py saved with the suggestion', async () => {
       const l = fs.readFileSync(file, 'utf8').split('\n')[3];
-      return l.startsWith('    return fib(n') ? l : undefined;
+      return l !== '    ret' && l !== '    return ' ? l : undefined;
     });
     if (line !== `    return ${ghost}`.trimEnd()) throw new Error(`saved ${JSON.stringify(line)}, shown ${JSON.stringify(ghost)}`);
     await waitFor('the accept in the server log', async () => /suggestion accepted accepted=1/.test(extensionLog(data)), 30_000);

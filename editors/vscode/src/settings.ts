@@ -12,7 +12,7 @@ export interface SettingsReader {
 export type ServerSettings = Record<string, unknown>;
 
 /** Server keys that take effect only when the server restarts (the model is loaded with them). */
-export const RESTART_KEYS: readonly string[] = ['model', 'family', 'threads', 'contextSize'];
+export const RESTART_KEYS: readonly string[] = ['model', 'family', 'threads', 'contextSize', 'debounceMs'];
 
 /** Settings the server applies live. */
 const LIVE_KEYS: readonly string[] = [
