@@ -18,6 +18,10 @@ struct Cli {
     /// GGUF model to use (outranks initializationOptions.model and $INFILL_MODEL).
     #[arg(long, global = true, value_name = "PATH")]
     model: Option<PathBuf>,
+    /// Accepted and ignored: LSP clients (e.g. vscode-languageclient) add it; stdio is the only
+    /// transport.
+    #[arg(long, global = true, hide = true)]
+    stdio: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
