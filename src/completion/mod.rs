@@ -39,12 +39,10 @@ impl Pipeline {
         cancel: CancelFlag,
         background: bool,
     ) -> Result<Option<Suggestion>, EngineError> {
-        if workspace::uri_to_path(document.uri.as_ref()).is_some_and(|p| secrets::is_secret(&p)) {
+        let Some((window, input)) = self.prepare(document, char_idx) else {
             tracing::debug!(uri = %document.uri, "no completion inside a secrets file");
             return Ok(None);
-        }
-        let window = cursor::window(&document.rope, char_idx, self.settings.multiline);
-        let input = self.fim_input(document, &window);
+        };
         let params = GenerationParams {
             background,
             ..GenerationParams::from_settings(&self.settings, window.single_line)
@@ -54,9 +52,7 @@ impl Pipeline {
         let text = finish(&generation.text, &window, crlf, &self.settings.filters);
         Ok(Some(Suggestion { text, generation }))
     }
-}
 
-impl Pipeline {
     /// Evaluates the prompt for a cursor at `char_idx` without generating, so that a request
     /// there finds the engine's KV cache holding it. Secrets files are never evaluated.
     pub async fn warm_up(
@@ -65,11 +61,7 @@ impl Pipeline {
         char_idx: usize,
         cancel: CancelFlag,
     ) -> Result<(), EngineError> {
-        if workspace::uri_to_path(document.uri.as_ref()).is_some_and(|p| secrets::is_secret(&p)) {
-            return Ok(());
-        }
-        let window = cursor::window(&document.rope, char_idx, self.settings.multiline);
-        let input = self.fim_input(document, &window);
+        let Some((window, input)) = self.prepare(document, char_idx) else { return Ok(()) };
         let params = GenerationParams {
             max_tokens: 0,
             background: true,
@@ -78,16 +70,27 @@ impl Pipeline {
         self.engine.generate(input, params, cancel).await.map(drop)
     }
 
-    fn fim_input(&self, document: &DocumentSnapshot, window: &CursorWindow) -> FimInput {
+    /// The cursor window and the engine's input for `char_idx`; `None` for a secrets file, whose
+    /// text never reaches a prompt.
+    fn prepare(
+        &self,
+        document: &DocumentSnapshot,
+        char_idx: usize,
+    ) -> Option<(CursorWindow, FimInput)> {
+        if workspace::uri_to_path(document.uri.as_ref()).is_some_and(|p| secrets::is_secret(&p)) {
+            return None;
+        }
+        let window = cursor::window(&document.rope, char_idx, self.settings.multiline);
         let place = self.workspace.place_of(document.uri.as_ref());
-        FimInput {
+        let input = FimInput {
             path: place.path,
             repo_name: place.repo_name,
             prefix: window.prefix.clone(),
             suffix: window.suffix.clone(),
             context_files: Vec::new(),
             prefix_first_line: window.prefix_first_line,
-        }
+        };
+        Some((window, input))
     }
 }
 

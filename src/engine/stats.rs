@@ -150,9 +150,9 @@ mod tests {
     async fn the_engine_counts_model_calls_apart_from_skipped_jobs() {
         use crate::engine::{
             CancelFlag, Engine, EngineConfig, EngineError, EngineStatus, GenerationParams,
-            ModelOrigin, Sampling,
+            ModelOrigin,
         };
-        use crate::prompt::{Budgets, FimInput};
+        use crate::prompt::FimInput;
 
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/tiny-starcoder2.gguf");
@@ -167,16 +167,9 @@ mod tests {
             context_files: Vec::new(),
             prefix_first_line: 0,
         };
-        let params = GenerationParams {
-            max_tokens: 6,
-            single_line: false,
-            budgets: Budgets::default(),
-            sampling: Sampling { temperature: 0.0, top_k: 40, top_p: 0.95, seed: 0 },
-            order: None,
-            newline_after: None,
-            background: false,
-            kv_shift: true,
-        };
+        let defaults = crate::config::Settings::default();
+        let params =
+            GenerationParams { max_tokens: 6, ..GenerationParams::from_settings(&defaults, false) };
         let raised = CancelFlag::default();
         raised.cancel();
         let skipped = engine.generate(input.clone(), params, raised).await;

@@ -309,6 +309,9 @@ impl Session<'_> {
         tokens: &[LlamaToken],
         job: &Job,
     ) -> Option<Result<(usize, i32), EngineError>> {
+        if !job.params.kv_shift {
+            return None;
+        }
         let old = &self.cached[..self.prompt_len.min(self.cached.len())];
         let (n, m) = (tokens.len(), old.len());
         let common = old.iter().zip(tokens).take_while(|(a, b)| a == b).count().min(n - 1);
@@ -321,7 +324,7 @@ impl Session<'_> {
             .count()
             .min((n - 1).saturating_sub(common))
             .min(m.saturating_sub(1).saturating_sub(common));
-        if !job.params.kv_shift || tail < MIN_SHIFTED_TOKENS {
+        if tail < MIN_SHIFTED_TOKENS {
             return None;
         }
         let old_start = m - 1 - tail; // the chunk's first position now

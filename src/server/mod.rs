@@ -69,6 +69,11 @@ impl Backend {
         }
     }
 
+    /// Whether background jobs (prefetch, warm-up) may still start: not after `shutdown`.
+    fn accepts_background_work(&self) -> bool {
+        !self.shutting_down.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// The current pipeline (`None` before `initialize`).
     fn pipeline(&self) -> Option<Arc<Pipeline>> {
         self.pipeline.read().ok().and_then(|p| p.clone())
@@ -80,6 +85,19 @@ impl Backend {
         let pipeline =
             self.pipeline().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
         Ok(pipeline.engine.stats())
+    }
+}
+
+/// Makes a background job the document's in-flight job, only when none runs: a request always
+/// wins over background work, and cancels it by taking the slot. `None`: the slot is taken.
+fn claim_if_idle(in_flight: &DashMap<Uri, CancelFlag>, uri: &Uri) -> Option<CancelFlag> {
+    match in_flight.entry(uri.clone()) {
+        dashmap::mapref::entry::Entry::Occupied(_) => None,
+        dashmap::mapref::entry::Entry::Vacant(slot) => {
+            let cancel = CancelFlag::default();
+            slot.insert(cancel.clone());
+            Some(cancel)
+        }
     }
 }
 

@@ -8,12 +8,9 @@
 
 use std::sync::Arc;
 
-use dashmap::mapref::entry::Entry;
-
-use super::Backend;
-use crate::completion::Suggestion;
+use super::{Backend, claim_if_idle};
+use crate::completion::{Suggestion, uses_crlf};
 use crate::documents::DocumentSnapshot;
-use crate::engine::CancelFlag;
 use crate::schedule::Scheduler;
 
 pub fn after_suggestion(
@@ -23,22 +20,17 @@ pub fn after_suggestion(
     cursor_char: usize,
     suggestion: &Suggestion,
 ) {
-    if backend.shutting_down.load(std::sync::atomic::Ordering::Acquire) {
+    if !backend.accepts_background_work() {
         return;
     }
     let Some(pipeline) = backend.pipeline() else { return };
-    let accepted = accepted_text(&suggestion.text, document);
+    let accepted = accepted_text(&suggestion.text, document, cursor_char);
     let mut follow_up = document.clone();
     follow_up.rope.insert(cursor_char, &accepted);
     let at = cursor_char + accepted.chars().count();
 
-    let cancel = CancelFlag::default();
-    match backend.in_flight.entry(document.uri.clone()) {
-        Entry::Occupied(_) => return, // a newer request is already running
-        Entry::Vacant(slot) => {
-            slot.insert(cancel.clone());
-        }
-    }
+    // A newer request already running needs no prefetch.
+    let Some(cancel) = claim_if_idle(&backend.in_flight, &document.uri) else { return };
     let in_flight = backend.in_flight.clone();
     let scheduler = scheduler.clone();
     tokio::spawn(async move {
@@ -53,13 +45,10 @@ pub fn after_suggestion(
 
 /// The suggestion as it will be in the document once accepted and the line finished: a
 /// suggestion that does not end its line gets the document's line break.
-fn accepted_text(suggestion: &str, document: &DocumentSnapshot) -> String {
+fn accepted_text(suggestion: &str, document: &DocumentSnapshot, cursor_char: usize) -> String {
     if suggestion.ends_with('\n') {
         return suggestion.to_string();
     }
-    let crlf = document.rope.lines().next().is_some_and(|l| {
-        let n = l.len_chars();
-        n >= 2 && l.char(n - 2) == '\r'
-    });
+    let crlf = uses_crlf(&document.rope, document.rope.char_to_line(cursor_char));
     format!("{suggestion}{}", if crlf { "\r\n" } else { "\n" })
 }

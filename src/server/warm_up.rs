@@ -7,18 +7,16 @@
 
 use std::time::Duration;
 
-use dashmap::mapref::entry::Entry;
 use tower_lsp_server::gen_lsp_types::Uri;
 
-use super::Backend;
-use crate::engine::CancelFlag;
+use super::{Backend, claim_if_idle};
 
 /// Idle time after an edit before warming up; shorter than a typing pause, longer than the gap
 /// between keystrokes.
 const IDLE: Duration = Duration::from_millis(250);
 
 pub fn after_edit(backend: &Backend, uri: Uri, version: i32, edit_point: usize) {
-    if backend.shutting_down.load(std::sync::atomic::Ordering::Acquire) {
+    if !backend.accepts_background_work() {
         return;
     }
     let Some(pipeline) = backend.pipeline() else { return };
@@ -38,13 +36,8 @@ pub fn after_edit(backend: &Backend, uri: Uri, version: i32, edit_point: usize) 
         if edit_point > document.rope.len_chars() {
             return;
         }
-        let cancel = CancelFlag::default();
-        match in_flight.entry(uri.clone()) {
-            Entry::Occupied(_) => return, // a request is being answered
-            Entry::Vacant(slot) => {
-                slot.insert(cancel.clone());
-            }
-        }
+        // A request being answered has already put the prompt in the cache.
+        let Some(cancel) = claim_if_idle(&in_flight, &uri) else { return };
         let result = pipeline.warm_up(&document, edit_point, cancel.clone()).await;
         in_flight.remove_if(&uri, |_, current| current.same_as(&cancel));
         tracing::debug!(uri = %uri, ok = result.is_ok(), "warm-up");
