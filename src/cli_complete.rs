@@ -2,6 +2,7 @@
 //! pipeline the server uses (window → prompt → engine thread → post-processing).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -9,6 +10,7 @@ use tower_lsp_server::gen_lsp_types::{Position, Uri};
 
 use infill::completion::Pipeline;
 use infill::config::Settings;
+use infill::context::RepoContext;
 use infill::documents::{DocumentStore, PositionEncoding};
 use infill::engine::{CancelFlag, Engine, EngineConfig, EngineStatus, model};
 use infill::workspace::Workspace;
@@ -26,6 +28,9 @@ pub struct CompleteArgs {
     /// Most tokens to generate.
     #[arg(long)]
     max_tokens: Option<usize>,
+    /// Leave code from other files of the project out of the prompt.
+    #[arg(long)]
+    no_repo_context: bool,
 }
 
 pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> anyhow::Result<()> {
@@ -39,6 +44,7 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
     if let Some(max_tokens) = args.max_tokens {
         settings.max_tokens = max_tokens;
     }
+    settings.repo_context = !args.no_repo_context;
     let env_model = std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
     let (model_path, origin) = model::resolve(
         command_line_model.as_deref(),
@@ -59,7 +65,7 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
             .map_err(|_| anyhow::anyhow!("cannot make a URI of {}", file.display()))?
             .to_string(),
     );
-    let documents = DocumentStore::with_encoding(PositionEncoding::Utf32);
+    let documents = Arc::new(DocumentStore::with_encoding(PositionEncoding::Utf32));
     documents.open(uri.clone(), &text, 0, String::new());
     let document = documents.snapshot(&uri).context("document vanished")?;
     let position = Position { line: line - 1, character: column - 1 };
@@ -67,8 +73,14 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
         .offset_of(position, PositionEncoding::Utf32)
         .with_context(|| format!("{}:{line}:{column} is not in the file", file.display()))?;
 
-    let pipeline =
-        Pipeline { engine, settings, workspace: Workspace::new(vec![project_root(&file)]) };
+    let workspace = Workspace::new(vec![project_root(&file)]);
+    let context = settings.repo_context.then(|| {
+        let (context, _) = RepoContext::new(&workspace, &settings.context_deny, documents.clone());
+        let report = context.index_now();
+        tracing::info!(?report, "workspace indexed");
+        context
+    });
+    let pipeline = Pipeline { engine, settings, workspace, context };
     let Some(suggestion) =
         pipeline.complete(&document, cursor, CancelFlag::default(), false).await?
     else {
@@ -89,6 +101,8 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
             "generationMs": generation.generation_ms,
             "totalMs": started.elapsed().as_secs_f64() * 1000.0,
             "stop": generation.stop,
+            "contextMs": suggestion.context_ms,
+            "contextFiles": generation.context_files,
         });
         if args.print_prompt {
             report["prompt"] = generation.prompt.clone().into();

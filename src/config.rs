@@ -87,6 +87,14 @@ pub struct Settings {
     pub trace: bool,
     /// Post-processing filters to run, e.g. `{"bracketBalance": false}` switches one off.
     pub filters: Filters,
+    /// Show the model code from other files of the workspace (definitions the cursor's code
+    /// uses, imported files, similar code, recent edits).
+    pub repo_context: bool,
+    /// Token budget for that code, counted with the model's tokenizer.
+    pub context_tokens: usize,
+    /// Extra glob patterns (gitignore syntax, relative to a workspace root) of files whose text
+    /// must never reach a prompt, on top of the built-in secrets list (`.env*`, keys, …).
+    pub context_deny: Vec<String>,
 }
 
 impl Default for Settings {
@@ -113,6 +121,9 @@ impl Default for Settings {
             kv_shift: false,
             trace: false,
             filters: Filters::default(),
+            repo_context: true,
+            context_tokens: budgets.context_tokens,
+            context_deny: Vec::new(),
         }
     }
 }
@@ -147,7 +158,11 @@ impl Settings {
     }
 
     pub fn budgets(&self) -> Budgets {
-        Budgets { prefix_tokens: self.prefix_tokens, suffix_tokens: self.suffix_tokens }
+        Budgets {
+            prefix_tokens: self.prefix_tokens,
+            suffix_tokens: self.suffix_tokens,
+            context_tokens: if self.repo_context { self.context_tokens } else { 0 },
+        }
     }
 
     pub fn threads(&self) -> usize {

@@ -28,7 +28,7 @@ fn input(prefix: &str, suffix: &str) -> FimInput {
         repo_name: Some("proj".into()),
         prefix: prefix.into(),
         suffix: suffix.into(),
-        context_files: Vec::new(),
+        context: Vec::new(),
         prefix_first_line: 0,
     }
 }

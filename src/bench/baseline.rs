@@ -50,10 +50,10 @@ impl AnswerCache {
     fn insert(&mut self, key: String, content: String) {
         if self.answers.insert(key.clone(), content).is_none() {
             self.order.push_back(key);
-            if self.order.len() > MAX_CACHE_KEYS {
-                if let Some(oldest) = self.order.pop_front() {
-                    self.answers.remove(&oldest);
-                }
+            if self.order.len() > MAX_CACHE_KEYS
+                && let Some(oldest) = self.order.pop_front()
+            {
+                self.answers.remove(&oldest);
             }
         }
     }

@@ -3,9 +3,12 @@
 
 pub mod cursor;
 
+use std::sync::Arc;
+
 use ropey::Rope;
 
 use crate::config::Settings;
+use crate::context::{Gathered, RepoContext};
 use crate::documents::DocumentSnapshot;
 use crate::engine::{CancelFlag, Engine, EngineError, Generation, GenerationParams};
 use crate::postprocess::{self, Filters, Surroundings};
@@ -20,12 +23,17 @@ pub struct Suggestion {
     /// Text to insert at the cursor.
     pub text: String,
     pub generation: Generation,
+    /// Time spent choosing repository context, and how many snippets were offered.
+    pub context_ms: f64,
+    pub context_snippets: usize,
 }
 
 pub struct Pipeline {
     pub engine: Engine,
     pub settings: Settings,
     pub workspace: Workspace,
+    /// The workspace index; `None` when `repoContext` was off at start.
+    pub context: Option<Arc<RepoContext>>,
 }
 
 impl Pipeline {
@@ -39,10 +47,11 @@ impl Pipeline {
         cancel: CancelFlag,
         background: bool,
     ) -> Result<Option<Suggestion>, EngineError> {
-        let Some((window, input)) = self.prepare(document, char_idx) else {
+        let Some((window, input, gathered)) = self.prepare(document, char_idx).await else {
             tracing::debug!(uri = %document.uri, "no completion inside a secrets file");
             return Ok(None);
         };
+        let context_snippets = input.context.len();
         let params = GenerationParams {
             background,
             ..GenerationParams::from_settings(&self.settings, window.single_line)
@@ -50,7 +59,7 @@ impl Pipeline {
         let generation = self.engine.generate(input, params, cancel).await?;
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(char_idx));
         let text = finish(&generation.text, &window, crlf, &self.settings.filters);
-        Ok(Some(Suggestion { text, generation }))
+        Ok(Some(Suggestion { text, generation, context_ms: gathered.ms, context_snippets }))
     }
 
     /// Evaluates the prompt for a cursor at `char_idx` without generating, so that a request
@@ -61,7 +70,9 @@ impl Pipeline {
         char_idx: usize,
         cancel: CancelFlag,
     ) -> Result<(), EngineError> {
-        let Some((window, input)) = self.prepare(document, char_idx) else { return Ok(()) };
+        let Some((window, input, _)) = self.prepare(document, char_idx).await else {
+            return Ok(());
+        };
         let params = GenerationParams {
             max_tokens: 0,
             background: true,
@@ -70,27 +81,37 @@ impl Pipeline {
         self.engine.generate(input, params, cancel).await.map(drop)
     }
 
-    /// The cursor window and the engine's input for `char_idx`; `None` for a secrets file, whose
-    /// text never reaches a prompt.
-    fn prepare(
+    /// The cursor window, the engine's input for `char_idx` and the repository context found
+    /// for it; `None` for a secrets file, whose text never reaches a prompt.
+    async fn prepare(
         &self,
         document: &DocumentSnapshot,
         char_idx: usize,
-    ) -> Option<(CursorWindow, FimInput)> {
+    ) -> Option<(CursorWindow, FimInput, Gathered)> {
         if workspace::uri_to_path(document.uri.as_ref()).is_some_and(|p| secrets::is_secret(&p)) {
             return None;
         }
         let window = cursor::window(&document.rope, char_idx, self.settings.multiline);
         let place = self.workspace.place_of(document.uri.as_ref());
+        let gathered = match &self.context {
+            Some(context) if self.settings.repo_context && self.settings.context_tokens > 0 => {
+                // Bounded CPU work (`context::GATHER_BUDGET`), kept off the async workers.
+                let (context, document) = (Arc::clone(context), document.clone());
+                tokio::task::spawn_blocking(move || context.gather(&document, char_idx))
+                    .await
+                    .unwrap_or_default()
+            }
+            _ => Gathered::default(),
+        };
         let input = FimInput {
             path: place.path,
             repo_name: place.repo_name,
             prefix: window.prefix.clone(),
             suffix: window.suffix.clone(),
-            context_files: Vec::new(),
+            context: gathered.snippets.clone(),
             prefix_first_line: window.prefix_first_line,
         };
-        Some((window, input))
+        Some((window, input, gathered))
     }
 }
 

@@ -181,11 +181,14 @@ pub struct Generation {
     pub prompt_ms: f64,
     pub generation_ms: f64,
     pub stop: StopReason,
+    /// Other files shown to the model (repository context), in prompt order.
+    pub context_files: Vec<String>,
 }
 
 /// What the engine thread receives.
 pub enum Message {
-    Job(Job),
+    /// Boxed: a job carries the prompt's text and context, much larger than a `Stop`.
+    Job(Box<Job>),
     /// Finish the current job, free the model and context, acknowledge, and end the thread:
     /// a process must not exit while llama.cpp is working on another thread.
     Stop(oneshot::Sender<()>),
@@ -294,7 +297,7 @@ impl Engine {
         let jobs = self.jobs.as_ref().ok_or(EngineError::Stopped)?;
         let (reply, answer) = oneshot::channel();
         let job = Job { input, params, cancel, reply };
-        jobs.send(Message::Job(job)).map_err(|_| EngineError::Stopped)?;
+        jobs.send(Message::Job(Box::new(job))).map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }
 }

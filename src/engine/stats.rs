@@ -164,7 +164,7 @@ mod tests {
             repo_name: None,
             prefix: "def add(a, b):\n    return ".into(),
             suffix: "\n".into(),
-            context_files: Vec::new(),
+            context: Vec::new(),
             prefix_first_line: 0,
         };
         let defaults = crate::config::Settings::default();

@@ -105,7 +105,7 @@ pub(super) fn run(
     let mut stop_ack = None;
     while let Ok(message) = jobs.recv() {
         let job = match message {
-            Message::Job(job) => job,
+            Message::Job(job) => *job,
             Message::Stop(ack) => {
                 stop_ack = Some(ack);
                 break;
@@ -227,6 +227,7 @@ impl Session<'_> {
             prompt_ms,
             generation_ms: generating.elapsed().as_secs_f64() * 1000.0,
             stop,
+            context_files: prompt.context_paths.clone(),
         })
     }
 

@@ -53,10 +53,21 @@ pub struct EvalArgs {
     /// Seconds a pass@1 test may run.
     #[arg(long, default_value_t = 10)]
     pub test_timeout: u64,
+    /// Run infill without repository context (`repoContext: false`): the control for what
+    /// code from other files adds.
+    #[arg(long)]
+    pub no_repo_context: bool,
+    /// Only tasks of these kinds (comma-separated: single-line, multi-line, cross-file,
+    /// line-rest), before --limit spreads the rest.
+    #[arg(long, value_delimiter = ',')]
+    pub kind: Vec<String>,
 }
 
 pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
-    let all = tasks::load(&args.tasks)?;
+    let mut all = tasks::load(&args.tasks)?;
+    if !args.kind.is_empty() {
+        all.retain(|task| args.kind.contains(&task.kind));
+    }
     let tasks = tasks::spread(all, args.limit);
     let repos = args.repos.clone().unwrap_or_else(|| {
         args.tasks.parent().map(|p| p.join("repos")).unwrap_or_else(|| PathBuf::from("repos"))
@@ -70,6 +81,9 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     let infill = (!args.baseline_only).then(|| -> anyhow::Result<InfillRunner> {
         let mut options = args.options.clone().unwrap_or_default();
         options.insert("trace".into(), true.into());
+        if args.no_repo_context {
+            options.insert("repoContext".into(), false.into());
+        }
         Ok(InfillRunner { binary: std::env::current_exe()?, model: model.clone(), options })
     });
     let infill = infill.transpose()?;
@@ -130,6 +144,9 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     }
     progress.finish_and_clear();
     println!("{}", report::table(&results));
+    if let Some(median) = report::median_context_ms(&results) {
+        println!("median context gathering per request (infill): {median:.1} ms");
+    }
     Ok(())
 }
 
@@ -157,6 +174,8 @@ fn score(task: &Task, engine: &str, answer: anyhow::Result<Answer>, limit: Durat
         prompt_tokens: answer.prompt_tokens,
         evaluated_tokens: answer.evaluated_tokens,
         reused_tokens: answer.reused_tokens,
+        context_ms: answer.context_ms,
+        context_files: answer.context_files,
         error,
         completion: answer.text,
     }

@@ -22,6 +22,9 @@ pub struct TaskResult {
     pub prompt_tokens: Option<u64>,
     pub evaluated_tokens: Option<u64>,
     pub reused_tokens: Option<u64>,
+    /// infill: time spent choosing repository context, and the files shown.
+    pub context_ms: Option<f64>,
+    pub context_files: Option<Vec<String>>,
     pub error: Option<String>,
 }
 
@@ -75,6 +78,17 @@ pub fn summarize(results: &[&TaskResult]) -> Summary {
 }
 
 /// The table: for each group (all, each kind, each language) one row per engine.
+/// Median repository-context gathering time over infill's answers that report one.
+pub fn median_context_ms(results: &[TaskResult]) -> Option<f64> {
+    let mut times: Vec<f64> =
+        results.iter().filter(|r| r.engine == "infill").filter_map(|r| r.context_ms).collect();
+    if times.is_empty() {
+        return None;
+    }
+    times.sort_by(f64::total_cmp);
+    Some(times[times.len() / 2])
+}
+
 pub fn table(results: &[TaskResult]) -> String {
     let mut groups: BTreeMap<(u8, String), Vec<&TaskResult>> = BTreeMap::new();
     for result in results {
@@ -148,6 +162,8 @@ mod tests {
             prompt_tokens: Some(10),
             evaluated_tokens: Some(10),
             reused_tokens: Some(0),
+            context_ms: None,
+            context_files: None,
             error: None,
         }
     }

@@ -25,6 +25,9 @@ pub struct Answer {
     pub prompt_tokens: Option<u64>,
     pub evaluated_tokens: Option<u64>,
     pub reused_tokens: Option<u64>,
+    /// infill: repository-context gathering time and the other files the prompt showed.
+    pub context_ms: Option<f64>,
+    pub context_files: Option<Vec<String>>,
 }
 
 /// How long to wait for a completion's `infill/trace` after its response.
@@ -50,6 +53,8 @@ impl InfillRunner {
         if loaded.contains("not loaded") {
             bail!("{loaded}");
         }
+        // As a user would, ask once the project is indexed (answers at once without an index).
+        client.request("infill/indexStatus", serde_json::json!({"wait": true}))?;
         let uri = file_uri(&workspace.file);
         client.open(&uri, &task.language, &format!("{}{}", task.prefix, task.suffix))?;
         let rope = Rope::from_str(&task.prefix);
@@ -75,6 +80,10 @@ impl InfillRunner {
             prompt_tokens: trace["promptTokens"].as_u64(),
             evaluated_tokens: trace["evaluatedTokens"].as_u64(),
             reused_tokens: trace["reusedTokens"].as_u64(),
+            context_ms: trace["contextMs"].as_f64(),
+            context_files: trace["contextFiles"]
+                .as_array()
+                .map(|files| files.iter().filter_map(|f| f.as_str().map(str::to_string)).collect()),
         };
         client.shutdown()?;
         Ok(answer)
@@ -96,6 +105,8 @@ impl BaselineRunner {
         let reused = timings.cache_n.or(answer.response.tokens_cached).map(|n| n.max(0) as u64);
         Ok(Answer {
             raw: None,
+            context_ms: None,
+            context_files: None,
             text: answer.response.content,
             latency_ms: answer.elapsed.as_secs_f64() * 1000.0,
             prompt_tokens: evaluated.zip(reused).map(|(e, r)| e + r),

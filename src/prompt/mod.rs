@@ -5,10 +5,12 @@
 //! not a string, so text from a file can never be read as a special token.
 
 pub mod budget;
+pub mod context;
 pub mod hf_tokenizer;
 pub mod template;
 
 pub use budget::{Budgets, TokenCounter};
+pub use context::{ContextSnippet, Stability};
 pub use template::{FimTemplate, Order, RepoLayout};
 
 /// What the completion pipeline knows about the hole.
@@ -21,13 +23,15 @@ pub struct FimInput {
     /// Text before and after the cursor; already windowed, not yet cut to the token budget.
     pub prefix: String,
     pub suffix: String,
-    /// Other files to show before the current one (repository context).
-    pub context_files: Vec<ContextFile>,
+    /// Code from other files, best first (repository context); `build` keeps what fits
+    /// `Budgets::context_tokens`.
+    pub context: Vec<ContextSnippet>,
     /// Line number in the document of the first line of `prefix`: lets the budget cut the
     /// prefix at document lines that stay put while the user types (see `budget::cut_prefix`).
     pub prefix_first_line: usize,
 }
 
+/// One other file's entry in the prompt: the lines of it that were chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContextFile {
     pub path: String,
@@ -50,6 +54,8 @@ pub struct Prompt {
     /// The prefix and suffix as they went in after budgeting (for logs and traces).
     pub prefix_chars: usize,
     pub suffix_chars: usize,
+    /// Paths of the other files shown (repository context), in prompt order.
+    pub context_paths: Vec<String>,
 }
 
 impl Prompt {
@@ -76,6 +82,11 @@ pub fn build(
     let prefix =
         budget::cut_prefix(&input.prefix, input.prefix_first_line, budgets.prefix_tokens, counter);
     let suffix = budget::cut_suffix(&input.suffix, budgets.suffix_tokens, counter);
+    // Without a repository name there is no workspace, so no other file may be shown.
+    let context_files = match &input.repo_name {
+        Some(_) => context::fit(&input.context, budgets.context_tokens, counter),
+        None => Vec::new(),
+    };
     let mut pieces = Vec::new();
     let push_text = |pieces: &mut Vec<Piece>, text: String| {
         if !text.is_empty() {
@@ -90,7 +101,7 @@ pub fn build(
         (RepoLayout::StarCoder2, Some((repo_token, sep)), Some(repo)) => {
             pieces.push(Piece::Special(repo_token));
             push_text(&mut pieces, repo.clone());
-            for file in &input.context_files {
+            for file in &context_files {
                 pieces.push(Piece::Special(sep));
                 push_text(&mut pieces, format!("{}\n{}", file.path, file.text));
             }
@@ -104,14 +115,26 @@ pub fn build(
         (RepoLayout::Qwen, Some((repo_token, sep)), Some(repo)) => {
             pieces.push(Piece::Special(repo_token));
             push_text(&mut pieces, format!("{repo}\n"));
-            for file in &input.context_files {
+            for file in &context_files {
                 pieces.push(Piece::Special(sep));
                 push_text(&mut pieces, format!("{}\n{}\n", file.path, file.text));
             }
             pieces.push(Piece::Special(sep));
             push_text(&mut pieces, format!("{}\n", input.path));
         }
-        _ => {}
+        _ => {
+            // No repository format: other files become commented path headers with their code,
+            // in front of the current file's own path header.
+            if !context_files.is_empty() {
+                let mut header = String::new();
+                for file in &context_files {
+                    let marker = context::comment_marker(&file.path);
+                    header.push_str(&format!("{marker} Path: {}\n{}\n", file.path, file.text));
+                }
+                let marker = context::comment_marker(&input.path);
+                prefix_text = format!("{header}{marker} Path: {}\n{prefix}", input.path);
+            }
+        }
     }
 
     let prefix_part = |pieces: &mut Vec<Piece>| {
@@ -136,7 +159,12 @@ pub fn build(
         pieces.push(Piece::Special(template.middle));
         push_text(&mut pieces, template.after_middle_token.to_string());
     }
-    Prompt { pieces, prefix_chars: prefix.chars().count(), suffix_chars: suffix.chars().count() }
+    Prompt {
+        pieces,
+        prefix_chars: prefix.chars().count(),
+        suffix_chars: suffix.chars().count(),
+        context_paths: context_files.into_iter().map(|f| f.path).collect(),
+    }
 }
 
 #[cfg(test)]
@@ -150,7 +178,11 @@ mod tests {
             repo_name: repo.map(str::to_string),
             prefix: "def fib(n):\n    return ".into(),
             suffix: "\n\nprint(fib(3))\n".into(),
-            context_files: vec![ContextFile { path: "util.py".into(), text: "X = 1\n".into() }],
+            context: vec![ContextSnippet {
+                path: "util.py".into(),
+                lines: vec![(0, "X = 1".into())],
+                stability: Stability::Workspace,
+            }],
             prefix_first_line: 0,
         }
     }
@@ -192,7 +224,8 @@ mod tests {
     fn codestral_puts_the_suffix_first_and_codellama_spaces_its_tokens() {
         assert_eq!(
             render("codestral", Some("proj")),
-            "[SUFFIX]\n\nprint(fib(3))\n[PREFIX]def fib(n):\n    return "
+            "[SUFFIX]\n\nprint(fib(3))\n[PREFIX]# Path: util.py\nX = 1\n\n# Path: src/fib.py\n\
+             def fib(n):\n    return "
         );
         assert_eq!(
             render("codellama", None),
@@ -223,7 +256,7 @@ mod tests {
         let mut long = input(None);
         long.prefix = "a\nb\nc\nd\ncursor ".into();
         long.suffix = "end\ne\nf\n".into();
-        let budgets = Budgets { prefix_tokens: 5, suffix_tokens: 4 };
+        let budgets = Budgets { prefix_tokens: 5, suffix_tokens: 4, context_tokens: 0 };
         let prompt = build(template, template.order, &long, budgets, &mut WordCounter { calls: 0 });
         assert_eq!(
             prompt.render(),

@@ -35,7 +35,11 @@ pub async fn handle(backend: &Backend, params: DidChangeConfigurationParams) {
             .show_once(&backend.client, MessageType::Warning, format!("infill: {warning}"))
             .await;
     }
-    let (applied, needs_restart) = merge(&current.settings, requested, options);
+    let (applied, mut needs_restart) = merge(&current.settings, requested, options);
+    if applied.repo_context && current.context.is_none() {
+        // Started without an index: there is nothing to gather from until a restart.
+        needs_restart.push("repoContext");
+    }
     if !needs_restart.is_empty() {
         let message = format!(
             "infill: changing {} takes effect when the server restarts; until then it keeps the running value",
@@ -51,6 +55,7 @@ pub async fn handle(backend: &Backend, params: DidChangeConfigurationParams) {
         engine: current.engine.clone(),
         settings: applied,
         workspace: current.workspace.clone(),
+        context: current.context.clone(),
     };
     // Suggestions made under the old settings are not what the new ones would give.
     if let Some(scheduler) = backend.scheduler.get() {
@@ -92,12 +97,18 @@ fn merge(running: &Settings, requested: Settings, object: &Value) -> (Settings, 
     if given("debounceMs") && requested.debounce_ms != running.debounce_ms {
         changed.push("debounceMs");
     }
+    // The workspace index and its file filter are built once too; switching `repoContext` off
+    // applies at once (nothing is gathered), switching it back on uses the index if there is one.
+    if given("contextDeny") && requested.context_deny != running.context_deny {
+        changed.push("contextDeny");
+    }
     let applied = Settings {
         model: running.model.clone(),
         family: running.family.clone(),
         threads: running.threads,
         context_size: running.context_size,
         debounce_ms: running.debounce_ms,
+        context_deny: running.context_deny.clone(),
         ..requested
     };
     (applied, changed)

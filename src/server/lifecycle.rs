@@ -12,6 +12,7 @@ use super::capabilities::server_capabilities;
 use super::status;
 use crate::completion::Pipeline;
 use crate::config::Settings;
+use crate::context::RepoContext;
 use crate::documents::PositionEncoding;
 use crate::engine::{Engine, EngineConfig, EngineStatus, model};
 use crate::schedule::Scheduler;
@@ -46,7 +47,16 @@ pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<Initial
         Err(err) => Engine::failed(err.to_string()),
     };
     let _ = backend.scheduler.set(Arc::new(Scheduler::new(settings.debounce_ms)));
-    let pipeline = Pipeline { engine, settings, workspace };
+    let context = settings.repo_context.then(|| {
+        let (context, warnings) =
+            RepoContext::new(&workspace, &settings.context_deny, Arc::clone(&backend.documents));
+        for warning in warnings {
+            backend.notices.defer(format!("infill: {warning}"));
+        }
+        context
+    });
+    let _ = backend.client_watches_files.set(watches_files(&params));
+    let pipeline = Pipeline { engine, settings, workspace, context };
     {
         let mut slot = backend
             .pipeline
@@ -64,6 +74,15 @@ pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<Initial
             version: Some(env!("CARGO_PKG_VERSION").into()),
         }),
     })
+}
+
+/// Whether the client lets the server register file watchers (`didChangeWatchedFiles`).
+fn watches_files(params: &InitializeParams) -> bool {
+    let workspace = params.capabilities.workspace.as_ref();
+    workspace
+        .and_then(|w| w.did_change_watched_files.as_ref())
+        .and_then(|d| d.dynamic_registration)
+        .unwrap_or(false)
 }
 
 #[allow(deprecated)] // rootUri: older clients send only that.
@@ -85,6 +104,12 @@ fn workspace_from(params: &InitializeParams) -> Workspace {
 pub async fn initialized(backend: &Backend) {
     backend.notices.flush_deferred(&backend.client).await;
     let Some(pipeline) = backend.pipeline() else { return };
+    if let Some(context) = &pipeline.context {
+        context.start_indexing();
+        if backend.client_watches_files.get().copied().unwrap_or(false) {
+            watch_workspace_files(&backend.client).await;
+        }
+    }
     let client = backend.client.clone();
     let with_progress = backend.client_has_progress.get().copied().unwrap_or(false);
     let notices = backend.notices.clone();
@@ -127,6 +152,25 @@ pub async fn initialized(backend: &Backend) {
             notices.show_once(&client, MessageType::Error, failure_message(&message)).await;
         }
     });
+}
+
+/// Asks the client to report files created, changed or deleted outside the editor (a branch
+/// switch, a code generator), so the index follows them.
+async fn watch_workspace_files(client: &tower_lsp_server::Client) {
+    let options = DidChangeWatchedFilesRegistrationOptions {
+        watchers: vec![FileSystemWatcher {
+            glob_pattern: GlobPattern::Pattern("**/*".into()),
+            kind: None,
+        }],
+    };
+    let registration = Registration {
+        id: "infill/watched-files".into(),
+        method: "workspace/didChangeWatchedFiles".into(),
+        register_options: serde_json::to_value(options).ok(),
+    };
+    if let Err(err) = client.register_capability(vec![registration]).await {
+        tracing::info!(%err, "file watching not registered; the index follows open documents only");
+    }
 }
 
 /// The one message a failed load produces, whether reported at load time or on a request.

@@ -27,6 +27,7 @@ use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::completion::Pipeline;
+use crate::context::IndexStatus;
 use crate::documents::DocumentStore;
 use crate::engine::{CancelFlag, EngineStatsSnapshot};
 use crate::schedule::Scheduler;
@@ -42,6 +43,8 @@ pub struct Backend {
     pipeline: RwLock<Option<Arc<Pipeline>>>,
     /// Whether the client accepts server-created `$/progress` tokens.
     client_has_progress: OnceLock<bool>,
+    /// Whether the client lets the server register file watchers.
+    client_watches_files: OnceLock<bool>,
     /// The running completion per document; a newer request cancels the older one.
     in_flight: Arc<DashMap<Uri, CancelFlag>>,
     /// Set once by `initialize`, from the settings.
@@ -61,6 +64,7 @@ impl Backend {
             command_line_model,
             pipeline: RwLock::new(None),
             client_has_progress: OnceLock::new(),
+            client_watches_files: OnceLock::new(),
             in_flight: Arc::default(),
             scheduler: OnceLock::new(),
             shutting_down: Default::default(),
@@ -86,6 +90,22 @@ impl Backend {
             self.pipeline().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
         Ok(pipeline.engine.stats())
     }
+
+    /// `infill/indexStatus` (custom request): the workspace index's state; with
+    /// `{"wait": true}` it answers once the background walk has finished (for `infill eval`,
+    /// which must not ask before the project is indexed).
+    async fn index_status(&self, params: IndexStatusParams) -> Result<IndexStatus> {
+        let pipeline =
+            self.pipeline().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
+        let Some(context) = &pipeline.context else { return Ok(IndexStatus::default()) };
+        Ok(if params.wait { context.indexed().await } else { context.status() })
+    }
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct IndexStatusParams {
+    wait: bool,
 }
 
 /// Makes a background job the document's in-flight job, only when none runs: a request always
@@ -106,6 +126,7 @@ pub async fn serve_stdio(command_line_model: Option<PathBuf>) {
     let (service, socket) =
         LspService::build(|client| Backend::new(client, command_line_model.clone()))
             .custom_method("infill/stats", Backend::stats)
+            .custom_method("infill/indexStatus", Backend::index_status)
             .finish();
     Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
 }
@@ -128,6 +149,9 @@ impl LanguageServer for Backend {
             flag.cancel();
         }
         if let Some(pipeline) = self.pipeline() {
+            if let Some(context) = &pipeline.context {
+                context.stop();
+            }
             pipeline.engine.stop().await;
         }
         Ok(())
@@ -143,6 +167,14 @@ impl LanguageServer for Backend {
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         text_sync::did_close(self, params);
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        if let Some(context) = self.pipeline().and_then(|p| p.context.clone()) {
+            // Reading files is blocking work.
+            let _ =
+                tokio::task::spawn_blocking(move || context.files_changed(&params.changes)).await;
+        }
     }
 
     async fn inline_completion(

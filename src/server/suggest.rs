@@ -104,7 +104,9 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
                 "suggestion"
             );
             if pipeline.settings.trace {
-                let generation = serde_json::to_value(generation).unwrap_or_default();
+                let mut generation = serde_json::to_value(generation).unwrap_or_default();
+                generation["contextMs"] = suggestion.context_ms.into();
+                generation["contextSnippets"] = suggestion.context_snippets.into();
                 send_trace(backend, &uri, &suggestion.text, generation).await;
             }
             scheduler.cache.insert(&document.rope, cursor_char, &suggestion.text);

@@ -10,6 +10,9 @@ use super::{Backend, warm_up};
 
 pub fn did_open(backend: &Backend, params: DidOpenTextDocumentParams) {
     let doc = params.text_document;
+    if let Some(context) = backend.pipeline().and_then(|p| p.context.clone()) {
+        context.document_opened(&doc.uri, &doc.text);
+    }
     backend.documents.open(doc.uri, &doc.text, doc.version, doc.language_id.to_string());
 }
 
@@ -17,6 +20,11 @@ pub async fn did_change(backend: &Backend, params: DidChangeTextDocumentParams) 
     let uri = params.text_document.text_document_identifier.uri;
     let version = params.text_document.version;
     let result = backend.documents.apply_changes(&uri, version, &params.content_changes);
+    if let Ok(edit_point) = result
+        && let Some(context) = backend.pipeline().and_then(|p| p.context.clone())
+    {
+        context.document_changed(&uri, edit_point);
+    }
     if let Ok(Some(edit_point)) = result {
         warm_up::after_edit(backend, uri.clone(), version, edit_point);
     }
@@ -34,4 +42,7 @@ pub fn did_close(backend: &Backend, params: DidCloseTextDocumentParams) {
         cancel.cancel();
     }
     backend.documents.close(&uri);
+    if let Some(context) = backend.pipeline().and_then(|p| p.context.clone()) {
+        context.document_closed(&uri);
+    }
 }

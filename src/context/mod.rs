@@ -1,0 +1,496 @@
+//! Repository context stage: which code from other files of the workspace goes into the prompt.
+//!
+//! Sources, each its own module: the workspace files (`walk`, through the safety `filter`, into
+//! the `index`), open documents (indexed from the editor's text), recently edited and viewed
+//! regions (`recent`), and the definitions and imports the language lexers find (`symbols`,
+//! `imports`). `rank` orders candidate snippets for a cursor; the prompt stage keeps what fits
+//! the token budget (`prompt::context`).
+//!
+//! Locks: the index sits behind a `std::sync::RwLock`; `gather` holds the read side for at most
+//! its time budget and never across an `.await` (it is synchronous; the pipeline runs it on a
+//! blocking thread).
+
+pub mod filter;
+pub mod imports;
+pub mod index;
+pub mod rank;
+pub mod recent;
+pub mod symbols;
+pub mod walk;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tower_lsp_server::gen_lsp_types::{FileChangeType, FileEvent, Uri};
+
+use crate::documents::{DocumentSnapshot, DocumentStore};
+use crate::prompt::{ContextSnippet, Stability};
+use crate::workspace::{self, Workspace};
+use filter::{Admitted, FileFilter};
+use index::Index;
+use recent::RecentRegions;
+
+/// Time a request may spend choosing context; what the scan has not reached by then is left out.
+pub const GATHER_BUDGET: Duration = Duration::from_millis(20);
+
+/// The workspace index's state, for `infill/indexStatus` and logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexStatus {
+    /// The background walk is still running.
+    pub indexing: bool,
+    /// Files in the index now (workspace files and open documents).
+    pub files: usize,
+    pub bytes: usize,
+    /// The finished walk's figures.
+    pub walk: Option<walk::WalkReport>,
+}
+
+/// What `gather` found for one request.
+#[derive(Debug, Clone, Default)]
+pub struct Gathered {
+    pub snippets: Vec<ContextSnippet>,
+    pub ms: f64,
+    pub figures: rank::RankFigures,
+}
+
+pub struct RepoContext {
+    filter: FileFilter,
+    index: Arc<RwLock<Index>>,
+    recent: Mutex<RecentRegions>,
+    documents: Arc<DocumentStore>,
+    /// Open documents changed since they were last indexed.
+    dirty: Mutex<HashSet<Uri>>,
+    status: watch::Sender<IndexStatus>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RepoContext {
+    /// `deny`: the `contextDeny` globs; bad ones come back as warnings.
+    pub fn new(
+        workspace: &Workspace,
+        deny: &[String],
+        documents: Arc<DocumentStore>,
+    ) -> (Arc<Self>, Vec<String>) {
+        let (filter, warnings) = FileFilter::new(workspace.roots(), deny);
+        let context = Self {
+            filter,
+            index: Arc::default(),
+            recent: Mutex::default(),
+            documents,
+            dirty: Mutex::default(),
+            status: watch::Sender::new(IndexStatus::default()),
+            stop: Arc::default(),
+        };
+        (Arc::new(context), warnings)
+    }
+
+    /// Walks the roots on an `infill-index` thread; `status` says when it is done.
+    pub fn start_indexing(self: &Arc<Self>) {
+        self.status.send_modify(|s| s.indexing = true);
+        let context = Arc::clone(self);
+        let spawned = std::thread::Builder::new().name("infill-index".into()).spawn(move || {
+            let report = walk::index_workspace(&context.filter, &context.index, &context.stop);
+            tracing::info!(?report, "workspace indexed");
+            context.publish(false, Some(report));
+        });
+        if let Err(err) = spawned {
+            tracing::warn!(%err, "cannot start the indexing thread; no workspace context");
+            self.status.send_modify(|s| s.indexing = false);
+        }
+    }
+
+    /// Indexes synchronously (for `infill complete`, which makes one request and exits).
+    pub fn index_now(&self) -> walk::WalkReport {
+        let report = walk::index_workspace(&self.filter, &self.index, &self.stop);
+        self.publish(false, Some(report));
+        report
+    }
+
+    /// Ends a running walk (server shutdown).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn status(&self) -> IndexStatus {
+        *self.status.borrow()
+    }
+
+    /// The status once the background walk has finished.
+    pub async fn indexed(&self) -> IndexStatus {
+        let mut receiver = self.status.subscribe();
+        match receiver.wait_for(|s| !s.indexing).await {
+            Ok(status) => *status,
+            Err(_) => self.status(),
+        }
+    }
+
+    fn publish(&self, indexing: bool, walk: Option<walk::WalkReport>) {
+        let (files, bytes) = self.index.read().map_or((0, 0), |i| (i.len(), i.bytes()));
+        self.status.send_modify(|s| {
+            s.indexing = indexing;
+            s.files = files;
+            s.bytes = bytes;
+            if walk.is_some() {
+                s.walk = walk;
+            }
+        });
+    }
+
+    /// A document the editor opened: indexed from its text (which wins over the disk copy).
+    pub fn document_opened(&self, uri: &Uri, text: &str) {
+        self.index_document(uri, text.to_string());
+    }
+
+    /// A document changed (at char index `edit_point` when the edit had one): reindexed lazily,
+    /// by the next `gather` for another document, and the region around the edit becomes a
+    /// recent chunk.
+    pub fn document_changed(&self, uri: &Uri, edit_point: Option<usize>) {
+        if let Ok(mut dirty) = self.dirty.lock() {
+            dirty.insert(uri.clone());
+        }
+        let line = edit_point.and_then(|char_idx| {
+            let rope = self.documents.snapshot(uri)?.rope;
+            Some(rope.char_to_line(char_idx.min(rope.len_chars())))
+        });
+        if let Some(line) = line {
+            self.record_region(uri, line);
+        }
+    }
+
+    /// A closed document: its disk copy (if any, and admitted) replaces the editor's text.
+    pub fn document_closed(&self, uri: &Uri) {
+        if let Ok(mut dirty) = self.dirty.lock() {
+            dirty.remove(uri);
+        }
+        if let Some(path) = workspace::uri_to_path(uri.as_ref()) {
+            self.reload_from_disk(&path);
+        }
+    }
+
+    /// `workspace/didChangeWatchedFiles`: files created, changed or deleted outside the editor.
+    /// Open documents keep their editor text.
+    pub fn files_changed(&self, events: &[FileEvent]) {
+        for event in events {
+            if self.documents.is_open(&event.uri) {
+                continue;
+            }
+            let Some(path) = workspace::uri_to_path(event.uri.as_ref()) else { continue };
+            if event.kind == FileChangeType::Deleted {
+                let key = real_path(&path);
+                if let Ok(mut index) = self.index.write() {
+                    index.remove(&key);
+                }
+                if let Ok(mut recent) = self.recent.lock() {
+                    recent.forget(event.uri.as_ref());
+                }
+            } else {
+                self.reload_from_disk(&path);
+            }
+        }
+        self.publish(self.status().indexing, None);
+    }
+
+    fn reload_from_disk(&self, path: &Path) {
+        let read = self.filter.admit(path).and_then(|a| Ok((self.filter.read(&a)?, a)));
+        let Ok(mut index) = self.index.write() else { return };
+        match read {
+            Ok((text, admitted)) if index.has_room_for(text.len()) => {
+                let file =
+                    index::analyse(admitted.display, admitted.root, Stability::Workspace, text);
+                index.insert(admitted.path, file);
+            }
+            // Gone, grown too large, or no longer admitted: it leaves the index.
+            _ => {
+                index.remove(&real_path(path));
+            }
+        }
+    }
+
+    fn admitted_document(&self, uri: &Uri) -> Option<Admitted> {
+        let path = workspace::uri_to_path(uri.as_ref())?;
+        self.filter.admit_document(&path).ok()
+    }
+
+    fn index_document(&self, uri: &Uri, text: String) {
+        let Some(admitted) = self.admitted_document(uri) else { return };
+        if text.len() as u64 > filter::MAX_FILE_BYTES
+            || filter::check_text(text.clone().into_bytes()).is_err()
+        {
+            return;
+        }
+        let file = index::analyse(admitted.display, admitted.root, Stability::OpenDocument, text);
+        if let Ok(mut index) = self.index.write() {
+            index.insert(admitted.path, file);
+        }
+    }
+
+    fn record_region(&self, uri: &Uri, line: usize) {
+        let Some(admitted) = self.admitted_document(uri) else { return };
+        let Some(document) = self.documents.snapshot(uri) else { return };
+        let rope = &document.rope;
+        let first = line.saturating_sub(recent::HALF_LINES).min(rope.len_lines());
+        let end = (line + recent::HALF_LINES + 1).min(rope.len_lines());
+        let lines: Vec<String> = (first..end)
+            .map(|n| rope.line(n).to_string().trim_end_matches(['\n', '\r']).to_string())
+            .collect();
+        let chunk = recent::RecentChunk {
+            uri: uri.as_ref().to_string(),
+            display: admitted.display,
+            first_line: first,
+            lines,
+        };
+        if let Ok(mut recent) = self.recent.lock() {
+            recent.record(chunk);
+        }
+    }
+
+    /// Context snippets for a cursor at `char_idx` in `document`, best first. Synchronous and
+    /// bounded by `GATHER_BUDGET`; run it off the async workers.
+    pub fn gather(&self, document: &DocumentSnapshot, char_idx: usize) -> Gathered {
+        let started = Instant::now();
+        let deadline = started + GATHER_BUDGET;
+        self.refresh_dirty_documents(&document.uri);
+        let line = document.rope.char_to_line(char_idx.min(document.rope.len_chars()));
+        // Asking for a suggestion here is looking at this region.
+        self.record_region(&document.uri, line);
+        let Some(admitted) = self.admitted_document(&document.uri) else {
+            return Gathered { ms: started.elapsed().as_secs_f64() * 1000.0, ..Default::default() };
+        };
+        let text = document.rope.to_string();
+        let recent =
+            self.recent.lock().map(|r| r.for_cursor_in(document.uri.as_ref())).unwrap_or_default();
+        let cursor = rank::Cursor {
+            path: Some(&admitted.path),
+            root: Some(&admitted.root),
+            display: &admitted.display,
+            text: &text,
+            line,
+        };
+        let (snippets, figures) = match self.index.read() {
+            Ok(index) => rank::rank(&index, &recent, &cursor, deadline),
+            Err(_) => Default::default(),
+        };
+        Gathered { snippets, ms: started.elapsed().as_secs_f64() * 1000.0, figures }
+    }
+
+    /// Reindexes open documents edited since their last indexing, except `current`: its text is
+    /// in the prompt anyway, and leaving its entry alone keeps the ranking (and the KV cache)
+    /// steady while the user types in it.
+    fn refresh_dirty_documents(&self, current: &Uri) {
+        let pending: Vec<Uri> = match self.dirty.lock() {
+            Ok(mut dirty) => {
+                let pending = dirty.iter().filter(|u| *u != current).cloned().collect();
+                dirty.retain(|u| u == current);
+                pending
+            }
+            Err(_) => return,
+        };
+        for uri in pending {
+            if let Some(document) = self.documents.snapshot(&uri) {
+                self.index_document(&uri, document.rope.to_string());
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn indexed_text(&self, path: &Path) -> Option<String> {
+        self.index.read().ok()?.file(&real_path(path)).map(|f| f.text.clone())
+    }
+}
+
+/// `path` with symlinks resolved; for a deleted file, its folder's real path and its name.
+fn real_path(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| {
+        match (path.parent().and_then(|p| std::fs::canonicalize(p).ok()), path.file_name()) {
+            (Some(parent), Some(name)) => parent.join(name),
+            _ => path.to_path_buf(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prompt::hf_tokenizer::HfTokenCounter;
+    use crate::prompt::{self, Budgets, FimInput, TokenCounter, template};
+
+    /// A small project: the hole in `app/main.py` calls a function defined in `app/geometry.py`;
+    /// `app/noise.py` shares words with the cursor's code but defines nothing it uses.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        root: PathBuf,
+        documents: Arc<DocumentStore>,
+        context: Arc<RepoContext>,
+    }
+
+    const MAIN: &str = "\
+from .geometry import circle_area
+
+def report(shapes):
+    total = 0
+    for shape in shapes:
+        radius = shape.radius
+        total += 
+    return total
+";
+
+    fn write(root: &Path, relative: &str, text: &str) -> PathBuf {
+        let path = root.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn fixture(deny: &[String]) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("shapes-proj");
+        write(&root, "app/__init__.py", "");
+        write(
+            &root,
+            "app/geometry.py",
+            "import math\n\n\ndef circle_area(radius: float) -> float:\n    return math.pi * radius ** 2\n\n\ndef square_area(side):\n    return side * side\n",
+        );
+        write(
+            &root,
+            "app/noise.py",
+            "def unrelated(shapes):\n    total = 0\n    for shape in shapes:\n        total += 1\n    return total\n",
+        );
+        write(&root, "app/main.py", MAIN);
+        let documents = Arc::new(DocumentStore::new());
+        let workspace = Workspace::new(vec![root.clone()]);
+        let (context, warnings) = RepoContext::new(&workspace, deny, Arc::clone(&documents));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        context.index_now();
+        Fixture { _dir: dir, root, documents, context }
+    }
+
+    fn uri_of(path: &Path) -> Uri {
+        Uri::from(url::Url::from_file_path(path).unwrap().to_string())
+    }
+
+    /// Opens `relative` with `text` and gathers context at the end of line `line` (0-based).
+    fn gather_at(f: &Fixture, relative: &str, text: &str, line: usize) -> Gathered {
+        let uri = uri_of(&f.root.join(relative));
+        f.documents.open(uri.clone(), text, 1, "python".into());
+        f.context.document_opened(&uri, text);
+        let document = f.documents.snapshot(&uri).unwrap();
+        let char_idx = document.rope.line_to_char(line + 1) - 1;
+        f.context.gather(&document, char_idx)
+    }
+
+    #[test]
+    fn ranking_picks_the_defining_file_for_a_cross_file_hole() {
+        let f = fixture(&[]);
+        let gathered = gather_at(&f, "app/main.py", MAIN, 6);
+        let first = gathered.snippets.first().expect("some context");
+        assert_eq!(first.path, "app/geometry.py");
+        assert!(first.text().contains("def circle_area(radius: float) -> float:"), "{first:?}");
+        assert!(gathered.snippets.iter().all(|s| s.path != "app/main.py"), "never the file itself");
+    }
+
+    #[test]
+    fn starcoder2_prompt_has_the_trained_repository_layout() {
+        let f = fixture(&[]);
+        let gathered = gather_at(&f, "app/main.py", MAIN, 6);
+        let input = FimInput {
+            path: "app/main.py".into(),
+            repo_name: Some("shapes-proj".into()),
+            prefix: MAIN[..MAIN.find("total += ").unwrap() + "total += ".len()].into(),
+            suffix: MAIN[MAIN.find("total += ").unwrap() + "total += ".len()..].into(),
+            context: gathered.snippets,
+            prefix_first_line: 0,
+        };
+        let tokenizer =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/tiny-starcoder2.tokenizer.json");
+        let mut counter = HfTokenCounter::from_file(&tokenizer).unwrap();
+        // Room for the signature only: the similar window of noise.py does not fit.
+        let signature = "def circle_area(radius: float) -> float:\n";
+        let budget = counter.count("app/geometry.py") + 2 + counter.count(signature);
+        let budgets = Budgets { prefix_tokens: 1000, suffix_tokens: 1000, context_tokens: budget };
+        let starcoder2 = template::by_name("starcoder2").unwrap();
+        let prompt = prompt::build(starcoder2, starcoder2.order, &input, budgets, &mut counter);
+        assert_eq!(
+            prompt.render(),
+            format!(
+                "<repo_name>shapes-proj<file_sep>app/geometry.py\n{signature}\
+                 <file_sep><fim_prefix>app/main.py\n{}<fim_suffix>{}<fim_middle>",
+                input.prefix, input.suffix
+            )
+        );
+    }
+
+    #[test]
+    fn outside_files_symlink_escapes_and_secrets_never_reach_the_context() {
+        let outside = tempfile::tempdir().unwrap();
+        // Every one of these defines and uses what the cursor's code uses.
+        let bait = "def circle_area(radius):\n    return SECRET_TOKEN\n";
+        let target = write(outside.path(), "leak.py", bait);
+        let f = fixture(&["private/**".into()]);
+        write(&f.root, ".env", "SECRET_TOKEN=hunter2 circle_area radius shapes\n");
+        write(&f.root, "config/server.pem", "circle_area radius\n");
+        write(&f.root, "keys/id_rsa", "circle_area radius\n");
+        write(&f.root, "private/plan.py", bait);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&target, f.root.join("app/linked.py")).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(outside.path(), f.root.join("outside_dir")).unwrap();
+        f.context.index_now();
+        // Watched-file events and open documents cannot smuggle them in either.
+        let events: Vec<FileEvent> =
+            ["app/linked.py", ".env", "private/plan.py", "outside_dir/leak.py"]
+                .iter()
+                .map(|p| FileEvent { uri: uri_of(&f.root.join(p)), kind: FileChangeType::Created })
+                .collect();
+        f.context.files_changed(&events);
+        let outside_uri = uri_of(&target);
+        f.documents.open(outside_uri.clone(), bait, 1, "python".into());
+        f.context.document_opened(&outside_uri, bait);
+
+        let gathered = gather_at(&f, "app/main.py", MAIN, 6);
+        let shown: Vec<&str> = gathered.snippets.iter().map(|s| s.path.as_str()).collect();
+        assert!(shown.contains(&"app/geometry.py"), "{shown:?}");
+        for snippet in &gathered.snippets {
+            let text = snippet.text();
+            assert!(!text.contains("SECRET_TOKEN"), "{snippet:?}");
+            assert!(!["app/linked.py", ".env", "private/plan.py"].contains(&snippet.path.as_str()));
+        }
+        let index = f.context.index.read().unwrap();
+        let indexed: Vec<&str> = index.files().map(|(_, file)| file.display.as_str()).collect();
+        // __init__, geometry, noise and main (its disk copy replaced by the open document).
+        assert_eq!(indexed.len(), 4, "{indexed:?}");
+    }
+
+    #[test]
+    fn the_index_follows_edits_of_open_documents() {
+        let f = fixture(&[]);
+        let geometry = f.root.join("app/geometry.py");
+        let geometry_uri = uri_of(&geometry);
+        let old = std::fs::read_to_string(&geometry).unwrap();
+        f.documents.open(geometry_uri.clone(), &old, 1, "python".into());
+        f.context.document_opened(&geometry_uri, &old);
+        // The user renames the function in the editor, without saving.
+        let change = tower_lsp_server::gen_lsp_types::TextDocumentContentChangeWholeDocument::new(
+            old.replace("def circle_area(", "def disc_area("),
+        );
+        f.documents.apply_changes(&geometry_uri, 2, &[change.into()]).unwrap();
+        f.context.document_changed(&geometry_uri, Some(0));
+        assert_eq!(f.context.indexed_text(&geometry).unwrap(), old, "reindexed lazily");
+
+        let renamed = MAIN.replace("circle_area", "disc_area");
+        let gathered = gather_at(&f, "app/main.py", &renamed, 6);
+        let text: String = gathered.snippets.iter().map(|s| s.text()).collect();
+        assert!(text.contains("def disc_area(radius: float) -> float:"), "{text}");
+        assert!(!text.contains("def circle_area"), "{text}");
+        assert!(f.context.indexed_text(&geometry).unwrap().contains("def disc_area("));
+
+        // Closed without saving: the disk copy is back.
+        f.documents.close(&geometry_uri);
+        f.context.document_closed(&geometry_uri);
+        assert_eq!(f.context.indexed_text(&geometry).unwrap(), old);
+    }
+}
