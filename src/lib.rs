@@ -12,6 +12,7 @@ pub mod secrets;
 pub mod workspace;
 
 pub mod completion;
+pub mod context;
 pub mod documents;
 pub mod engine;
 pub mod eval;
