@@ -36,6 +36,8 @@ enum Command {
     Eval(infill::eval::EvalArgs),
     /// Replay a typing trace and report suggestion latency, optionally beside a llama-server.
     Bench(infill::bench::BenchArgs),
+    /// Index a folder as the server does and time repository-context gathering (no model).
+    BenchContext(infill::bench::context::ContextBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
         // The measuring tools drive servers over stdio; they need no async runtime of their own.
         Command::Eval(args) => report(infill::eval::run(args, cli.model)),
         Command::Bench(args) => report(infill::bench::run(args, cli.model)),
+        Command::BenchContext(args) => report(infill::bench::context::run(args)),
     }
 }
 

@@ -4,6 +4,7 @@
 //! llama.vim would (`baseline`); `driver` is the typist and `report` prints both side by side.
 
 mod baseline;
+pub mod context;
 mod driver;
 mod process;
 mod replay;

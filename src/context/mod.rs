@@ -297,6 +297,11 @@ impl RepoContext {
         }
     }
 
+    /// Real paths of the indexed files, in index order (for `infill bench-context`).
+    pub fn indexed_paths(&self) -> Vec<PathBuf> {
+        self.index.read().map(|i| i.files().map(|(p, _)| p.clone()).collect()).unwrap_or_default()
+    }
+
     #[cfg(test)]
     fn indexed_text(&self, path: &Path) -> Option<String> {
         self.index.read().ok()?.file(&real_path(path)).map(|f| f.text.clone())
@@ -419,7 +424,8 @@ def report(shapes):
             format!(
                 "<repo_name>shapes-proj<file_sep>app/geometry.py\n{signature}\
                  <file_sep><fim_prefix>app/main.py\n{}<fim_suffix>{}<fim_middle>",
-                input.prefix, input.suffix
+                input.prefix.trim_end(), // the trailing space is healed, not prompted
+                input.suffix
             )
         );
     }

@@ -12,13 +12,22 @@ export interface SettingsReader {
 export type ServerSettings = Record<string, unknown>;
 
 /** Server keys that take effect only when the server restarts (the model is loaded with them). */
-export const RESTART_KEYS: readonly string[] = ['model', 'family', 'threads', 'contextSize', 'debounceMs'];
+export const RESTART_KEYS: readonly string[] = [
+  'model',
+  'family',
+  'threads',
+  'contextSize',
+  'debounceMs',
+  'contextDeny',
+];
 
 /** Settings the server applies live. */
 const LIVE_KEYS: readonly string[] = [
+  'contextTokens',
   'maxTokens',
   'multiline',
   'prefixTokens',
+  'repoContext',
   'suffixTokens',
   'temperature',
   'trace',
@@ -42,6 +51,12 @@ export function serverSettings(config: SettingsReader): ServerSettings {
   const contextSize = config.get<number>('contextSize');
   if (typeof contextSize === 'number') {
     out.contextSize = contextSize;
+  }
+  const contextDeny = config.get<unknown>('contextDeny');
+  if (Array.isArray(contextDeny) && contextDeny.length > 0) {
+    out.contextDeny = (contextDeny as unknown[]).filter(
+      (p): p is string => typeof p === 'string' && p.trim() !== '',
+    );
   }
   for (const key of LIVE_KEYS) {
     const value = config.get<unknown>(key);

@@ -17,6 +17,9 @@ function reader(overrides: Record<string, unknown> = {}): SettingsReader {
     suffixTokens: 512,
     temperature: 0,
     trace: false,
+    repoContext: true,
+    contextTokens: 1024,
+    contextDeny: [],
     extraOptions: {},
   };
   const values = { ...defaults, ...overrides };
@@ -26,13 +29,26 @@ function reader(overrides: Record<string, unknown> = {}): SettingsReader {
 void test('defaults leave model, family and threads to the server', () => {
   assert.deepEqual(serverSettings(reader()), {
     contextSize: 4096,
+    contextTokens: 1024,
     maxTokens: 64,
     multiline: 'auto',
     prefixTokens: 1536,
+    repoContext: true,
     suffixTokens: 512,
     temperature: 0,
     trace: false,
   });
+});
+
+void test('repository context: on/off and budget apply live, a deny list needs a restart', () => {
+  const before = serverSettings(reader());
+  const off = serverSettings(reader({ repoContext: false, contextTokens: 256 }));
+  assert.equal(off.repoContext, false);
+  assert.equal(off.contextTokens, 256);
+  assert.deepEqual(restartKeys(before, off, 'infill', 'infill'), []);
+  const denied = serverSettings(reader({ contextDeny: ['secrets/**', ' ', 3] }));
+  assert.deepEqual(denied.contextDeny, ['secrets/**']);
+  assert.deepEqual(restartKeys(before, denied, 'infill', 'infill'), ['contextDeny']);
 });
 
 void test('set values map to the server keys, ~ expanded, extra options merged last', () => {
