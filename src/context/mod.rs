@@ -366,6 +366,12 @@ def report(shapes):
             "def unrelated(shapes):\n    total = 0\n    for shape in shapes:\n        total += 1\n    return total\n",
         );
         write(&root, "app/main.py", MAIN);
+        // Another language that shares every word with the cursor's code: never shown.
+        write(
+            &root,
+            "native/shapes.rs",
+            "pub fn circle_area(radius: f64) -> f64 {\n    let total = 0.0; // shapes, shape.radius\n    total\n}\n",
+        );
         let documents = Arc::new(DocumentStore::new());
         let workspace = Workspace::new(vec![root.clone()]);
         let (context, warnings) = RepoContext::new(&workspace, deny, Arc::clone(&documents));
@@ -396,6 +402,7 @@ def report(shapes):
         assert_eq!(first.path, "app/geometry.py");
         assert!(first.text().contains("def circle_area(radius: float) -> float:"), "{first:?}");
         assert!(gathered.snippets.iter().all(|s| s.path != "app/main.py"), "never the file itself");
+        assert!(gathered.snippets.iter().all(|s| s.path.ends_with(".py")), "{:?}", gathered.snippets);
     }
 
     #[test]
@@ -467,8 +474,9 @@ def report(shapes):
         }
         let index = f.context.index.read().unwrap();
         let indexed: Vec<&str> = index.files().map(|(_, file)| file.display.as_str()).collect();
-        // __init__, geometry, noise and main (its disk copy replaced by the open document).
-        assert_eq!(indexed.len(), 4, "{indexed:?}");
+        // __init__, geometry, noise, main (its disk copy replaced by the open document) and
+        // native/shapes.rs.
+        assert_eq!(indexed.len(), 5, "{indexed:?}");
     }
 
     #[test]

@@ -112,6 +112,14 @@ pub fn rank(
     let own_names: HashSet<String> =
         symbols::definitions(language, cursor.text).into_iter().map(|d| d.name).collect();
     let is_other = |path: &Path| cursor.path != Some(path);
+    // Code in another language is noise to the model (a Rust test that mentions `fib` says
+    // nothing about the Python being written).
+    let extension = |display: &str| display.rsplit_once('.').map(|(_, e)| e.to_string());
+    let cursor_extension = extension(cursor.display);
+    let same_language = |display: &str| match language {
+        symbols::Language::Other => extension(display) == cursor_extension,
+        _ => symbols::language_of(display) == language,
+    };
 
     let imports = imports::imports(language, cursor.display, cursor.text);
     let imported = resolve_imports(index, cursor.root, &imports, cursor.path);
@@ -123,7 +131,11 @@ pub fn rank(
         if own_names.contains(name) {
             continue;
         }
-        let files: Vec<&PathBuf> = index.defined_in(name).iter().filter(|p| is_other(p)).collect();
+        let files: Vec<&PathBuf> = index
+            .defined_in(name)
+            .iter()
+            .filter(|p| is_other(p) && index.file(p).is_some_and(|f| same_language(&f.display)))
+            .collect();
         if files.is_empty() || files.len() > MAX_DEFINING_FILES {
             continue;
         }
@@ -203,6 +215,9 @@ pub fn rank(
             continue;
         }
         let Some(file) = index.file(path) else { continue };
+        if !same_language(&file.display) {
+            continue;
+        }
         for window in &file.windows {
             figures.windows_scored += 1;
             let mut score = 0.0;
@@ -231,6 +246,9 @@ pub fn rank(
     }
 
     for (age, chunk) in recent.iter().enumerate() {
+        if !same_language(&chunk.display) {
+            continue;
+        }
         let text = chunk.lines.join("\n");
         let newness = 1.0 - age as f32 / recent.len().max(1) as f32;
         let score = RECENT_BASE * (1.0 + query.overlap(&text)) + RECENT_NEWEST * newness;
