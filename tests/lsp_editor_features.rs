@@ -80,7 +80,7 @@ fn did_change_configuration_applies_live_settings_and_reports_restart_ones() {
     let generation = &trace["params"]["generation"];
     assert!(generation["generatedTokens"].as_u64().unwrap() <= 1, "maxTokens 1: {generation}");
     assert!(
-        trace["params"]["generation"]["prompt"].as_str().unwrap().contains("    return"),
+        trace["params"]["generation"]["prompt"].as_str().unwrap().contains("return "),
         "the same model still answers: {trace}"
     );
     if let Some(item) = items.first() {

@@ -46,7 +46,7 @@ fn the_prompt_shows_the_defining_file_and_never_a_secret() {
     assert_eq!(
         prompt,
         "<repo_name>proj<file_sep>util.py\ndef helper_total(values):\n    return sum(values)\n\
-         <file_sep><fim_prefix>main.py\nfrom .util import helper_total\n\n\ndef run(values):\n    return\
+         <file_sep><fim_prefix>main.py\nfrom .util import helper_total\n\n\ndef run(values):\n    return \
          <fim_suffix>\n<fim_middle>"
     );
     assert!(!prompt.contains("SECRET_VALUE"));

@@ -402,7 +402,11 @@ def report(shapes):
         assert_eq!(first.path, "app/geometry.py");
         assert!(first.text().contains("def circle_area(radius: float) -> float:"), "{first:?}");
         assert!(gathered.snippets.iter().all(|s| s.path != "app/main.py"), "never the file itself");
-        assert!(gathered.snippets.iter().all(|s| s.path.ends_with(".py")), "{:?}", gathered.snippets);
+        assert!(
+            gathered.snippets.iter().all(|s| s.path.ends_with(".py")),
+            "{:?}",
+            gathered.snippets
+        );
     }
 
     #[test]
@@ -431,8 +435,7 @@ def report(shapes):
             format!(
                 "<repo_name>shapes-proj<file_sep>app/geometry.py\n{signature}\
                  <file_sep><fim_prefix>app/main.py\n{}<fim_suffix>{}<fim_middle>",
-                input.prefix.trim_end(), // the trailing space is healed, not prompted
-                input.suffix
+                input.prefix, input.suffix
             )
         );
     }

@@ -216,7 +216,7 @@ impl Session<'_> {
         let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let generating = Instant::now();
-        let (text, generated_tokens, stop) = self.generate(job, logits_index, &prompt.heal)?;
+        let (text, generated_tokens, stop) = self.generate(job, logits_index)?;
         Ok(Generation {
             text,
             prompt: prompt.render(),
@@ -386,15 +386,11 @@ impl Session<'_> {
 
     /// Samples until a stop token, the token limit, the end of the line in single-line mode, or
     /// cancellation (checked before every token).
-    /// Decodes the suggestion. `heal`: text the prompt left out at its end, which the first
-    /// tokens must spell (see `Prompt::heal`); it is not part of the returned text.
     fn generate(
         &mut self,
         job: &Job,
         mut logits_index: i32,
-        heal: &str,
     ) -> Result<(String, usize, StopReason), EngineError> {
-        let mut pending = heal.as_bytes();
         let mut sampler = make_sampler(&job.params.sampling);
         let mut bytes = Vec::new();
         let mut batch = LlamaBatch::new(1, 1);
@@ -407,22 +403,15 @@ impl Session<'_> {
             if generated >= job.params.max_tokens {
                 break StopReason::MaxTokens;
             }
-            let token = if pending.is_empty() {
-                sampler.sample(&self.ctx, logits_index)
-            } else {
-                self.healing_token(logits_index, pending)
-            };
+            let token = sampler.sample(&self.ctx, logits_index);
             if self.family.is_stop(self.model, token) {
                 break StopReason::StopToken;
             }
             generated += 1;
             self.stats.token_generated();
             let piece = self.model.vocab().token_to_piece(token, false, None);
-            // The part of the piece that re-spells the healed text is already in the document.
-            let consumed = piece.len().min(pending.len());
-            pending = &pending[consumed..];
-            let piece_len = piece.len() - consumed;
-            bytes.extend(&piece[consumed..]);
+            let piece_len = piece.len();
+            bytes.extend(piece);
             if job.params.single_line
                 && let Some(newline) = bytes.iter().position(|&b| b == b'\n')
             {
@@ -450,25 +439,6 @@ impl Session<'_> {
         };
         let text = String::from_utf8_lossy(&bytes).into_owned();
         Ok((self.cut_at_special_text(text), generated, stop))
-    }
-
-    /// The likeliest token that is consistent with `pending` (its piece is a start of `pending`
-    /// or begins with all of it), or a stop token that is likelier still. Greedy whatever the
-    /// sampling settings: this only chooses how the model spells text the user already typed.
-    fn healing_token(&self, logits_index: i32, pending: &[u8]) -> LlamaToken {
-        let logits = self.ctx.get_logits_ith(logits_index);
-        let mut order: Vec<usize> = (0..logits.len()).collect();
-        order.sort_unstable_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-        let vocab = self.model.vocab();
-        let fits = |token: LlamaToken| {
-            let piece = vocab.token_to_piece(token, false, None);
-            !piece.is_empty() && (pending.starts_with(&piece) || piece.starts_with(pending))
-        };
-        order
-            .into_iter()
-            .map(|i| LlamaToken::new(i as i32))
-            .find(|&token| self.family.is_stop(self.model, token) || fits(token))
-            .unwrap_or_else(|| vocab.eos())
     }
 
     /// A model can spell a special token out of ordinary pieces; such text never reaches the

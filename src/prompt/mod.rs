@@ -56,12 +56,6 @@ pub struct Prompt {
     pub suffix_chars: usize,
     /// Paths of the other files shown (repository context), in prompt order.
     pub context_paths: Vec<String>,
-    /// Spaces and tabs that ended the prefix and were left out of the prompt: the generation must
-    /// begin with them (token healing). A prompt ending in `x = ` would force the model to start
-    /// without the space it normally folds into the next token (` foo`), which it rarely does
-    /// well; so the prompt ends at `x =` and the first token is chosen among those that begin
-    /// with the space.
-    pub heal: String,
 }
 
 impl Prompt {
@@ -88,7 +82,6 @@ pub fn build(
     let prefix =
         budget::cut_prefix(&input.prefix, input.prefix_first_line, budgets.prefix_tokens, counter);
     let suffix = budget::cut_suffix(&input.suffix, budgets.suffix_tokens, counter);
-    let (prefix, heal) = prefix.split_at(prefix.trim_end_matches([' ', '\t']).len());
     // Without a repository name there is no workspace, so no other file may be shown.
     let context_files = match &input.repo_name {
         Some(_) => context::fit(&input.context, budgets.context_tokens, counter),
@@ -168,10 +161,9 @@ pub fn build(
     }
     Prompt {
         pieces,
-        prefix_chars: prefix.chars().count() + heal.chars().count(),
+        prefix_chars: prefix.chars().count(),
         suffix_chars: suffix.chars().count(),
         context_paths: context_files.into_iter().map(|f| f.path).collect(),
-        heal: heal.to_string(),
     }
 }
 
@@ -207,11 +199,11 @@ mod tests {
         assert_eq!(
             render("starcoder2", Some("proj")),
             "<repo_name>proj<file_sep>util.py\nX = 1\n<file_sep><fim_prefix>src/fib.py\n\
-             def fib(n):\n    return<fim_suffix>\n\nprint(fib(3))\n<fim_middle>"
+             def fib(n):\n    return <fim_suffix>\n\nprint(fib(3))\n<fim_middle>"
         );
         assert_eq!(
             render("starcoder2", None),
-            "<fim_prefix>src/fib.py\ndef fib(n):\n    return<fim_suffix>\n\nprint(fib(3))\n<fim_middle>"
+            "<fim_prefix>src/fib.py\ndef fib(n):\n    return <fim_suffix>\n\nprint(fib(3))\n<fim_middle>"
         );
     }
 
@@ -220,11 +212,11 @@ mod tests {
         assert_eq!(
             render("qwen2.5-coder", Some("proj")),
             "<|repo_name|>proj\n<|file_sep|>util.py\nX = 1\n\n<|file_sep|>src/fib.py\n\
-             <|fim_prefix|>def fib(n):\n    return<|fim_suffix|>\n\nprint(fib(3))\n<|fim_middle|>"
+             <|fim_prefix|>def fib(n):\n    return <|fim_suffix|>\n\nprint(fib(3))\n<|fim_middle|>"
         );
         assert_eq!(
             render("qwen2.5-coder", None),
-            "<|fim_prefix|>def fib(n):\n    return<|fim_suffix|>\n\nprint(fib(3))\n<|fim_middle|>"
+            "<|fim_prefix|>def fib(n):\n    return <|fim_suffix|>\n\nprint(fib(3))\n<|fim_middle|>"
         );
     }
 
@@ -233,11 +225,11 @@ mod tests {
         assert_eq!(
             render("codestral", Some("proj")),
             "[SUFFIX]\n\nprint(fib(3))\n[PREFIX]# Path: util.py\nX = 1\n\n# Path: src/fib.py\n\
-             def fib(n):\n    return"
+             def fib(n):\n    return "
         );
         assert_eq!(
             render("codellama", None),
-            "▁<PRE> def fib(n):\n    return▁<SUF>\n\nprint(fib(3))\n▁<MID>"
+            "▁<PRE> def fib(n):\n    return ▁<SUF>\n\nprint(fib(3))\n▁<MID>"
         );
     }
 
@@ -268,41 +260,8 @@ mod tests {
         let prompt = build(template, template.order, &long, budgets, &mut WordCounter { calls: 0 });
         assert_eq!(
             prompt.render(),
-            "<|fim_prefix|>c\nd\ncursor<|fim_suffix|>end\ne\n<|fim_middle|>"
+            "<|fim_prefix|>c\nd\ncursor <|fim_suffix|>end\ne\n<|fim_middle|>"
         );
-    }
-
-    #[test]
-    fn trailing_spaces_of_the_prefix_are_healed_not_prompted() {
-        let template = template::by_name("qwen2.5-coder").expect("row");
-        let mut spaced = input(None);
-        spaced.prefix = "def f(x):\n    y = x +\t ".into();
-        let prompt = build(
-            template,
-            template.order,
-            &spaced,
-            Budgets::default(),
-            &mut WordCounter { calls: 0 },
-        );
-        assert_eq!(prompt.heal, "\t ");
-        assert!(prompt.render().starts_with("<|fim_prefix|>def f(x):\n    y = x +<|fim_suffix|>"));
-        assert_eq!(prompt.prefix_chars, spaced.prefix.chars().count());
-        // An indentation-only cursor line is healed too; a prefix ending in a word is not.
-        spaced.prefix = "def f(x):\n    ".into();
-        let heal = |input: &FimInput| {
-            build(
-                template,
-                template.order,
-                input,
-                Budgets::default(),
-                &mut WordCounter { calls: 0 },
-            )
-            .heal
-        };
-        assert_eq!(heal(&spaced), "    ");
-        assert_eq!(heal(&input(None)), " ");
-        spaced.prefix = "x = foo".into();
-        assert_eq!(heal(&spaced), "");
     }
 
     #[test]
@@ -319,7 +278,7 @@ mod tests {
         assert_eq!(
             spm.render(),
             "<|repo_name|>proj\n<|file_sep|>util.py\nX = 1\n\n<|file_sep|>src/fib.py\n\
-             <|fim_suffix|>\n\nprint(fib(3))\n<|fim_prefix|>def fib(n):\n    return<|fim_middle|>"
+             <|fim_suffix|>\n\nprint(fib(3))\n<|fim_prefix|>def fib(n):\n    return <|fim_middle|>"
         );
     }
 }
