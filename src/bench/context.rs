@@ -38,6 +38,11 @@ pub fn run(args: ContextBenchArgs) -> anyhow::Result<()> {
         walk.ms,
         if walk.full { " (memory bound reached)" } else { "" }
     );
+    println!(
+        "index memory (own estimate): {:.1} MiB, bound {} MiB",
+        context.status().memory as f64 / (1024.0 * 1024.0),
+        crate::context::index::MAX_INDEX_MEMORY / (1024 * 1024)
+    );
     if let (Some(before), Some(after)) = (rss_before, rss_indexed) {
         println!(
             "peak RSS: {:.1} MiB before, {:.1} MiB after indexing",

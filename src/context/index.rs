@@ -14,8 +14,10 @@ use crate::prompt::Stability;
 pub const WINDOW_LINES: usize = 16;
 const WINDOW_STEP: usize = 8;
 
-/// Most text the index holds; workspace files beyond it are left out (open documents always go in).
-pub const MAX_INDEX_BYTES: usize = 96 * 1024 * 1024;
+/// Most memory the index may take (its own estimate: text, line starts, window terms,
+/// definitions); workspace files beyond it are left out (open documents always go in). About
+/// 3.5 times the text; 128 MiB holds some 35 MiB of source.
+pub const MAX_INDEX_MEMORY: usize = 128 * 1024 * 1024;
 
 pub type TermId = u32;
 
@@ -42,9 +44,35 @@ pub struct IndexedFile {
     pub definitions: Vec<Definition>,
     pub imports: Vec<Import>,
     pub windows: Vec<Window>,
+    /// Estimated heap bytes of this entry.
+    memory: usize,
 }
 
 impl IndexedFile {
+    fn estimate_memory(&self) -> usize {
+        let windows: usize =
+            self.windows.iter().map(|w| w.terms.len() * size_of::<(TermId, u16)>() + 48).sum();
+        let definitions: usize = self.definitions.iter().map(|d| d.name.len() + 64).sum();
+        let imports: usize = self
+            .imports
+            .iter()
+            .map(|i| {
+                64 + i
+                    .candidates
+                    .iter()
+                    .chain(&i.suffix_candidates)
+                    .map(|c| c.len() + 24)
+                    .sum::<usize>()
+            })
+            .sum();
+        self.text.len()
+            + self.display.len()
+            + self.line_starts.len() * 8
+            + windows
+            + definitions
+            + imports
+    }
+
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }
@@ -69,6 +97,7 @@ pub struct Index {
     /// Definition name → files defining it.
     definitions: HashMap<String, Vec<PathBuf>>,
     bytes: usize,
+    memory: usize,
     /// Bumped by every change, so that callers can tell whether what they computed still holds.
     generation: u64,
 }
@@ -90,8 +119,14 @@ impl Index {
         self.files.is_empty()
     }
 
+    /// Text bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Estimated heap bytes held.
+    pub fn memory(&self) -> usize {
+        self.memory
     }
 
     pub fn generation(&self) -> u64 {
@@ -122,9 +157,9 @@ impl Index {
         self.definitions.get(name).map_or(&[], Vec::as_slice)
     }
 
-    /// Whether a workspace file of `bytes` more still fits the memory bound.
-    pub fn has_room_for(&self, bytes: usize) -> bool {
-        self.bytes + bytes <= MAX_INDEX_BYTES
+    /// Whether another workspace file may still go in (the memory bound is not reached).
+    pub fn has_room(&self) -> bool {
+        self.memory < MAX_INDEX_MEMORY
     }
 
     /// Adds or replaces a file. The text is analysed here, so callers should prefer to build an
@@ -159,7 +194,9 @@ impl Index {
                 files.push(path.clone());
             }
         }
+        file.memory = file.estimate_memory();
         self.bytes += file.text.len();
+        self.memory += file.memory;
         self.generation += 1;
         self.files.insert(path, file);
     }
@@ -187,6 +224,7 @@ impl Index {
             }
         }
         self.bytes -= file.text.len();
+        self.memory -= file.memory;
         self.generation += 1;
         Some(file)
     }
@@ -233,6 +271,7 @@ pub fn analyse(display: String, root: PathBuf, origin: Stability, text: String) 
         definitions,
         imports,
         windows: Vec::new(),
+        memory: 0,
     };
     AnalysedFile { file, window_terms }
 }
@@ -272,5 +311,9 @@ mod tests {
         assert_eq!(index.document_frequency(compute), 0);
         assert_eq!(index.window_count(), 1);
         assert_eq!(index.bytes(), "def other():\n    pass\n".len());
+        let only = index.file(Path::new("/r/a.py")).unwrap().estimate_memory();
+        assert_eq!(index.memory(), only);
+        index.remove(Path::new("/r/a.py"));
+        assert_eq!((index.bytes(), index.memory(), index.window_count()), (0, 0, 0));
     }
 }

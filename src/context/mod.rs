@@ -46,6 +46,8 @@ pub struct IndexStatus {
     /// Files in the index now (workspace files and open documents).
     pub files: usize,
     pub bytes: usize,
+    /// The index's own estimate of its heap use (bounded by `index::MAX_INDEX_MEMORY`).
+    pub memory: usize,
     /// The finished walk's figures.
     pub walk: Option<walk::WalkReport>,
 }
@@ -130,11 +132,13 @@ impl RepoContext {
     }
 
     fn publish(&self, indexing: bool, walk: Option<walk::WalkReport>) {
-        let (files, bytes) = self.index.read().map_or((0, 0), |i| (i.len(), i.bytes()));
+        let (files, bytes, memory) =
+            self.index.read().map_or((0, 0, 0), |i| (i.len(), i.bytes(), i.memory()));
         self.status.send_modify(|s| {
             s.indexing = indexing;
             s.files = files;
             s.bytes = bytes;
+            s.memory = memory;
             if walk.is_some() {
                 s.walk = walk;
             }
@@ -199,7 +203,7 @@ impl RepoContext {
         let read = self.filter.admit(path).and_then(|a| Ok((self.filter.read(&a)?, a)));
         let Ok(mut index) = self.index.write() else { return };
         match read {
-            Ok((text, admitted)) if index.has_room_for(text.len()) => {
+            Ok((text, admitted)) if index.has_room() || index.file(&admitted.path).is_some() => {
                 let file =
                     index::analyse(admitted.display, admitted.root, Stability::Workspace, text);
                 index.insert(admitted.path, file);

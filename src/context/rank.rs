@@ -233,8 +233,15 @@ pub fn rank(
             }
         }
     }
-    windows.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2))));
-    windows.truncate(MAX_WINDOWS);
+    // Only the best few are kept: select them before sorting (a big workspace scores 100,000s).
+    let by_score = |a: &(f32, &Path, usize, usize), b: &(f32, &Path, usize, usize)| {
+        b.0.total_cmp(&a.0).then_with(|| (a.1, a.2).cmp(&(b.1, b.2)))
+    };
+    if windows.len() > MAX_WINDOWS {
+        windows.select_nth_unstable_by(MAX_WINDOWS, by_score);
+        windows.truncate(MAX_WINDOWS);
+    }
+    windows.sort_by(by_score);
     let best_window = windows.first().map_or(1.0, |w| w.0);
     for (score, path, first, end) in windows {
         let Some(file) = index.file(path) else { continue };

@@ -92,7 +92,7 @@ fn flush(
         if index.file(&path).is_some_and(|f| f.origin == Stability::OpenDocument) {
             continue;
         }
-        if !index.has_room_for(bytes) {
+        if !index.has_room() {
             report.full = true;
             report.skipped += 1;
             continue;
