@@ -47,7 +47,7 @@ impl Pipeline {
         cancel: CancelFlag,
         background: bool,
     ) -> Result<Option<Suggestion>, EngineError> {
-        let Some((window, input, gathered)) = self.prepare(document, char_idx).await else {
+        let Some((window, input, context_ms)) = self.prepare(document, char_idx).await else {
             tracing::debug!(uri = %document.uri, "no completion inside a secrets file");
             return Ok(None);
         };
@@ -59,7 +59,7 @@ impl Pipeline {
         let generation = self.engine.generate(input, params, cancel).await?;
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(char_idx));
         let text = finish(&generation.text, &window, crlf, &self.settings.filters);
-        Ok(Some(Suggestion { text, generation, context_ms: gathered.ms, context_snippets }))
+        Ok(Some(Suggestion { text, generation, context_ms, context_snippets }))
     }
 
     /// Evaluates the prompt for a cursor at `char_idx` without generating, so that a request
@@ -81,13 +81,14 @@ impl Pipeline {
         self.engine.generate(input, params, cancel).await.map(drop)
     }
 
-    /// The cursor window, the engine's input for `char_idx` and the repository context found
-    /// for it; `None` for a secrets file, whose text never reaches a prompt.
+    /// The cursor window, the engine's input for `char_idx` (with the repository context found
+    /// for it) and the milliseconds that finding took; `None` for a secrets file, whose text
+    /// never reaches a prompt.
     async fn prepare(
         &self,
         document: &DocumentSnapshot,
         char_idx: usize,
-    ) -> Option<(CursorWindow, FimInput, Gathered)> {
+    ) -> Option<(CursorWindow, FimInput, f64)> {
         if workspace::uri_to_path(document.uri.as_ref()).is_some_and(|p| secrets::is_secret(&p)) {
             return None;
         }
@@ -108,10 +109,10 @@ impl Pipeline {
             repo_name: place.repo_name,
             prefix: window.prefix.clone(),
             suffix: window.suffix.clone(),
-            context: gathered.snippets.clone(),
+            context: gathered.snippets,
             prefix_first_line: window.prefix_first_line,
         };
-        Some((window, input, gathered))
+        Some((window, input, gathered.ms))
     }
 }
 

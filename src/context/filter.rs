@@ -217,15 +217,22 @@ impl FileFilter {
 
 /// The text of `bytes` if it is human-written source: UTF-8, no NUL, no generated marker.
 pub fn check_text(bytes: Vec<u8>) -> Result<String, Refusal> {
-    if bytes[..bytes.len().min(8192)].contains(&0) {
+    let text = String::from_utf8(bytes).map_err(|_| Refusal::Binary)?;
+    check_source(&text)?;
+    Ok(text)
+}
+
+/// Whether `text` (already UTF-8, e.g. an editor's buffer) is human-written source: no NUL
+/// byte near its start, no generated marker in its first lines.
+pub fn check_source(text: &str) -> Result<(), Refusal> {
+    if text.as_bytes()[..text.len().min(8192)].contains(&0) {
         return Err(Refusal::Binary);
     }
-    let text = String::from_utf8(bytes).map_err(|_| Refusal::Binary)?;
     let head: String = text.lines().take(5).collect::<Vec<_>>().join("\n");
     if GENERATED_MARKERS.iter().any(|marker| head.contains(marker)) {
         return Err(Refusal::Generated);
     }
-    Ok(text)
+    Ok(())
 }
 
 #[cfg(test)]

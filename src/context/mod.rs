@@ -157,12 +157,13 @@ impl RepoContext {
         if let Ok(mut dirty) = self.dirty.lock() {
             dirty.insert(uri.clone());
         }
-        let line = edit_point.and_then(|char_idx| {
-            let rope = self.documents.snapshot(uri)?.rope;
-            Some(rope.char_to_line(char_idx.min(rope.len_chars())))
-        });
-        if let Some(line) = line {
-            self.record_region(uri, line);
+        let (Some(char_idx), Some(admitted)) = (edit_point, self.admitted_document(uri)) else {
+            return;
+        };
+        if let Some(document) = self.documents.snapshot(uri) {
+            let rope = &document.rope;
+            let line = rope.char_to_line(char_idx.min(rope.len_chars()));
+            self.record_region(uri, &admitted, rope, line);
         }
     }
 
@@ -222,9 +223,7 @@ impl RepoContext {
 
     fn index_document(&self, uri: &Uri, text: String) {
         let Some(admitted) = self.admitted_document(uri) else { return };
-        if text.len() as u64 > filter::MAX_FILE_BYTES
-            || filter::check_text(text.clone().into_bytes()).is_err()
-        {
+        if text.len() as u64 > filter::MAX_FILE_BYTES || filter::check_source(&text).is_err() {
             return;
         }
         let file = index::analyse(admitted.display, admitted.root, Stability::OpenDocument, text);
@@ -233,21 +232,10 @@ impl RepoContext {
         }
     }
 
-    fn record_region(&self, uri: &Uri, line: usize) {
-        let Some(admitted) = self.admitted_document(uri) else { return };
-        let Some(document) = self.documents.snapshot(uri) else { return };
-        let rope = &document.rope;
-        let first = line.saturating_sub(recent::HALF_LINES).min(rope.len_lines());
-        let end = (line + recent::HALF_LINES + 1).min(rope.len_lines());
-        let lines: Vec<String> = (first..end)
-            .map(|n| rope.line(n).to_string().trim_end_matches(['\n', '\r']).to_string())
-            .collect();
-        let chunk = recent::RecentChunk {
-            uri: uri.as_ref().to_string(),
-            display: admitted.display,
-            first_line: first,
-            lines,
-        };
+    /// Keeps the region of `rope` (the text of `uri`, admitted as `admitted`) around `line` as
+    /// the newest recent chunk.
+    fn record_region(&self, uri: &Uri, admitted: &Admitted, rope: &ropey::Rope, line: usize) {
+        let chunk = recent::chunk_around(uri.as_ref(), &admitted.display, rope, line);
         if let Ok(mut recent) = self.recent.lock() {
             recent.record(chunk);
         }
@@ -260,11 +248,11 @@ impl RepoContext {
         let deadline = started + GATHER_BUDGET;
         self.refresh_dirty_documents(&document.uri);
         let line = document.rope.char_to_line(char_idx.min(document.rope.len_chars()));
-        // Asking for a suggestion here is looking at this region.
-        self.record_region(&document.uri, line);
         let Some(admitted) = self.admitted_document(&document.uri) else {
             return Gathered { ms: started.elapsed().as_secs_f64() * 1000.0, ..Default::default() };
         };
+        // Asking for a suggestion here is looking at this region.
+        self.record_region(&document.uri, &admitted, &document.rope, line);
         let text = document.rope.to_string();
         let recent =
             self.recent.lock().map(|r| r.for_cursor_in(document.uri.as_ref())).unwrap_or_default();

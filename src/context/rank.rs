@@ -140,12 +140,7 @@ pub fn rank(
             continue;
         }
         let points = USED_NEAR_CURSOR / (1.0 + distance as f32 / 8.0) / files.len() as f32;
-        for path in files {
-            let Some(file) = index.file(path) else { continue };
-            for definition in file.definitions.iter().filter(|d| d.name == name) {
-                credit(&mut signatures, path.as_path(), definition.line, points);
-            }
-        }
+        credit_definitions_of(&mut signatures, index, &files, name, points);
     }
     for import in &imports {
         let resolved: Vec<&PathBuf> = imported
@@ -163,12 +158,7 @@ pub fn rank(
                 continue;
             }
             let points = IMPORTED_NAME / files.len() as f32;
-            for path in files {
-                let Some(file) = index.file(path) else { continue };
-                for definition in file.definitions.iter().filter(|d| &d.name == name) {
-                    credit(&mut signatures, path.as_path(), definition.line, points);
-                }
-            }
+            credit_definitions_of(&mut signatures, index, &files, name, points);
         }
     }
     for path in imported.keys() {
@@ -288,6 +278,22 @@ fn credit<'a>(
     points: f32,
 ) {
     *signatures.entry((path, line)).or_insert(0.0) += points;
+}
+
+/// Credits `points` to every definition of `name` in `files`.
+fn credit_definitions_of<'a>(
+    signatures: &mut HashMap<(&'a Path, usize), f32>,
+    index: &'a Index,
+    files: &[&'a PathBuf],
+    name: &str,
+    points: f32,
+) {
+    for path in files {
+        let Some(file) = index.file(path) else { continue };
+        for definition in file.definitions.iter().filter(|d| d.name == name) {
+            credit(signatures, path.as_path(), definition.line, points);
+        }
+    }
 }
 
 fn idf(index: &Index, term: TermId) -> f32 {

@@ -4,6 +4,8 @@
 
 use std::collections::{HashSet, VecDeque};
 
+use ropey::Rope;
+
 /// How many regions are kept; the oldest go first.
 pub const CAPACITY: usize = 16;
 /// Lines captured above and below the edit or cursor line.
@@ -80,15 +82,17 @@ fn line_similarity(a: &[String], b: &[String]) -> f32 {
     a.intersection(&b).count() as f32 / union as f32
 }
 
-/// The chunk of `lines` (a document's lines) around `line`.
-pub fn chunk_around(uri: &str, display: &str, lines: &[&str], line: usize) -> RecentChunk {
-    let first_line = line.saturating_sub(HALF_LINES).min(lines.len());
-    let end = (line + HALF_LINES + 1).min(lines.len());
+/// The chunk of `rope` (a document) around `line`, lines without their line breaks.
+pub fn chunk_around(uri: &str, display: &str, rope: &Rope, line: usize) -> RecentChunk {
+    let first_line = line.saturating_sub(HALF_LINES).min(rope.len_lines());
+    let end = (line + HALF_LINES + 1).min(rope.len_lines());
     RecentChunk {
         uri: uri.to_string(),
         display: display.to_string(),
         first_line,
-        lines: lines[first_line..end].iter().map(|l| l.to_string()).collect(),
+        lines: (first_line..end)
+            .map(|n| rope.line(n).to_string().trim_end_matches(['\n', '\r']).to_string())
+            .collect(),
     }
 }
 
@@ -127,10 +131,9 @@ mod tests {
 
     #[test]
     fn chunk_around_clamps_to_the_document() {
-        let lines: Vec<&str> = vec!["l0", "l1", "l2"];
-        let c = chunk_around("u", "p", &lines, 1);
-        assert_eq!((c.first_line, c.lines.len()), (0, 3));
-        let empty = chunk_around("u", "p", &[], 0);
-        assert!(empty.lines.is_empty());
+        let c = chunk_around("u", "p", &Rope::from_str("l0\nl1\r\nl2"), 1);
+        assert_eq!((c.first_line, c.lines), (0, vec!["l0".into(), "l1".into(), "l2".into()]));
+        let empty = chunk_around("u", "p", &Rope::new(), 0);
+        assert_eq!(empty.lines, vec![String::new()], "an empty document is one empty line");
     }
 }

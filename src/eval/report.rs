@@ -77,18 +77,15 @@ pub fn summarize(results: &[&TaskResult]) -> Summary {
     }
 }
 
-/// The table: for each group (all, each kind, each language) one row per engine.
-/// Median repository-context gathering time over infill's answers that report one.
+/// Median (nearest-rank p50, as everywhere) repository-context gathering time over infill's
+/// answers that report one.
 pub fn median_context_ms(results: &[TaskResult]) -> Option<f64> {
-    let mut times: Vec<f64> =
+    let times: Vec<f64> =
         results.iter().filter(|r| r.engine == "infill").filter_map(|r| r.context_ms).collect();
-    if times.is_empty() {
-        return None;
-    }
-    times.sort_by(f64::total_cmp);
-    Some(times[times.len() / 2])
+    crate::bench::report::percentile(&times, 50.0)
 }
 
+/// The table: for each group (all, each kind, each language) one row per engine.
 pub fn table(results: &[TaskResult]) -> String {
     let mut groups: BTreeMap<(u8, String), Vec<&TaskResult>> = BTreeMap::new();
     for result in results {

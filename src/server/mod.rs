@@ -27,7 +27,7 @@ use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::completion::Pipeline;
-use crate::context::IndexStatus;
+use crate::context::{IndexStatus, RepoContext};
 use crate::documents::DocumentStore;
 use crate::engine::{CancelFlag, EngineStatsSnapshot};
 use crate::schedule::Scheduler;
@@ -81,6 +81,11 @@ impl Backend {
     /// The current pipeline (`None` before `initialize`).
     fn pipeline(&self) -> Option<Arc<Pipeline>> {
         self.pipeline.read().ok().and_then(|p| p.clone())
+    }
+
+    /// The workspace index (`None` before `initialize` or with `repoContext` off at start).
+    fn context(&self) -> Option<Arc<RepoContext>> {
+        self.pipeline().and_then(|p| p.context.clone())
     }
 
     /// `infill/stats` (custom request, no params): the engine's counters — model calls,
@@ -170,7 +175,7 @@ impl LanguageServer for Backend {
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
-        if let Some(context) = self.pipeline().and_then(|p| p.context.clone()) {
+        if let Some(context) = self.context() {
             // Reading files is blocking work.
             let _ =
                 tokio::task::spawn_blocking(move || context.files_changed(&params.changes)).await;

@@ -10,7 +10,7 @@ use super::{Backend, warm_up};
 
 pub fn did_open(backend: &Backend, params: DidOpenTextDocumentParams) {
     let doc = params.text_document;
-    if let Some(context) = backend.pipeline().and_then(|p| p.context.clone()) {
+    if let Some(context) = backend.context() {
         context.document_opened(&doc.uri, &doc.text);
     }
     backend.documents.open(doc.uri, &doc.text, doc.version, doc.language_id.to_string());
@@ -21,7 +21,7 @@ pub async fn did_change(backend: &Backend, params: DidChangeTextDocumentParams) 
     let version = params.text_document.version;
     let result = backend.documents.apply_changes(&uri, version, &params.content_changes);
     if let Ok(edit_point) = result
-        && let Some(context) = backend.pipeline().and_then(|p| p.context.clone())
+        && let Some(context) = backend.context()
     {
         context.document_changed(&uri, edit_point);
     }
@@ -42,7 +42,7 @@ pub fn did_close(backend: &Backend, params: DidCloseTextDocumentParams) {
         cancel.cancel();
     }
     backend.documents.close(&uri);
-    if let Some(context) = backend.pipeline().and_then(|p| p.context.clone()) {
+    if let Some(context) = backend.context() {
         context.document_closed(&uri);
     }
 }
