@@ -92,9 +92,11 @@ not_on_screen() { ! on_screen "$1"; }
 accept_counted() { grep -q "suggestion accepted" "$sid/root/.local/state/infill/infill.log" 2>/dev/null; }
 model_ready() { grep -q "model ready" "$sid/root/.local/state/infill/infill.log" 2>/dev/null; }
 line4() { sed -n 4p "$sid/work/proj/fib.py"; }
+# The editor has written the whole file, with text after `return ` on line 4. An editor may
+# write in place (truncate, then write): a poll can catch the file empty or cut short, so the
+# last line must be back and line 4 must hold more than the word typed.
 file_line4_is_suggested() {
-  local line; line=$(line4)
-  [ "$line" != "    ret" ] && [ "$line" != "    return " ] && [ "$line" != "    return" ]
+  [ "$(tail -n 1 "$sid/work/proj/fib.py")" = '    print(fib(10))' ] && line4 | grep -qE '^    return [^ ]'
 }
 start_tui() {
   tmux -L "$socket" kill-server 2>/dev/null
