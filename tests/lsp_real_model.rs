@@ -4,6 +4,7 @@
 mod support;
 
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::{LspClient, TempDir, real_model};
@@ -51,5 +52,70 @@ fn qwen_completes_fib_correctly() {
     // Helix/Zed path: the same suggestion as a completion item.
     let response = client.completion(&uri, 3, 11);
     assert_eq!(response["result"]["items"][0]["textEdit"]["newText"], suggestion.as_str());
+    assert!(client.shutdown().success());
+}
+
+/// The user types what the model is still writing: the newer request waits for the running
+/// job and gets the rest of its suggestion, instead of cancelling it and asking the model again.
+#[test]
+fn typing_what_the_model_is_writing_joins_the_running_job() {
+    const CODE: &str = "def bubble_sort(items):\n    \"\"\"Sort the list in place with bubble sort \
+                        and return it.\"\"\"\n    \n\n\nprint(bubble_sort([3, 1, 2]))\n";
+    let root = TempDir::new("sortproj");
+    let uri = root.uri("sort.py");
+    // A long multi-line generation (no time budget), nothing else running on the engine.
+    let options = json!({
+        "model": real_model(), "trace": true, "maxTokens": 64, "generationBudgetMs": 0,
+        "prefetch": false, "warmUp": false, "debounceMs": 0
+    });
+    let mut client = LspClient::start(&[]);
+    client.initialize(root.path(), options.clone(), &["utf-16"]);
+    client.wait_model_loaded();
+    client.open(&uri, "python", CODE);
+
+    // What the model writes on the empty line of the body (greedy: the same every time).
+    let first = client.inline_completion(&uri, 2, 4);
+    let full = first["result"]["items"][0]["insertText"].as_str().unwrap_or_default().to_string();
+    let typed: String = full.chars().take(3).collect();
+    assert!(full.lines().count() > 2 && !typed.contains('\n'), "{full:?}");
+
+    // Forget it (a settings change empties the suggestion cache; top-k plays no part in greedy
+    // decoding) and ask again; once the model has written a few tokens, type the start of what
+    // it writes, as a client would: the edit, a cancel for the old request, a new request.
+    let mut changed = options.clone();
+    changed["topK"] = json!(41);
+    client.notify("workspace/didChangeConfiguration", json!({"settings": changed}));
+    let stats =
+        |client: &mut LspClient| client.request("infill/stats", json!(null))["result"].clone();
+    let before = stats(&mut client);
+    let generated = |s: &serde_json::Value| s["generatedTokens"].as_u64().unwrap();
+    let asked = client.send_request(
+        "textDocument/inlineCompletion",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 2, "character": 4},
+               "context": {"triggerKind": 2}}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while generated(&stats(&mut client)) < generated(&before) + 6 {
+        assert!(Instant::now() < deadline, "the model wrote nothing");
+        std::thread::sleep(Duration::from_millis(10)); // polling interval, not a timing
+    }
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{
+            "range": {"start": {"line": 2, "character": 4}, "end": {"line": 2, "character": 4}},
+            "text": typed
+        }]}),
+    );
+    client.cancel(asked);
+    let response = client.inline_completion(&uri, 2, 7);
+    let rest = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
+    assert_eq!(format!("{typed}{rest}"), full, "{response}");
+    let trace = client.wait_notification("infill/trace", |params| {
+        params["generation"]["joined"] == true || params["suggestion"] == rest
+    });
+    assert_eq!(trace["params"]["generation"]["joined"], true, "{trace}");
+    let after = stats(&mut client);
+    assert_eq!(after["modelCalls"], before["modelCalls"].as_u64().unwrap() + 1, "{after}");
+    assert_eq!(after["cancelled"], before["cancelled"], "{after}");
     assert!(client.shutdown().success());
 }

@@ -59,8 +59,12 @@ impl InfillClient {
         if loaded.starts_with("model not loaded") {
             bail!("infill: {loaded}");
         }
-        let figures =
-            Figures { name: "infill".into(), cancelled_requests: Some(0), ..Figures::default() };
+        let figures = Figures {
+            name: "infill".into(),
+            cancelled_requests: Some(0),
+            joined_answers: Some(0),
+            ..Figures::default()
+        };
         let client = Self {
             lsp,
             uri: String::new(),
@@ -95,6 +99,10 @@ impl InfillClient {
     fn handle(&mut self, message: &Value) {
         let arrived = Instant::now();
         match message["method"].as_str() {
+            // Answers from a running job started for an earlier keystroke: no call of their own.
+            Some("infill/trace") if message["params"]["generation"]["joined"] == true => {
+                *self.figures.joined_answers.get_or_insert(0) += 1;
+            }
             // Answers from the suggestion cache carry no token figures: they are no model call.
             Some("infill/trace") if message["params"]["generation"]["cached"] != true => {
                 let generation = &message["params"]["generation"];

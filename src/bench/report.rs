@@ -52,6 +52,9 @@ pub struct Figures {
     pub background_calls: Option<u64>,
     /// Suggestions the client took from its own cache (llama.vim); `None`: no such cache.
     pub cache_hits: Option<usize>,
+    /// Answers the server took from a job already running for an earlier keystroke (the user
+    /// typed what it was writing); `None`: the engine has no such reuse.
+    pub joined_answers: Option<usize>,
     /// Per answered model call: prompt tokens, evaluated tokens, tokens reused from cache.
     pub prompt_tokens: Vec<f64>,
     pub evaluated_tokens: Vec<f64>,
@@ -194,6 +197,7 @@ fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
         share(f.keystrokes_without_model_call(), f.keystrokes)
     });
     row("  of which from the client cache", &|f| opt(f.cache_hits));
+    row("answers from a running job (typed what it wrote)", &|f| opt(f.joined_answers));
     row("prompt tokens per call (mean)", &|f| tokens(mean(&f.prompt_tokens)));
     row("evaluated tokens per call p50", &|f| tokens(percentile(&f.evaluated_tokens, 50.0)));
     row("                          mean", &|f| tokens(mean(&f.evaluated_tokens)));

@@ -11,7 +11,7 @@ mod worker;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
@@ -65,7 +65,9 @@ pub enum EngineError {
     Cancelled,
 }
 
-/// Shared flag a job's owner raises to stop it; the engine checks it between tokens.
+/// Shared flag a job's owner raises to stop it; the engine checks it between tokens. The engine
+/// also publishes through it the text generated so far, so that a newer request can tell whether
+/// the user is typing what the job is writing (and wait for it instead of cancelling it).
 #[derive(Debug, Clone, Default)]
 pub struct CancelFlag(Arc<CancelState>);
 
@@ -74,6 +76,8 @@ struct CancelState {
     cancelled: AtomicBool,
     /// When the flag was first raised: the engine measures how long a job ran on after it.
     raised_at: OnceLock<Instant>,
+    /// The raw bytes generated so far (before post-processing; may end inside a UTF-8 char).
+    generated: Mutex<Vec<u8>>,
 }
 
 impl CancelFlag {
@@ -89,6 +93,20 @@ impl CancelFlag {
     pub fn raised_at(&self) -> Option<Instant> {
         self.0.raised_at.get().copied()
     }
+    /// The text the job has generated so far (raw: before post-processing), up to its last
+    /// complete character.
+    pub fn generated_text(&self) -> String {
+        let bytes = self.0.generated.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => text.to_string(),
+            Err(err) => String::from_utf8_lossy(&bytes[..err.valid_up_to()]).into_owned(),
+        }
+    }
+    /// Called by the engine with each generated piece.
+    pub(crate) fn record_generated(&self, piece: &[u8]) {
+        let mut bytes = self.0.generated.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        bytes.extend_from_slice(piece);
+    }
     /// Whether both handles control the same job.
     pub fn same_as(&self, other: &CancelFlag) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
@@ -96,15 +114,24 @@ impl CancelFlag {
     /// A guard that cancels when dropped: a request future dropped by `$/cancelRequest` or by
     /// the client going away stops its job too.
     pub fn guard(&self) -> CancelOnDrop {
-        CancelOnDrop(self.clone())
+        CancelOnDrop(Some(self.clone()))
     }
 }
 
-pub struct CancelOnDrop(CancelFlag);
+pub struct CancelOnDrop(Option<CancelFlag>);
+
+impl CancelOnDrop {
+    /// The job's lifetime is in other hands from now on: dropping the guard cancels nothing.
+    pub fn disarm(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        self.0.cancel();
+        if let Some(flag) = &self.0 {
+            flag.cancel();
+        }
     }
 }
 

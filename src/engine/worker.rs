@@ -411,6 +411,7 @@ impl Session<'_> {
             self.stats.token_generated();
             let piece = self.model.vocab().token_to_piece(token, false, None);
             let piece_len = piece.len();
+            job.cancel.record_generated(&piece);
             bytes.extend(piece);
             if job.params.single_line
                 && let Some(newline) = bytes.iter().position(|&b| b == b'\n')

@@ -21,7 +21,6 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock, RwLock};
 
-use dashmap::DashMap;
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
@@ -29,8 +28,9 @@ use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 use crate::completion::Pipeline;
 use crate::context::{IndexStatus, RepoContext};
 use crate::documents::DocumentStore;
-use crate::engine::{CancelFlag, EngineStatsSnapshot};
+use crate::engine::EngineStatsSnapshot;
 use crate::schedule::Scheduler;
+use crate::schedule::in_flight::InFlight;
 use notices::Notices;
 
 pub struct Backend {
@@ -45,8 +45,8 @@ pub struct Backend {
     client_has_progress: OnceLock<bool>,
     /// Whether the client lets the server register file watchers.
     client_watches_files: OnceLock<bool>,
-    /// The running completion per document; a newer request cancels the older one.
-    in_flight: Arc<DashMap<Uri, CancelFlag>>,
+    /// The running model job per document: a newer request joins it or cancels it.
+    in_flight: Arc<InFlight>,
     /// Set once by `initialize`, from the settings.
     scheduler: OnceLock<Arc<Scheduler>>,
     /// Set by `shutdown`: no background job (prefetch, warm-up) starts any more.
@@ -113,19 +113,6 @@ struct IndexStatusParams {
     wait: bool,
 }
 
-/// Makes a background job the document's in-flight job, only when none runs: a request always
-/// wins over background work, and cancels it by taking the slot. `None`: the slot is taken.
-fn claim_if_idle(in_flight: &DashMap<Uri, CancelFlag>, uri: &Uri) -> Option<CancelFlag> {
-    match in_flight.entry(uri.clone()) {
-        dashmap::mapref::entry::Entry::Occupied(_) => None,
-        dashmap::mapref::entry::Entry::Vacant(slot) => {
-            let cancel = CancelFlag::default();
-            slot.insert(cancel.clone());
-            Some(cancel)
-        }
-    }
-}
-
 /// Serves LSP on stdin/stdout until the client exits.
 pub async fn serve_stdio(command_line_model: Option<PathBuf>) {
     let (service, socket) =
@@ -149,10 +136,7 @@ impl LanguageServer for Backend {
         // No new background work, cancel what runs, and let the engine free the model before
         // `exit`: the process must not end while llama.cpp works on the engine thread.
         self.shutting_down.store(true, std::sync::atomic::Ordering::Release);
-        let flags: Vec<CancelFlag> = self.in_flight.iter().map(|e| e.value().clone()).collect();
-        for flag in flags {
-            flag.cancel();
-        }
+        self.in_flight.cancel_all();
         if let Some(pipeline) = self.pipeline() {
             if let Some(context) = &pipeline.context {
                 context.stop();
@@ -168,6 +152,10 @@ impl LanguageServer for Backend {
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         text_sync::did_change(self, params).await;
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        text_sync::did_save(self, params);
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {

@@ -4,17 +4,20 @@
 //! waiting.
 //!
 //! A prefetch is the document's in-flight job like any other: the next real request for the
-//! document cancels it, and it never starts while a newer request is running.
+//! document cancels it (unless it asks at the follow-up's place, or types what the prefetch has
+//! written: then it waits for it), and it never starts while a newer request is running.
 
 use std::sync::Arc;
 
-use super::{Backend, claim_if_idle};
-use crate::completion::{Suggestion, uses_crlf};
+use super::Backend;
+use super::suggest::run_job;
+use crate::completion::{Pipeline, Suggestion, uses_crlf};
 use crate::documents::DocumentSnapshot;
 use crate::schedule::Scheduler;
 
 pub fn after_suggestion(
     backend: &Backend,
+    pipeline: &Arc<Pipeline>,
     scheduler: &Arc<Scheduler>,
     document: &DocumentSnapshot,
     cursor_char: usize,
@@ -23,24 +26,17 @@ pub fn after_suggestion(
     if !backend.accepts_background_work() {
         return;
     }
-    let Some(pipeline) = backend.pipeline() else { return };
     let accepted = accepted_text(&suggestion.text, document, cursor_char);
     let mut follow_up = document.clone();
     follow_up.rope.insert(cursor_char, &accepted);
     let at = cursor_char + accepted.chars().count();
 
-    // A newer request already running needs no prefetch.
-    let Some(cancel) = claim_if_idle(&backend.in_flight, &document.uri) else { return };
-    let in_flight = backend.in_flight.clone();
-    let scheduler = scheduler.clone();
-    tokio::spawn(async move {
-        let result = pipeline.complete(&follow_up, at, cancel.clone(), true).await;
-        in_flight.remove_if(&follow_up.uri, |_, current| current.same_as(&cancel));
-        if let Ok(Some(next)) = result {
-            tracing::debug!(uri = %follow_up.uri, chars = next.text.len(), "prefetched");
-            scheduler.cache.insert(&follow_up.rope, at, &next.text);
-        }
-    });
+    // A newer request already running needs no prefetch. A request at the follow-up's place
+    // (the suggestion accepted) joins it rather than cancelling it.
+    let place = Some((&follow_up.rope, at));
+    let Some(started) = backend.in_flight.claim_if_idle(&document.uri, place) else { return };
+    tracing::debug!(uri = %follow_up.uri, "prefetch");
+    run_job(backend, pipeline, scheduler, &follow_up, at, started, true);
 }
 
 /// The suggestion as it will be in the document once accepted and the line finished: a

@@ -1,17 +1,22 @@
-//! What `inlineCompletion` and `completion` share: find the document and cursor, cancel the
-//! document's older job, answer from the suggestion cache or (after the debounce wait) run the
-//! pipeline, start the prefetch, and turn engine trouble into one clear message.
+//! What `inlineCompletion` and `completion` share: find the document and cursor; join the
+//! document's running job when the user is typing what it writes, or else cancel it; answer
+//! from the suggestion cache or (after the debounce wait) run the pipeline; start the prefetch;
+//! and turn engine trouble into one clear message.
 
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::{Error, Result};
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::lifecycle::failure_message;
 use super::notices::{TraceNotification, TraceParams};
 use super::{Backend, prefetch};
+use crate::completion::{Pipeline, Suggestion};
 use crate::documents::DocumentSnapshot;
-use crate::engine::{CancelFlag, EngineError, EngineStatus};
+use crate::engine::{EngineError, EngineStatus};
+use crate::schedule::Scheduler;
+use crate::schedule::in_flight::{Outcome, Started};
 
 /// A suggestion and where it goes.
 pub struct Placed {
@@ -57,20 +62,49 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
         return Err(Error::invalid_request());
     };
     let wait = scheduler.debounce.on_request(Instant::now());
-
-    // A newer request for the same document makes the older one pointless.
-    let cancel = CancelFlag::default();
-    if let Some(older) = backend.in_flight.insert(uri.clone(), cancel.clone()) {
-        older.cancel();
-    }
-    // Dropping this future ($/cancelRequest, client gone) cancels the job too.
-    let _cancel_on_drop = cancel.guard();
     let position = at.position;
     let placed = |text: String| Placed { text, document: document.clone(), cursor_char, position };
 
+    // Typing what the document's running job is writing, or asking again where it runs: its
+    // suggestion answers this request too, with no second model call.
+    if let Some(waiter) = backend.in_flight.join(&uri, &document.rope, cursor_char) {
+        let typed_chars = waiter.typed.chars().count();
+        match waiter.outcome().await {
+            Outcome::Suggested(suggestion) if suggestion.text.starts_with(&waiter.typed) => {
+                let rest = Suggestion {
+                    text: suggestion.text[byte_len_of_chars(&suggestion.text, typed_chars)..]
+                        .to_string(),
+                    ..suggestion
+                };
+                tracing::debug!(uri = %uri, typed = typed_chars, "suggestion from a running job");
+                if pipeline.settings.trace {
+                    let generation =
+                        serde_json::json!({ "joined": true, "typedChars": typed_chars });
+                    send_trace(backend, &uri, &rest.text, generation).await;
+                }
+                start_prefetch(backend, &scheduler, &document, cursor_char, &rest);
+                return Ok(Some(placed(rest.text)));
+            }
+            // The job went another way than the user: ask the model below.
+            Outcome::Suggested(_) => {}
+            // Cancelled by a newer request (or the document closed): this one is stale too.
+            Outcome::Nothing => return Ok(None),
+            Outcome::Failed(message) => {
+                backend.notices.show_once(&backend.client, MessageType::Error, message).await;
+                return Ok(None);
+            }
+        }
+    }
+
+    // A newer request for the same document makes the older job pointless.
+    let cancel = backend.in_flight.reserve(&uri);
+    // Dropped while waiting ($/cancelRequest, client gone): nothing is started.
+    let reservation = cancel.guard();
+
     // Typing through a suggestion, or a context seen lately: no model call.
     if let Some(hit) = scheduler.cache.lookup(&document.rope, cursor_char) {
-        backend.in_flight.remove_if(&uri, |_, current| current.same_as(&cancel));
+        reservation.disarm();
+        backend.in_flight.finished(&uri, &cancel);
         tracing::debug!(uri = %uri, typed = hit.typed_chars, "suggestion from the cache");
         if pipeline.settings.trace {
             let generation = serde_json::json!({ "cached": true, "typedChars": hit.typed_chars });
@@ -85,14 +119,18 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
         }
     }
 
-    let started = Instant::now();
-    let result = pipeline.complete(&document, cursor_char, cancel.clone(), false).await;
-    backend.in_flight.remove_if(&uri, |_, current| current.same_as(&cancel));
+    // The job runs on its own task, so that a request typing what it writes can wait for it
+    // after this one is cancelled; `waiter` keeps it alive while this request waits.
+    let Some((started, waiter)) =
+        backend.in_flight.start(&uri, &cancel, &document.rope, cursor_char)
+    else {
+        return Ok(None);
+    };
+    reservation.disarm();
+    run_job(backend, &pipeline, &scheduler, &document, cursor_char, started, false);
 
-    match result {
-        Ok(None) => Ok(None),
-        Ok(Some(suggestion)) => {
-            scheduler.debounce.on_model_call(started.elapsed());
+    match waiter.outcome().await {
+        Outcome::Suggested(suggestion) => {
             let generation = &suggestion.generation;
             tracing::debug!(
                 uri = %uri,
@@ -109,26 +147,76 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
                 generation["contextSnippets"] = suggestion.context_snippets.into();
                 send_trace(backend, &uri, &suggestion.text, generation).await;
             }
-            scheduler.cache.insert(&document.rope, cursor_char, &suggestion.text);
-            if pipeline.settings.prefetch && !suggestion.text.is_empty() {
-                prefetch::after_suggestion(
-                    backend,
-                    &scheduler,
-                    &document,
-                    cursor_char,
-                    &suggestion,
-                );
-            }
+            start_prefetch(backend, &scheduler, &document, cursor_char, &suggestion);
             Ok(Some(placed(suggestion.text)))
         }
-        Err(EngineError::Cancelled) => Ok(None),
-        Err(err) => {
-            backend
-                .notices
-                .show_once(&backend.client, MessageType::Error, format!("infill: {err}"))
-                .await;
+        Outcome::Nothing => Ok(None),
+        Outcome::Failed(message) => {
+            backend.notices.show_once(&backend.client, MessageType::Error, message).await;
             Ok(None)
         }
+    }
+}
+
+/// Byte length of the first `chars` characters of `text`.
+fn byte_len_of_chars(text: &str, chars: usize) -> usize {
+    text.char_indices().nth(chars).map_or(text.len(), |(at, _)| at)
+}
+
+/// Runs the pipeline for `document` at `cursor_char` on a task of its own: the suggestion goes
+/// into the cache (so typing through it needs no model call, even when nobody waits any more),
+/// the document's slot is cleared, then the outcome is handed to the waiting requests.
+/// `background`: a prefetch, counted apart by the engine.
+pub(super) fn run_job(
+    backend: &Backend,
+    pipeline: &Arc<Pipeline>,
+    scheduler: &Arc<Scheduler>,
+    document: &DocumentSnapshot,
+    cursor_char: usize,
+    mut started: Started,
+    background: bool,
+) {
+    let (pipeline, scheduler, document) = (pipeline.clone(), scheduler.clone(), document.clone());
+    let in_flight = backend.in_flight.clone();
+    tokio::spawn(async move {
+        let began = Instant::now();
+        let cancel = started.cancel.clone();
+        let result = pipeline.complete(&document, cursor_char, cancel.clone(), background).await;
+        let outcome = match result {
+            Ok(Some(suggestion)) => {
+                if !background {
+                    scheduler.debounce.on_model_call(began.elapsed());
+                }
+                scheduler.cache.insert(&document.rope, cursor_char, &suggestion.text);
+                Outcome::Suggested(suggestion)
+            }
+            Ok(None) | Err(EngineError::Cancelled) => Outcome::Nothing,
+            Err(err) => Outcome::Failed(format!("infill: {err}")),
+        };
+        in_flight.finished(&document.uri, &cancel);
+        started.finish(outcome);
+    });
+}
+
+fn start_prefetch(
+    backend: &Backend,
+    scheduler: &Arc<Scheduler>,
+    document: &DocumentSnapshot,
+    cursor_char: usize,
+    suggestion: &Suggestion,
+) {
+    if let Some(pipeline) = backend.pipeline()
+        && pipeline.settings.prefetch
+        && !suggestion.text.is_empty()
+    {
+        prefetch::after_suggestion(
+            backend,
+            &pipeline,
+            scheduler,
+            document,
+            cursor_char,
+            suggestion,
+        );
     }
 }
 

@@ -1,4 +1,5 @@
-//! `didOpen` / `didChange` / `didClose`: keep the document store in step with the editor.
+//! `didOpen` / `didChange` / `didSave` / `didClose`: keep the document store (and the
+//! repository-context index) in step with the editor.
 //!
 //! Notifications cannot be answered with an error, so a change the server cannot apply (unknown
 //! document, out-of-range range) is reported with `window/showMessage`; the document keeps its
@@ -36,11 +37,15 @@ pub async fn did_change(backend: &Backend, params: DidChangeTextDocumentParams) 
     }
 }
 
+pub fn did_save(backend: &Backend, params: DidSaveTextDocumentParams) {
+    if let Some(context) = backend.context() {
+        context.document_saved(&params.text_document.uri);
+    }
+}
+
 pub fn did_close(backend: &Backend, params: DidCloseTextDocumentParams) {
     let uri = params.text_document.uri;
-    if let Some((_, cancel)) = backend.in_flight.remove(&uri) {
-        cancel.cancel();
-    }
+    backend.in_flight.cancel(&uri);
     backend.documents.close(&uri);
     if let Some(context) = backend.context() {
         context.document_closed(&uri);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tower_lsp_server::gen_lsp_types::Uri;
 
-use super::{Backend, claim_if_idle};
+use super::Backend;
 
 /// Idle time after an edit before warming up; shorter than a typing pause, longer than the gap
 /// between keystrokes.
@@ -37,9 +37,9 @@ pub fn after_edit(backend: &Backend, uri: Uri, version: i32, edit_point: usize) 
             return;
         }
         // A request being answered has already put the prompt in the cache.
-        let Some(cancel) = claim_if_idle(&in_flight, &uri) else { return };
-        let result = pipeline.warm_up(&document, edit_point, cancel.clone()).await;
-        in_flight.remove_if(&uri, |_, current| current.same_as(&cancel));
+        let Some(started) = in_flight.claim_if_idle(&uri, None) else { return };
+        let result = pipeline.warm_up(&document, edit_point, started.cancel.clone()).await;
+        in_flight.finished(&uri, &started.cancel);
         tracing::debug!(uri = %uri, ok = result.is_ok(), "warm-up");
     });
 }

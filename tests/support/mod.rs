@@ -107,6 +107,16 @@ impl LspClient {
         self.inner.request(method, params).expect("request")
     }
 
+    /// Sends a request without waiting for its answer; returns its id.
+    pub fn send_request(&mut self, method: &str, params: Value) -> i64 {
+        self.inner.send_request(method, params).expect("send request")
+    }
+
+    /// `$/cancelRequest` for `id`.
+    pub fn cancel(&mut self, id: i64) {
+        self.inner.cancel(id).expect("cancel")
+    }
+
     pub fn wait_notification(&mut self, method: &str, accept: impl Fn(&Value) -> bool) -> Value {
         self.inner.wait_notification(method, accept).expect("notification")
     }
