@@ -167,6 +167,16 @@ impl RepoContext {
         }
     }
 
+    /// A saved document: its text is indexed at once (the editor's text, now also on disk), so
+    /// the index is current even before another document asks for context.
+    pub fn document_saved(&self, uri: &Uri) {
+        let Some(document) = self.documents.snapshot(uri) else { return };
+        if let Ok(mut dirty) = self.dirty.lock() {
+            dirty.remove(uri);
+        }
+        self.index_document(uri, document.rope.to_string());
+    }
+
     /// A closed document: its disk copy (if any, and admitted) replaces the editor's text.
     pub fn document_closed(&self, uri: &Uri) {
         if let Ok(mut dirty) = self.dirty.lock() {
@@ -496,6 +506,16 @@ def report(shapes):
         assert!(text.contains("def disc_area(radius: float) -> float:"), "{text}");
         assert!(!text.contains("def circle_area"), "{text}");
         assert!(f.context.indexed_text(&geometry).unwrap().contains("def disc_area("));
+
+        // Another edit, then a save: indexed at once, without waiting for a gather.
+        let saved = old.replace("def circle_area(", "def round_area(");
+        let change = tower_lsp_server::gen_lsp_types::TextDocumentContentChangeWholeDocument::new(
+            saved.clone(),
+        );
+        f.documents.apply_changes(&geometry_uri, 3, &[change.into()]).unwrap();
+        f.context.document_changed(&geometry_uri, Some(0));
+        f.context.document_saved(&geometry_uri);
+        assert_eq!(f.context.indexed_text(&geometry).unwrap(), saved);
 
         // Closed without saving: the disk copy is back.
         f.documents.close(&geometry_uri);

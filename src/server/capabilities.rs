@@ -15,6 +15,8 @@ pub fn server_capabilities(encoding: PositionEncoding) -> ServerCapabilities {
         text_document_sync: Some(TextDocumentSync::Options(TextDocumentSyncOptions {
             open_close: Some(true),
             change: Some(TextDocumentSyncKind::Incremental),
+            // The text is already known from the changes; a save only refreshes the index.
+            save: Some(Save::Bool(true)),
             ..Default::default()
         })),
         inline_completion_provider: Some(InlineCompletionProvider::Bool(true)),
