@@ -34,6 +34,11 @@ pub struct EvalArgs {
     /// Write one JSON line per task and engine here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Keep the results already in --out and run only the tasks missing there (per engine),
+    /// appending: a long run (the whole dev set takes hours on 2 cores) can be stopped and
+    /// continued later. Use the same binary, model and options as the run it continues.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
     /// Also score a llama-server at this URL (`/infill`, greedy, cache_prompt on).
     #[arg(long)]
     pub baseline_url: Option<String>,
@@ -99,11 +104,23 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         None if args.baseline_only => anyhow::bail!("--baseline-only needs --baseline-url"),
         None => None,
     };
+    let mut results = match &args.out {
+        Some(path) if args.resume => earlier_results(path, &tasks)?,
+        _ => Vec::new(),
+    };
+    let done: std::collections::HashSet<(String, String)> =
+        results.iter().map(|r| (r.id.clone(), r.engine.clone())).collect();
     let mut out = match &args.out {
-        Some(path) => Some(std::io::BufWriter::new(
-            std::fs::File::create(path)
-                .with_context(|| format!("cannot write {}", path.display()))?,
-        )),
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(args.resume)
+                .truncate(!args.resume)
+                .open(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Some(std::io::BufWriter::new(file))
+        }
         None => None,
     };
 
@@ -113,12 +130,14 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    progress
+        .set_position(results.iter().filter(|r| !r.engine.starts_with("infill ")).count() as u64);
     let limit = Duration::from_secs(args.test_timeout);
-    let mut results = Vec::new();
+    let is_done = |task: &Task, engine: &str| done.contains(&(task.id.clone(), engine.to_string()));
     for task in &tasks {
         progress.set_message(task.id.clone());
         let first_of_task = results.len();
-        if let Some(infill) = &infill {
+        if let Some(infill) = infill.as_ref().filter(|_| !is_done(task, "infill")) {
             let answer = workspace::prepare(task, &repos).and_then(|ws| infill.complete(task, &ws));
             if let Ok(base) = &answer
                 && let Some(raw) = &base.raw
@@ -131,7 +150,7 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
             results.push(score(task, "infill", answer, limit));
             progress.inc(1);
         }
-        if let Some(baseline) = &baseline {
+        if let Some(baseline) = baseline.as_ref().filter(|_| !is_done(task, "llama-server")) {
             results.push(score(task, "llama-server", baseline.complete(task), limit));
             progress.inc(1);
         }
@@ -148,6 +167,36 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         println!("median context gathering per request (infill): {median:.1} ms");
     }
     Ok(())
+}
+
+/// The results an earlier run left in `path` for tasks of this run (`--resume`). A last line
+/// cut short by a stopped run is dropped; an earlier bad line is an error.
+fn earlier_results(path: &std::path::Path, tasks: &[Task]) -> anyhow::Result<Vec<TaskResult>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let ids: std::collections::HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut results = Vec::new();
+    let mut kept = String::new();
+    for (n, line) in lines.iter().enumerate() {
+        match serde_json::from_str::<TaskResult>(line) {
+            Ok(result) if ids.contains(result.id.as_str()) => results.push(result),
+            Ok(_) => {}
+            Err(_) if n + 1 == lines.len() && !text.ends_with('\n') => continue,
+            Err(err) => anyhow::bail!("{}:{}: not a result line: {err}", path.display(), n + 1),
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    // The file is appended to: it must end with a whole line.
+    if !text.is_empty() && !text.ends_with('\n') {
+        std::fs::write(path, kept).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    eprintln!("resuming: {} results from {}", results.len(), path.display());
+    Ok(results)
 }
 
 /// Scores one engine's answer (or failure) on `task`.
@@ -178,5 +227,48 @@ fn score(task: &Task, engine: &str, answer: anyhow::Result<Answer>, limit: Durat
         context_files: answer.context_files,
         error,
         completion: answer.text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result_line(id: &str, engine: &str) -> String {
+        serde_json::json!({
+            "id": id, "engine": engine, "kind": "single-line", "language": "python",
+            "completion": "x", "exactMatch": true, "editSimilarity": 1.0, "passed": null,
+            "empty": false, "latencyMs": 1.0, "promptTokens": null, "evaluatedTokens": null,
+            "reusedTokens": null, "contextMs": null, "contextFiles": null, "error": null
+        })
+        .to_string()
+    }
+
+    fn task(id: &str) -> Task {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "language": "python", "path": "a.py", "prefix": "", "middle": "",
+            "suffix": "", "kind": "single-line"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn resume_keeps_whole_results_of_this_run_and_drops_a_cut_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        let (a, b, other) =
+            (result_line("a", "infill"), result_line("b", "infill"), result_line("z", "infill"));
+        std::fs::write(&path, format!("{a}\n{other}\n{b}\n{{\"id\": \"c\", \"eng")).unwrap();
+        let kept = earlier_results(&path, &[task("a"), task("b"), task("c")]).unwrap();
+        let ids: Vec<&str> = kept.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        // Appending goes on after a whole line; nothing earlier was lost.
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{a}\n{other}\n{b}\n"));
+
+        // A bad line before the end is not a stopped run: an error, the file untouched.
+        std::fs::write(&path, format!("{a}\noops\n{b}\n")).unwrap();
+        let err = earlier_results(&path, &[task("a")]).unwrap_err().to_string();
+        assert!(err.contains(":2:"), "{err}");
+        assert!(earlier_results(&dir.path().join("none.jsonl"), &[task("a")]).unwrap().is_empty());
     }
 }
