@@ -18,7 +18,7 @@ pub mod recent;
 pub mod symbols;
 pub mod walk;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -37,6 +37,11 @@ use recent::RecentRegions;
 /// Time a request may spend choosing context; what the scan has not reached by then is left out.
 pub const GATHER_BUDGET: Duration = Duration::from_millis(20);
 
+/// How far (in lines) the cursor may move from where a document's context was chosen before it
+/// is chosen again. The context opens the prompt: a new choice means evaluating the whole prompt
+/// again, so while the user types on in the same place, the choice stays.
+const STICKY_LINES: usize = 12;
+
 /// The workspace index's state, for `infill/indexStatus` and logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -50,6 +55,15 @@ pub struct IndexStatus {
     pub memory: usize,
     /// The finished walk's figures.
     pub walk: Option<walk::WalkReport>,
+}
+
+/// A document's chosen context and what it was chosen from: it holds while the cursor stays
+/// near `line`, the index is unchanged and the recent regions of other documents are the same.
+struct Chosen {
+    line: usize,
+    index_generation: u64,
+    recent: Vec<recent::RecentChunk>,
+    snippets: Vec<ContextSnippet>,
 }
 
 /// What `gather` found for one request.
@@ -67,6 +81,8 @@ pub struct RepoContext {
     documents: Arc<DocumentStore>,
     /// Open documents changed since they were last indexed.
     dirty: Mutex<HashSet<Uri>>,
+    /// The context last chosen per document (see `STICKY_LINES`).
+    chosen: Mutex<HashMap<Uri, Chosen>>,
     status: watch::Sender<IndexStatus>,
     stop: Arc<AtomicBool>,
 }
@@ -85,6 +101,7 @@ impl RepoContext {
             recent: Mutex::default(),
             documents,
             dirty: Mutex::default(),
+            chosen: Mutex::default(),
             status: watch::Sender::new(IndexStatus::default()),
             stop: Arc::default(),
         };
@@ -182,6 +199,9 @@ impl RepoContext {
         if let Ok(mut dirty) = self.dirty.lock() {
             dirty.remove(uri);
         }
+        if let Ok(mut chosen) = self.chosen.lock() {
+            chosen.remove(uri);
+        }
         if let Some(path) = workspace::uri_to_path(uri.as_ref()) {
             self.reload_from_disk(&path);
         }
@@ -273,11 +293,36 @@ impl RepoContext {
             text: &text,
             line,
         };
-        let (snippets, figures) = match self.index.read() {
-            Ok(index) => rank::rank(&index, &recent, &cursor, deadline),
-            Err(_) => Default::default(),
-        };
+        let Ok(index) = self.index.read() else { return Gathered::default() };
+        let generation = index.generation();
+        if let Some(snippets) = self.still_chosen(&document.uri, line, generation, &recent) {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            return Gathered { snippets, ms, figures: rank::RankFigures::default() };
+        }
+        let (snippets, figures) = rank::rank(&index, &recent, &cursor, deadline);
+        drop(index);
+        if let Ok(mut chosen) = self.chosen.lock() {
+            let choice =
+                Chosen { line, index_generation: generation, recent, snippets: snippets.clone() };
+            chosen.insert(document.uri.clone(), choice);
+        }
         Gathered { snippets, ms: started.elapsed().as_secs_f64() * 1000.0, figures }
+    }
+
+    /// The context chosen earlier for `uri`, if it still holds for a cursor on `line`.
+    fn still_chosen(
+        &self,
+        uri: &Uri,
+        line: usize,
+        index_generation: u64,
+        recent: &[recent::RecentChunk],
+    ) -> Option<Vec<ContextSnippet>> {
+        let chosen = self.chosen.lock().ok()?;
+        let choice = chosen.get(uri)?;
+        (choice.line.abs_diff(line) <= STICKY_LINES
+            && choice.index_generation == index_generation
+            && choice.recent == recent)
+            .then(|| choice.snippets.clone())
     }
 
     /// Reindexes open documents edited since their last indexing, except `current`: its text is
@@ -482,6 +527,36 @@ def report(shapes):
         // __init__, geometry, noise, main (its disk copy replaced by the open document) and
         // native/shapes.rs.
         assert_eq!(indexed.len(), 5, "{indexed:?}");
+    }
+
+    #[test]
+    fn the_choice_stays_while_typing_nearby_and_follows_changes_elsewhere() {
+        use tower_lsp_server::gen_lsp_types::{FileChangeType, FileEvent};
+        let f = fixture(&[]);
+        let main_uri = uri_of(&f.root.join("app/main.py"));
+        let first = gather_at(&f, "app/main.py", MAIN, 6);
+        // The user types on, naming what noise.py defines: chosen afresh, the context differs.
+        let typed = MAIN.replace("        total += \n", "        total += unrelated(shapes)\n\n");
+        let fresh = gather_at(&fixture(&[]), "app/main.py", &typed, 7);
+        assert_ne!(fresh.snippets, first.snippets, "the premise: a new choice would differ");
+
+        // In the editor the choice stays while the cursor is near: the prompt's start (and the
+        // KV cache behind it) does not move under the user's typing.
+        let change =
+            tower_lsp_server::gen_lsp_types::TextDocumentContentChangeWholeDocument::new(typed);
+        f.documents.apply_changes(&main_uri, 2, &[change.into()]).unwrap();
+        f.context.document_changed(&main_uri, Some(0));
+        let document = f.documents.snapshot(&main_uri).unwrap();
+        let at = document.rope.line_to_char(8) - 1;
+        assert_eq!(f.context.gather(&document, at).snippets, first.snippets);
+
+        // A change elsewhere in the workspace: chosen again.
+        let noise = f.root.join("app/noise.py");
+        std::fs::write(&noise, "def unrelated(shapes):\n    return len(shapes)\n").unwrap();
+        f.context.files_changed(&[FileEvent::new(uri_of(&noise), FileChangeType::Changed)]);
+        let after = f.context.gather(&document, at);
+        assert_ne!(after.snippets, first.snippets);
+        assert!(after.snippets.iter().any(|s| s.text().contains("return len(shapes)")));
     }
 
     #[test]
