@@ -187,11 +187,10 @@ impl RepoContext {
     /// A saved document: its text is indexed at once (the editor's text, now also on disk), so
     /// the index is current even before another document asks for context.
     pub fn document_saved(&self, uri: &Uri) {
-        let Some(document) = self.documents.snapshot(uri) else { return };
         if let Ok(mut dirty) = self.dirty.lock() {
             dirty.remove(uri);
         }
-        self.index_document(uri, document.rope.to_string());
+        self.reindex_open_document(uri);
     }
 
     /// A closed document: its disk copy (if any, and admitted) replaces the editor's text.
@@ -283,9 +282,16 @@ impl RepoContext {
         };
         // Asking for a suggestion here is looking at this region.
         self.record_region(&document.uri, &admitted, &document.rope, line);
-        let text = document.rope.to_string();
         let recent =
             self.recent.lock().map(|r| r.for_cursor_in(document.uri.as_ref())).unwrap_or_default();
+        let Ok(index) = self.index.read() else { return Gathered::default() };
+        let generation = index.generation();
+        if let Some(snippets) = self.still_chosen(&document.uri, line, generation, &recent) {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            return Gathered { snippets, ms, figures: rank::RankFigures::default() };
+        }
+        // Only a new choice needs the document's whole text.
+        let text = document.rope.to_string();
         let cursor = rank::Cursor {
             path: Some(&admitted.path),
             root: Some(&admitted.root),
@@ -293,12 +299,6 @@ impl RepoContext {
             text: &text,
             line,
         };
-        let Ok(index) = self.index.read() else { return Gathered::default() };
-        let generation = index.generation();
-        if let Some(snippets) = self.still_chosen(&document.uri, line, generation, &recent) {
-            let ms = started.elapsed().as_secs_f64() * 1000.0;
-            return Gathered { snippets, ms, figures: rank::RankFigures::default() };
-        }
         let (snippets, figures) = rank::rank(&index, &recent, &cursor, deadline);
         drop(index);
         if let Ok(mut chosen) = self.chosen.lock() {
@@ -338,9 +338,14 @@ impl RepoContext {
             Err(_) => return,
         };
         for uri in pending {
-            if let Some(document) = self.documents.snapshot(&uri) {
-                self.index_document(&uri, document.rope.to_string());
-            }
+            self.reindex_open_document(&uri);
+        }
+    }
+
+    /// Indexes an open document's current text from the store.
+    fn reindex_open_document(&self, uri: &Uri) {
+        if let Some(document) = self.documents.snapshot(uri) {
+            self.index_document(uri, document.rope.to_string());
         }
     }
 

@@ -178,14 +178,17 @@ fn earlier_results(path: &std::path::Path, tasks: &[Task]) -> anyhow::Result<Vec
         Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
     };
     let ids: std::collections::HashSet<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    // Numbered as in the file, blank lines skipped.
+    let lines: Vec<(usize, &str)> =
+        text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).collect();
+    let last = lines.last().map(|(n, _)| *n);
     let mut results = Vec::new();
     let mut kept = String::new();
-    for (n, line) in lines.iter().enumerate() {
+    for &(n, line) in &lines {
         match serde_json::from_str::<TaskResult>(line) {
             Ok(result) if ids.contains(result.id.as_str()) => results.push(result),
             Ok(_) => {}
-            Err(_) if n + 1 == lines.len() && !text.ends_with('\n') => continue,
+            Err(_) if Some(n) == last && !text.ends_with('\n') => continue,
             Err(err) => anyhow::bail!("{}:{}: not a result line: {err}", path.display(), n + 1),
         }
         kept.push_str(line);

@@ -71,18 +71,15 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
         let typed_chars = waiter.typed.chars().count();
         match waiter.outcome().await {
             Outcome::Suggested(suggestion) if suggestion.text.starts_with(&waiter.typed) => {
-                let rest = Suggestion {
-                    text: suggestion.text[byte_len_of_chars(&suggestion.text, typed_chars)..]
-                        .to_string(),
-                    ..suggestion
-                };
+                let rest = suggestion.text[waiter.typed.len()..].to_string();
+                let rest = Suggestion { text: rest, ..suggestion };
                 tracing::debug!(uri = %uri, typed = typed_chars, "suggestion from a running job");
                 if pipeline.settings.trace {
                     let generation =
                         serde_json::json!({ "joined": true, "typedChars": typed_chars });
                     send_trace(backend, &uri, &rest.text, generation).await;
                 }
-                start_prefetch(backend, &scheduler, &document, cursor_char, &rest);
+                start_prefetch(backend, &pipeline, &scheduler, &document, cursor_char, &rest);
                 return Ok(Some(placed(rest.text)));
             }
             // The job went another way than the user: ask the model below.
@@ -147,7 +144,7 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
                 generation["contextSnippets"] = suggestion.context_snippets.into();
                 send_trace(backend, &uri, &suggestion.text, generation).await;
             }
-            start_prefetch(backend, &scheduler, &document, cursor_char, &suggestion);
+            start_prefetch(backend, &pipeline, &scheduler, &document, cursor_char, &suggestion);
             Ok(Some(placed(suggestion.text)))
         }
         Outcome::Nothing => Ok(None),
@@ -156,11 +153,6 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
             Ok(None)
         }
     }
-}
-
-/// Byte length of the first `chars` characters of `text`.
-fn byte_len_of_chars(text: &str, chars: usize) -> usize {
-    text.char_indices().nth(chars).map_or(text.len(), |(at, _)| at)
 }
 
 /// Runs the pipeline for `document` at `cursor_char` on a task of its own: the suggestion goes
@@ -198,25 +190,18 @@ pub(super) fn run_job(
     });
 }
 
+/// After a suggestion, with the request's own pipeline (a settings change since does not alter
+/// a request already running).
 fn start_prefetch(
     backend: &Backend,
+    pipeline: &Arc<Pipeline>,
     scheduler: &Arc<Scheduler>,
     document: &DocumentSnapshot,
     cursor_char: usize,
     suggestion: &Suggestion,
 ) {
-    if let Some(pipeline) = backend.pipeline()
-        && pipeline.settings.prefetch
-        && !suggestion.text.is_empty()
-    {
-        prefetch::after_suggestion(
-            backend,
-            &pipeline,
-            scheduler,
-            document,
-            cursor_char,
-            suggestion,
-        );
+    if pipeline.settings.prefetch && !suggestion.text.is_empty() {
+        prefetch::after_suggestion(backend, pipeline, scheduler, document, cursor_char, suggestion);
     }
 }
 
