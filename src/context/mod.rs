@@ -83,10 +83,6 @@ pub struct RepoContext {
     dirty: Mutex<HashSet<Uri>>,
     /// The context last chosen per document (see `STICKY_LINES`).
     chosen: Mutex<HashMap<Uri, Chosen>>,
-    /// Watched-file events received and not yet applied: applied by the notification's own
-    /// blocking task or by the next `gather`, whichever comes first, so that a request never
-    /// ranks an index older than the events the editor sent before it.
-    pending_events: Mutex<Vec<FileEvent>>,
     status: watch::Sender<IndexStatus>,
     stop: Arc<AtomicBool>,
 }
@@ -106,7 +102,6 @@ impl RepoContext {
             documents,
             dirty: Mutex::default(),
             chosen: Mutex::default(),
-            pending_events: Mutex::default(),
             status: watch::Sender::new(IndexStatus::default()),
             stop: Arc::default(),
         };
@@ -211,25 +206,8 @@ impl RepoContext {
         }
     }
 
-    /// `workspace/didChangeWatchedFiles`, first step (no I/O: call it before any `.await`):
-    /// the events wait for `apply_file_events`.
-    pub fn queue_file_events(&self, events: Vec<FileEvent>) {
-        if let Ok(mut pending) = self.pending_events.lock() {
-            pending.extend(events);
-        }
-    }
-
-    /// Applies the queued watched-file events (blocking I/O: off the async workers).
-    pub fn apply_file_events(&self) {
-        let events = match self.pending_events.lock() {
-            Ok(mut pending) if !pending.is_empty() => std::mem::take(&mut *pending),
-            _ => return,
-        };
-        self.files_changed(&events);
-    }
-
-    /// Files created, changed or deleted outside the editor. Open documents keep their editor
-    /// text.
+    /// `workspace/didChangeWatchedFiles`: files created, changed or deleted outside the editor.
+    /// Open documents keep their editor text.
     pub fn files_changed(&self, events: &[FileEvent]) {
         for event in events {
             if self.documents.is_open(&event.uri) {
@@ -297,7 +275,6 @@ impl RepoContext {
     pub fn gather(&self, document: &DocumentSnapshot, char_idx: usize) -> Gathered {
         let started = Instant::now();
         let deadline = started + GATHER_BUDGET;
-        self.apply_file_events();
         self.refresh_dirty_documents(&document.uri);
         let line = document.rope.char_to_line(char_idx.min(document.rope.len_chars()));
         let Some(admitted) = self.admitted_document(&document.uri) else {
@@ -578,11 +555,10 @@ def report(shapes):
         let at = document.rope.line_to_char(8) - 1;
         assert_eq!(f.context.gather(&document, at).snippets, first.snippets);
 
-        // A change elsewhere in the workspace, only queued (its notification's task has not
-        // run yet): the next gather applies it first, and chooses again.
+        // A change elsewhere in the workspace: chosen again.
         let noise = f.root.join("app/noise.py");
         std::fs::write(&noise, "def unrelated(shapes):\n    return len(shapes)\n").unwrap();
-        f.context.queue_file_events(vec![FileEvent::new(uri_of(&noise), FileChangeType::Changed)]);
+        f.context.files_changed(&[FileEvent::new(uri_of(&noise), FileChangeType::Changed)]);
         let after = f.context.gather(&document, at);
         assert_ne!(after.snippets, first.snippets);
         assert!(after.snippets.iter().any(|s| s.text().contains("return len(shapes)")));

@@ -164,10 +164,9 @@ impl LanguageServer for Backend {
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
         if let Some(context) = self.context() {
-            // Queued before the first `.await`, so a request sent after this notification finds
-            // the events applied (by this blocking task or by its own context gathering).
-            context.queue_file_events(params.changes);
-            let _ = tokio::task::spawn_blocking(move || context.apply_file_events()).await;
+            // Reading files is blocking work.
+            let _ =
+                tokio::task::spawn_blocking(move || context.files_changed(&params.changes)).await;
         }
     }
 
