@@ -58,6 +58,13 @@ fn the_prompt_shows_the_defining_file_and_never_a_secret() {
         "workspace/didChangeWatchedFiles",
         json!({"changes": [{"uri": file_uri(&root.join("extra.py")), "type": 1}]}),
     );
+    // The server handles messages concurrently: a request sent right after the notification
+    // may be answered before the file is read. Wait until the index holds it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while client.request("infill/indexStatus", json!({}))["result"]["files"] != 3 {
+        assert!(std::time::Instant::now() < deadline, "extra.py never indexed");
+        std::thread::sleep(std::time::Duration::from_millis(10)); // polling interval, not a timing
+    }
     let edited = MAIN.replace("return \n", "helper_extra(values)\n    return \n");
     client.notify(
         "textDocument/didChange",
