@@ -66,6 +66,11 @@ pub struct EvalArgs {
     /// line-rest), before --limit spreads the rest.
     #[arg(long, value_delimiter = ',')]
     pub kind: Vec<String>,
+    /// Start no new task after this many minutes; print the table of what is done. With --out
+    /// and --resume, a later run continues where this one stopped. Tasks run in an order whose
+    /// every prefix is spread over the file, so a stopped run has scored a fair sample.
+    #[arg(long)]
+    pub minutes: Option<f64>,
 }
 
 pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
@@ -73,7 +78,7 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     if !args.kind.is_empty() {
         all.retain(|task| args.kind.contains(&task.kind));
     }
-    let tasks = tasks::spread(all, args.limit);
+    let tasks = tasks::run_order(tasks::spread(all, args.limit));
     let repos = args.repos.clone().unwrap_or_else(|| {
         args.tasks.parent().map(|p| p.join("repos")).unwrap_or_else(|| PathBuf::from("repos"))
     });
@@ -133,8 +138,13 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     progress
         .set_position(results.iter().filter(|r| !r.engine.starts_with("infill ")).count() as u64);
     let limit = Duration::from_secs(args.test_timeout);
+    let started = std::time::Instant::now();
+    let time_is_up = |minutes: f64| started.elapsed().as_secs_f64() >= minutes * 60.0;
     let is_done = |task: &Task, engine: &str| done.contains(&(task.id.clone(), engine.to_string()));
     for task in &tasks {
+        if args.minutes.is_some_and(time_is_up) {
+            break;
+        }
         progress.set_message(task.id.clone());
         let first_of_task = results.len();
         if let Some(infill) = infill.as_ref().filter(|_| !is_done(task, "infill")) {
@@ -162,6 +172,15 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         }
     }
     progress.finish_and_clear();
+    let scored = results.iter().filter(|r| r.engine == "infill" || r.engine == "llama-server");
+    let finished = scored.map(|r| r.id.as_str()).collect::<std::collections::HashSet<_>>().len();
+    if finished < tasks.len() {
+        println!(
+            "partial: {finished} of {} tasks scored (a spread sample){}",
+            tasks.len(),
+            if args.out.is_some() { "; run again with --resume to continue" } else { "" }
+        );
+    }
     println!("{}", report::table(&results));
     if let Some(median) = report::median_context_ms(&results) {
         println!("median context gathering per request (infill): {median:.1} ms");

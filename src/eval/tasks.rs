@@ -53,6 +53,23 @@ pub fn spread(tasks: Vec<Task>, limit: Option<usize>) -> Vec<Task> {
     }
 }
 
+/// The order to run `tasks` in: every prefix of it is spread evenly over the list (positions in
+/// bit-reversed order: 0, n/2, n/4, 3n/4, …), so a long run that stops early has still scored a
+/// sample of every kind and language, not just the first ones in the file.
+pub fn run_order(tasks: Vec<Task>) -> Vec<Task> {
+    let n = tasks.len();
+    let bits = usize::BITS - n.saturating_sub(1).leading_zeros();
+    let mut keyed: Vec<(usize, Task)> = tasks
+        .into_iter()
+        .enumerate()
+        .map(|(i, task)| {
+            (if bits == 0 { 0 } else { i.reverse_bits() >> (usize::BITS - bits) }, task)
+        })
+        .collect();
+    keyed.sort_by_key(|(key, _)| *key);
+    keyed.into_iter().map(|(_, task)| task).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +95,26 @@ mod tests {
         assert_eq!(ids, ["0", "3", "6"]);
         assert_eq!(spread(tasks.clone(), None).len(), 10);
         assert_eq!(spread(tasks, Some(50)).len(), 10);
+    }
+
+    fn ids(tasks: Vec<Task>) -> Vec<String> {
+        tasks.into_iter().map(|t| t.id).collect()
+    }
+
+    #[test]
+    fn run_order_spreads_every_prefix() {
+        let tasks: Vec<Task> = (0..8).map(|i| task(&i.to_string(), "single-line")).collect();
+        assert_eq!(ids(run_order(tasks)), ["0", "4", "2", "6", "1", "5", "3", "7"]);
+        // Not a power of two: still each task exactly once, and the first half spans the list.
+        let tasks: Vec<Task> = (0..10).map(|i| task(&i.to_string(), "single-line")).collect();
+        let order: Vec<usize> =
+            ids(run_order(tasks)).iter().map(|id| id.parse().unwrap()).collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..10).collect::<Vec<_>>());
+        assert_eq!(&order[..5], [0, 8, 4, 2, 6]);
+        assert!(ids(run_order(Vec::new())).is_empty());
+        assert_eq!(ids(run_order(vec![task("x", "multi-line")])), ["x"]);
     }
 
     #[test]
