@@ -60,4 +60,27 @@ fn eval_scores_every_task_through_the_server() {
     // The HumanEval-style task has a test, so it is run; the random model cannot pass it.
     assert_eq!(rows[1]["passed"], false);
     assert_eq!(rows[0]["passed"], Value::Null);
+
+    // `--minutes 0` runs nothing: with --resume it prints the table of the results already
+    // there (complete); on a new file it reports that nothing is scored yet.
+    let report = |out: &std::path::Path| {
+        let output = Command::new(env!("CARGO_BIN_EXE_infill"))
+            .arg("eval")
+            .arg(&file)
+            .arg("--out")
+            .arg(out)
+            .args(["--resume", "--minutes", "0"])
+            .env("XDG_STATE_HOME", dir.path())
+            .output()
+            .expect("run infill eval --minutes 0");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let table = report(&out);
+    assert!(!table.contains("partial"), "{table}");
+    let all = table.lines().find(|l| l.starts_with("all")).unwrap_or_default().to_string();
+    assert_eq!(all.split_whitespace().nth(2), Some("2"), "{table}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 2, "nothing appended");
+    let fresh = report(&dir.path().join("none-yet.jsonl"));
+    assert!(fresh.contains("partial: 0 of 2 tasks scored"), "{fresh}");
 }
