@@ -20,6 +20,9 @@ pub struct InfillRequest {
     /// Text of the cursor line before the cursor (llama.vim sends it as `prompt`).
     pub prompt: String,
     pub n_predict: usize,
+    /// Indentation of the cursor line (llama.vim sends it): llama-server stops at a generated
+    /// line indented less, i.e. when the suggestion would leave the current block.
+    pub n_indent: usize,
     pub cache_prompt: bool,
     pub temperature: f32,
     pub top_k: i32,
@@ -87,7 +90,10 @@ fn vim_line_count(doc: &Rope) -> usize {
 impl InfillRequest {
     /// Greedy, prompt cache on — the settings llama.vim uses.
     pub fn greedy(context: LlamaVimContext, n_predict: usize) -> Self {
+        // Bytes of leading blanks, as llama.vim measures them (`strlen(matchstr(…, '^\s*'))`).
+        let n_indent = context.prompt.len() - context.prompt.trim_start_matches([' ', '\t']).len();
         Self {
+            n_indent,
             input_prefix: context.prefix,
             input_suffix: context.suffix,
             input_extra: Vec::new(),
@@ -205,9 +211,11 @@ mod tests {
         let start = LlamaVimContext::at(&doc, 0);
         assert_eq!((start.prefix.as_str(), start.prompt.as_str()), ("\n", ""));
         assert_eq!(start.suffix, "a\nbb\n    ret x\nc\n");
+        assert_eq!(InfillRequest::greedy(start, 16).n_indent, 0);
         let json = serde_json::to_value(InfillRequest::greedy(context, 16)).unwrap();
         assert_eq!(json["cache_prompt"], true);
         assert_eq!(json["prompt"], "    ret");
+        assert_eq!(json["n_indent"], 4);
         assert!(json.get("input_extra").is_none());
     }
 
