@@ -14,12 +14,21 @@ import {
   State,
 } from 'vscode-languageclient/node';
 
+import { ClientLifecycle, ManagedClient } from './lifecycle';
 import { restartKeys, SERVER_ARGS, ServerSettings, serverCommand, serverSettings } from './settings';
 import { INITIAL, reduce, StatusEvent, StatusState, view } from './status';
 
 const SECTION = 'infill';
 
-let client: LanguageClient | undefined;
+/** Starts and replaces the language client (module-level for `deactivate`). */
+let lifecycle: ClientLifecycle<ManagedLanguageClient> | undefined;
+
+/** The library's client, as the lifecycle sees it. */
+class ManagedLanguageClient extends LanguageClient implements ManagedClient {
+  isStarting(): boolean {
+    return this.state === State.Starting;
+  }
+}
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('infill', { log: true });
@@ -45,7 +54,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   let sent: ServerSettings = serverSettings(config());
   let command = serverCommand(config());
 
-  const makeClient = (): LanguageClient => {
+  const makeClient = (): ManagedLanguageClient => {
     // No `transport`: with TransportKind.stdio the client would append `--stdio` to the
     // arguments. Without it, the process still talks LSP over stdin/stdout.
     const serverOptions: ServerOptions = { command, args: SERVER_ARGS };
@@ -58,8 +67,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       },
       outputChannel: output,
     };
-    const created = new LanguageClient('infill', 'infill', serverOptions, clientOptions);
+    const created = new ManagedLanguageClient('infill', 'infill', serverOptions, clientOptions);
+    // What a replaced client still reports (its late failure or stop) is not this server's state.
+    const current = (): boolean => lifecycle?.isCurrent(created) ?? false;
     created.onDidChangeState((change) => {
+      if (!current()) {
+        return;
+      }
       if (change.newState === State.Starting) {
         update({ kind: 'clientStarting' });
       } else if (change.newState === State.Stopped) {
@@ -68,9 +82,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     });
     // Registered before start: the server reports loading right after `initialized`.
     created.onNotification('infill/status', (params: { state: 'loading' | 'ready' | 'error'; message: string }) => {
-      update({ kind: 'serverStatus', state: params.state, message: params.message });
+      if (current()) {
+        update({ kind: 'serverStatus', state: params.state, message: params.message });
+      }
     });
     created.onNotification(ShowMessageNotification.type, (params) => {
+      if (!current()) {
+        return;
+      }
       update({ kind: 'message', type: params.type, message: params.message });
       if (params.type === 1) {
         void vscode.window.showErrorMessage(params.message);
@@ -90,28 +109,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     return created;
   };
 
-  const start = async (): Promise<void> => {
-    client = makeClient();
-    try {
-      await client.start();
-    } catch (err) {
+  const clients = new ClientLifecycle(
+    () => {
+      command = serverCommand(config());
+      return makeClient();
+    },
+    (err) => {
       update({ kind: 'message', type: 1, message: `cannot start ${command}: ${String(err)}` });
       void vscode.window.showErrorMessage(
         `infill: cannot start \`${command}\` (set infill.serverPath): ${String(err)}`,
       );
-      return;
-    }
-  };
-
-  const restart = async (): Promise<void> => {
-    const old = client;
-    client = undefined;
-    if (old) {
-      await old.stop().catch(() => undefined);
-    }
-    command = serverCommand(config());
-    await start();
-  };
+    },
+  );
+  lifecycle = clients;
+  const restart = (): Promise<void> => clients.restart();
 
   context.subscriptions.push(
     vscode.commands.registerCommand('infill.restart', restart),
@@ -128,14 +139,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         return;
       }
       sent = next;
-      await client?.sendNotification(DidChangeConfigurationNotification.type, { settings: next });
+      await clients.client?.sendNotification(DidChangeConfigurationNotification.type, { settings: next });
     }),
-    { dispose: () => void client?.stop() },
+    { dispose: () => void clients.stop() },
   );
 
-  await start();
+  await clients.start();
 }
 
 export async function deactivate(): Promise<void> {
-  await client?.stop();
+  await lifecycle?.stop();
 }
