@@ -98,7 +98,8 @@ export class ClientLifecycle<C extends ManagedClient> {
       return;
     }
     if (old.isStarting()) {
-      // The library cannot stop a starting client; wait for the start to succeed or fail.
+      // Our own starts have settled (the queue awaits them), but the library restarts a crashed
+      // server by itself, and it cannot stop a starting client: let that start settle first.
       await old.start().catch(() => undefined);
     }
     // A client whose start failed is not running, and stopping it throws: nothing to stop.

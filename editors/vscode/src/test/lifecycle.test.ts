@@ -10,8 +10,6 @@ class FakeClient implements ManagedClient {
   running = false;
   stops = 0;
 
-  constructor(readonly name: string) {}
-
   start(): Promise<void> {
     // Like vscode-languageclient: a second call while starting returns the same promise.
     this.starting ??= new Promise<void>((resolve, reject) => {
@@ -32,7 +30,7 @@ class FakeClient implements ManagedClient {
   }
 
   isStarting(): boolean {
-    return this.starting !== undefined && !this.running && this.settle !== undefined;
+    return this.settle !== undefined;
   }
 
   succeed(): void {
@@ -51,7 +49,7 @@ function harness() {
   const failures: string[] = [];
   const lifecycle = new ClientLifecycle(
     () => {
-      const client = new FakeClient(`client ${made.length + 1}`);
+      const client = new FakeClient();
       made.push(client);
       return client;
     },
