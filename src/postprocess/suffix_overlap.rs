@@ -6,6 +6,11 @@
 //!   their indentation width are: a `}` that closes the suggestion's own inner block is not the
 //!   suffix's `}` one level out. The first line takes part (as it will read, with the text before
 //!   the cursor) only when the cursor line is otherwise blank.
+//!
+//!   When only indentation is before the cursor and code after it (the cursor at the start of a
+//!   line, inserting above it), the suggestion goes in as whole lines above that code, so the
+//!   cursor line as it reads now is the next line too: the suggestion stops at a line equal to
+//!   it as well.
 //! - **Tail overlap.** Drop the end of the suggestion that the rest of the cursor line starts with
 //!   (`x = 1;` before `;`), the longest such overlap that passes these checks:
 //!   - it is not whitespace only, and it does not end inside a word of the suffix (`x + s`
@@ -33,15 +38,23 @@ pub fn trim<'a>(
 }
 
 fn cut_at_next_suffix_line<'a>(text: &'a str, line_before_cursor: &str, suffix: &str) -> &'a str {
-    let Some(next) = suffix.lines().skip(1).find(|line| !is_blank(line)) else {
-        return text;
-    };
-    let cursor_line_blank = is_blank(line_before_cursor) && is_blank(first_line(suffix));
+    let rest_of_line = first_line(suffix);
+    let below = suffix.lines().skip(1).find(|line| !is_blank(line));
+    let only_indentation_before = is_blank(line_before_cursor);
+    // Inserted above code, the suggestion pushes the cursor line down: it is a next line too.
+    let pushed_down = (only_indentation_before && !is_blank(rest_of_line))
+        .then(|| format!("{line_before_cursor}{rest_of_line}"));
+    // The first line, read with the text before the cursor, is a whole line only when nothing
+    // but indentation precedes it; it then comes right before the pushed-down line, or before
+    // the line below when the cursor line is blank.
+    let next_after_first =
+        if only_indentation_before { pushed_down.as_deref().or(below) } else { None };
     for (index, (start, line)) in line_spans(text).enumerate() {
         let repeats_next = if index == 0 {
-            cursor_line_blank && same_line(&format!("{line_before_cursor}{line}"), next)
+            next_after_first
+                .is_some_and(|next| same_line(&format!("{line_before_cursor}{line}"), next))
         } else {
-            same_line(line, next)
+            [below, pushed_down.as_deref()].into_iter().flatten().any(|next| same_line(line, next))
         };
         if repeats_next {
             return cut_before_line(text, start);
@@ -155,6 +168,25 @@ mod tests {
             ("", "a\nb", "", "a\nb"),
             ("", "a\nb", "\n\n  \n", "a\nb"),
             ("", "", "\nx", ""),
+            // The cursor at the start of a line of code: that line is pushed down below the
+            // suggestion, so the suggestion stops where it writes that line again...
+            (
+                "    \"\"\"\n",
+                "    for i in xs:\n        for j in ys:\n            pass",
+                "        for j in ys:\n            if i == j:\n",
+                "    for i in xs:",
+            ),
+            ("def f():\n    ", "x = 1\n    return x\n", "return x\n", "x = 1"),
+            // ... also when that is its first line (as it reads, with the indentation before it).
+            ("", "    s = 0\n    t = 1", "    s = 0\n", ""),
+            ("  ", "  s = 0\n    t = 1", "  s = 0\n", ""),
+            // Only at the same indentation.
+            (
+                "    ",
+                "y = 1\n        return x\n    z",
+                "return x\n",
+                "y = 1\n        return x\n    z",
+            ),
         ] {
             assert_eq!(run(prefix, text, suffix), expected, "{prefix:?} + {text:?} + {suffix:?}");
         }
