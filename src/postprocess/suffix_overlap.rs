@@ -1,5 +1,5 @@
 //! What follows the cursor is already in the document: a suggestion that writes it again would
-//! leave it doubled. Two cuts, in this order:
+//! leave it doubled. Three cuts, in this order:
 //!
 //! - **Next line.** Stop before the first suggestion line that equals the next non-blank line
 //!   after the cursor line, and drop everything after it. Lines are equal when their text and
@@ -11,6 +11,11 @@
 //!   line, inserting above it), the suggestion goes in as whole lines above that code, so the
 //!   cursor line as it reads now is the next line too: the suggestion stops at a line equal to
 //!   it as well.
+//! - **Body below.** Inserted that way above code indented deeper than the suggestion's first
+//!   line, a suggestion that goes on at that code's indentation writes a body the block already
+//!   has (`if x > y:` above `        return -1`): only its first line, the block's header, is
+//!   kept. Not when that line leaves a bracket open (`if x {`, `foo(`): the cut would leave it
+//!   unclosed, and what follows is its closing part rather than a second body.
 //! - **Tail overlap.** Drop the end of the suggestion that the rest of the cursor line starts with
 //!   (`x = 1;` before `;`), the longest such overlap that passes these checks:
 //!   - it is not whitespace only, and it does not end inside a word of the suffix (`x + s`
@@ -24,7 +29,7 @@
 //!     that are simply unmatched; this one drops the duplicated text around them (`lo");`
 //!     before `");`).
 
-use super::brackets::{Bracket, BracketContext, Role, walk};
+use super::brackets::{Bracket, BracketContext, Role, open_brackets, walk};
 use super::lines::{cut_before_line, first_line, indent_width, is_blank, last_line, line_spans};
 
 pub fn trim<'a>(
@@ -34,6 +39,7 @@ pub fn trim<'a>(
     brackets: &BracketContext,
 ) -> &'a str {
     let text = cut_at_next_suffix_line(text, line_before_cursor, suffix);
+    let text = keep_header_above_body(text, line_before_cursor, first_line(suffix));
     drop_tail_overlap(text, line_before_cursor, first_line(suffix), brackets)
 }
 
@@ -61,6 +67,28 @@ fn cut_at_next_suffix_line<'a>(text: &'a str, line_before_cursor: &str, suffix: 
         }
     }
     text
+}
+
+fn keep_header_above_body<'a>(
+    text: &'a str,
+    line_before_cursor: &str,
+    rest_of_line: &str,
+) -> &'a str {
+    if !is_blank(line_before_cursor) || is_blank(rest_of_line) {
+        return text;
+    }
+    let mut lines = line_spans(text);
+    let Some((_, first)) = lines.next() else { return text };
+    let header = format!("{line_before_cursor}{first}");
+    let body_indent = indent_width(&format!("{line_before_cursor}{rest_of_line}"));
+    if is_blank(first) || body_indent <= indent_width(&header) || !open_brackets(&header).is_empty()
+    {
+        return text;
+    }
+    match lines.find(|(_, line)| !is_blank(line)) {
+        Some((_, line)) if indent_width(line) == body_indent => first,
+        _ => text,
+    }
 }
 
 fn same_line(a: &str, b: &str) -> bool {
@@ -137,9 +165,16 @@ mod tests {
         trim(text, last_line(prefix), suffix, &brackets).to_string()
     }
 
+    /// Each case: (prefix, suggestion, suffix, what `trim` keeps).
+    fn check(cases: &[(&str, &str, &str, &str)]) {
+        for &(prefix, text, suffix, expected) in cases {
+            assert_eq!(run(prefix, text, suffix), expected, "{prefix:?} + {text:?} + {suffix:?}");
+        }
+    }
+
     #[test]
     fn golden_next_line() {
-        for (prefix, text, suffix, expected) in [
+        check(&[
             // The model goes on to write the line that follows the cursor, and more.
             (
                 "def f(x):\n    ",
@@ -187,14 +222,48 @@ mod tests {
                 "return x\n",
                 "y = 1\n        return x\n    z",
             ),
-        ] {
-            assert_eq!(run(prefix, text, suffix), expected, "{prefix:?} + {text:?} + {suffix:?}");
-        }
+        ]);
+    }
+
+    #[test]
+    fn golden_body_below() {
+        check(&[
+            // A block's body is already below the line the cursor starts: keep the header, even
+            // when the model writes another body.
+            (
+                "def f(x, y):\n",
+                "    if x > y:\n        return 0\n    return y",
+                "        return -1\n    return x\n",
+                "    if x > y:",
+            ),
+            // From within the indentation; blank lines do not count.
+            (
+                "def f(x, y):\n    ",
+                "if x > y:\n\n        x = 0\n    else:",
+                "    return -1\n",
+                "if x > y:",
+            ),
+            // A header that leaves a bracket open keeps the rest of its block.
+            (
+                "fn f() {\n",
+                "    if x {\n        y();\n    }",
+                "        z();\n}\n",
+                "    if x {\n        y();\n    }",
+            ),
+            ("", "foo(\n    a,\n)", "    b,\n", "foo(\n    a,\n)"),
+            // The suggestion does not go on at the body's indentation.
+            ("", "if x:\n            deeper()", "    body()\n", "if x:\n            deeper()"),
+            ("", "a = 1\nb = 2", "    body()\n", "a = 1\nb = 2"),
+            // The code below is not deeper, the cursor is not at a line start, or no code follows.
+            ("", "if x:\n    y()", "z()\n", "if x:\n    y()"),
+            ("    a = ", "f(\n        b)", "    c\n", "f(\n        b)"),
+            ("", "if x:\n    y()", "\n    z()\n", "if x:\n    y()"),
+        ]);
     }
 
     #[test]
     fn golden_tail_overlap() {
-        for (prefix, text, suffix, expected) in [
+        check(&[
             // Plain duplicates of the rest of the line.
             ("let x = f(a", ", b)", ", b)", ""),
             ("let na", "me", "me = 1;", ""),
@@ -223,8 +292,6 @@ mod tests {
             ("", "abc", "", "abc"),
             ("", "", ")", ""),
             ("", "x", "é", "x"),
-        ] {
-            assert_eq!(run(prefix, text, suffix), expected, "{prefix:?} + {text:?} + {suffix:?}");
-        }
+        ]);
     }
 }
