@@ -38,29 +38,37 @@ pub fn trim<'a>(
     suffix: &str,
     brackets: &BracketContext,
 ) -> &'a str {
-    let text = cut_at_next_suffix_line(text, line_before_cursor, suffix);
-    let text = keep_header_above_body(text, line_before_cursor, first_line(suffix));
-    drop_tail_overlap(text, line_before_cursor, first_line(suffix), brackets)
+    let rest_of_line = first_line(suffix);
+    // Only indentation before the cursor and code after it: the suggestion goes in as whole
+    // lines above that code, pushing the cursor line down as it reads now.
+    let pushed_down = (is_blank(line_before_cursor) && !is_blank(rest_of_line))
+        .then(|| format!("{line_before_cursor}{rest_of_line}"));
+    let pushed_down = pushed_down.as_deref();
+    let text = cut_at_next_suffix_line(text, line_before_cursor, suffix, pushed_down);
+    let text = match pushed_down {
+        Some(code_below) => keep_header_above_body(text, line_before_cursor, code_below),
+        None => text,
+    };
+    drop_tail_overlap(text, line_before_cursor, rest_of_line, brackets)
 }
 
-fn cut_at_next_suffix_line<'a>(text: &'a str, line_before_cursor: &str, suffix: &str) -> &'a str {
-    let rest_of_line = first_line(suffix);
+fn cut_at_next_suffix_line<'a>(
+    text: &'a str,
+    line_before_cursor: &str,
+    suffix: &str,
+    pushed_down: Option<&str>,
+) -> &'a str {
     let below = suffix.lines().skip(1).find(|line| !is_blank(line));
-    let only_indentation_before = is_blank(line_before_cursor);
-    // Inserted above code, the suggestion pushes the cursor line down: it is a next line too.
-    let pushed_down = (only_indentation_before && !is_blank(rest_of_line))
-        .then(|| format!("{line_before_cursor}{rest_of_line}"));
     // The first line, read with the text before the cursor, is a whole line only when nothing
     // but indentation precedes it; it then comes right before the pushed-down line, or before
     // the line below when the cursor line is blank.
-    let next_after_first =
-        if only_indentation_before { pushed_down.as_deref().or(below) } else { None };
+    let next_after_first = if is_blank(line_before_cursor) { pushed_down.or(below) } else { None };
     for (index, (start, line)) in line_spans(text).enumerate() {
         let repeats_next = if index == 0 {
             next_after_first
                 .is_some_and(|next| same_line(&format!("{line_before_cursor}{line}"), next))
         } else {
-            [below, pushed_down.as_deref()].into_iter().flatten().any(|next| same_line(line, next))
+            [below, pushed_down].into_iter().flatten().any(|next| same_line(line, next))
         };
         if repeats_next {
             return cut_before_line(text, start);
@@ -72,15 +80,12 @@ fn cut_at_next_suffix_line<'a>(text: &'a str, line_before_cursor: &str, suffix: 
 fn keep_header_above_body<'a>(
     text: &'a str,
     line_before_cursor: &str,
-    rest_of_line: &str,
+    code_below: &str,
 ) -> &'a str {
-    if !is_blank(line_before_cursor) || is_blank(rest_of_line) {
-        return text;
-    }
     let mut lines = line_spans(text);
     let Some((_, first)) = lines.next() else { return text };
     let header = format!("{line_before_cursor}{first}");
-    let body_indent = indent_width(&format!("{line_before_cursor}{rest_of_line}"));
+    let body_indent = indent_width(code_below);
     if is_blank(first) || body_indent <= indent_width(&header) || !open_brackets(&header).is_empty()
     {
         return text;
