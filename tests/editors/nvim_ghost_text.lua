@@ -25,8 +25,10 @@ if vim.fn.executable(bin) ~= 1 then
   fail('no infill binary at ' .. bin .. ' (set INFILL_BIN)')
 end
 
--- A workspace with the example file, its `return ` line cut back to `ret`.
-local root = vim.fn.tempname()
+-- A workspace with the example file, its `return ` line cut back to `ret`. The workspace folder
+-- has a fixed name (it is the repository name in the model's prompt); logs stay outside it.
+local tmp = vim.fn.tempname()
+local root = tmp .. '/proj'
 vim.fn.mkdir(root .. '/.git', 'p')
 local file = root .. '/fib.py'
 local lines = vim.fn.readfile(repo .. '/assets/examples/fib.py')
@@ -36,7 +38,7 @@ vim.fn.writefile(lines, file)
 
 local child = vim.fn.jobstart({ vim.v.progpath, '--embed', '--headless', '--clean' }, {
   rpc = true,
-  env = { XDG_STATE_HOME = root .. '/state', INFILL_LOG = 'info' },
+  env = { XDG_STATE_HOME = tmp .. '/state', INFILL_LOG = 'info' },
 })
 local function lua(code, ...)
   return vim.rpcrequest(child, 'nvim_exec_lua', code, { ... })
@@ -141,7 +143,7 @@ wait('the file on disk', function()
 end)
 vim.rpcnotify(child, 'nvim_command', 'qa!')
 pcall(vim.fn.jobwait, { child }, 5000)
-vim.fn.delete(root, 'rf')
+vim.fn.delete(tmp, 'rf')
 io.stdout:write(('ok: Neovim %s (%s), %s model: ghost text %q accepted into the file\n'):format(
   version, native and 'vim.lsp.inline_completion' or 'plugin ghost text', is_real and 'real' or 'tiny', shown))
 io.stdout:write('nvim: 1 passed, 0 failed\n')

@@ -34,31 +34,38 @@ pub fn real_model() -> PathBuf {
     path
 }
 
-/// A fresh temporary folder, removed on drop.
-pub struct TempDir(pub PathBuf);
+/// A fresh temporary folder named `name`, removed on drop. Its own name carries no process id
+/// or time (those go on a parent folder): the workspace folder's name is the repository name in
+/// the model's prompt, and a prompt that changed from run to run would change what a real model
+/// writes.
+pub struct TempDir {
+    parent: PathBuf,
+    path: PathBuf,
+}
 
 impl TempDir {
     pub fn new(name: &str) -> Self {
         let unique = format!(
-            "infill-test-{name}-{}-{}",
+            "infill-test-{}-{}",
             std::process::id(),
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
         );
-        let path = std::env::temp_dir().join(unique);
+        let parent = std::env::temp_dir().join(unique);
+        let path = parent.join(name);
         std::fs::create_dir_all(&path).unwrap();
-        Self(path)
+        Self { parent, path }
     }
     pub fn path(&self) -> &Path {
-        &self.0
+        &self.path
     }
     pub fn uri(&self, relative: &str) -> String {
-        file_uri(&self.0.join(relative))
+        file_uri(&self.path.join(relative))
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let _ = std::fs::remove_dir_all(&self.parent);
     }
 }
 
