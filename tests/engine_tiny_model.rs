@@ -163,3 +163,48 @@ async fn cancelling_a_long_generation_stops_it_within_one_token() {
     let after = engine.stats().generated_tokens;
     assert!(after - at_cancel <= 1, "{} tokens after the cancel", after - at_cancel);
 }
+
+/// A job cancelled while it evaluates its prompt leaves the chunks it finished in the KV cache:
+/// asked again at the same place, the engine reuses them instead of evaluating them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prompt_cancelled_part_way_leaves_its_evaluated_chunks_for_the_next_job() {
+    let engine = start().await;
+    // The cancel has to land between two chunks of the prompt: poll for the first chunk, then
+    // raise it; if the whole prompt got evaluated first, try again with a new prompt (new from
+    // its first line, as the prompt keeps only the prefix's last lines).
+    for attempt in 0..20 {
+        let prefix: String = (0..250).map(|i| format!("x{i} = {}\n", i + 1000 * attempt)).collect();
+        let cancel = CancelFlag::default();
+        let before = engine.stats().evaluated_tokens;
+        let job = {
+            let (engine, cancel, prefix) = (engine.clone(), cancel.clone(), prefix.clone());
+            tokio::spawn(
+                async move { engine.generate(input(&prefix, ""), params(1), cancel).await },
+            )
+        };
+        while engine.stats().evaluated_tokens == before {
+            tokio::task::yield_now().await;
+        }
+        cancel.cancel();
+        match job.await.unwrap() {
+            Err(EngineError::Cancelled) => {}
+            finished => {
+                assert!(finished.is_ok(), "{finished:?}");
+                continue;
+            }
+        }
+        let evaluated = (engine.stats().evaluated_tokens - before) as usize;
+
+        let again = engine.generate(input(&prefix, ""), params(1), CancelFlag::default()).await;
+        let again = again.unwrap();
+        if evaluated >= again.prompt_tokens {
+            continue;
+        }
+        // Reused: what the cancelled job evaluated, and the few tokens of prompt header it had
+        // itself found in the cache.
+        assert!(again.reused_tokens >= evaluated, "{evaluated} evaluated, then {again:?}");
+        assert_eq!(again.reused_tokens + again.evaluated_tokens, again.prompt_tokens);
+        return;
+    }
+    panic!("in 20 tries, no cancel landed while a prompt was being evaluated");
+}

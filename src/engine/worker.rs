@@ -205,14 +205,11 @@ impl Session<'_> {
                 context_size: n_ctx,
             });
         }
-        let (reused, logits_index) = match self.shift_reuse(&tokens, job) {
-            Some(done) => done?,
-            None => {
-                let reused = self.keep_common_prefix(&tokens)?;
-                (reused, self.evaluate(&tokens[reused..], job)?)
-            }
-        };
-        self.prompt_len = tokens.len();
+        let loaded = self.load_prompt(&tokens, job);
+        // All that is cached now is prompt: the whole of it, or as much as was evaluated before a
+        // cancel (kept, so that the next keystroke's prompt reuses it).
+        self.prompt_len = self.cached.len();
+        let (reused, logits_index) = loaded?;
         let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let generating = Instant::now();
@@ -229,6 +226,20 @@ impl Session<'_> {
             stop,
             context_files: prompt.context_paths.clone(),
         })
+    }
+
+    /// Brings the KV cache to `tokens`, reusing what it holds; returns (reused tokens, logits
+    /// index).
+    fn load_prompt(
+        &mut self,
+        tokens: &[LlamaToken],
+        job: &Job,
+    ) -> Result<(usize, i32), EngineError> {
+        if let Some(shifted) = self.shift_reuse(tokens, job) {
+            return shifted;
+        }
+        let reused = self.keep_common_prefix(tokens)?;
+        Ok((reused, self.evaluate(&tokens[reused..], job)?))
     }
 
     /// Drops the cache beyond the longest prefix shared with `tokens`; returns how many tokens
@@ -256,17 +267,17 @@ impl Session<'_> {
         self.prompt_len = 0;
     }
 
-    /// Evaluates `tokens` after the cached ones in sequence 0 and appends them to `cached`.
+    /// Evaluates `tokens` after the cached ones in sequence 0, appending them to `cached`.
     /// Logits are requested for the last token only; returns its index in the last batch.
     fn evaluate(&mut self, tokens: &[LlamaToken], job: &Job) -> Result<i32, EngineError> {
         let start = self.cached.len();
-        let index = self.evaluate_at(tokens, start, MAIN_SEQ, job)?;
-        self.cached.extend_from_slice(tokens);
-        Ok(index)
+        self.evaluate_at(tokens, start, MAIN_SEQ, job)
     }
 
     /// Evaluates `tokens` at positions from `start` in sequence `seq`, in chunks, checking for
     /// cancellation between chunks; logits for the last token only (its batch index returned).
+    /// In sequence 0 each chunk joins `cached` once decoded, so a cancelled evaluation keeps
+    /// what it finished.
     fn evaluate_at(
         &mut self,
         tokens: &[LlamaToken],
@@ -291,6 +302,10 @@ impl Session<'_> {
             }
             self.decode(&mut batch)?;
             self.stats.tokens_evaluated(chunk.len());
+            if seq == MAIN_SEQ {
+                debug_assert_eq!(self.cached.len(), start + first);
+                self.cached.extend_from_slice(chunk);
+            }
         }
         Ok(batch.n_tokens() - 1)
     }
@@ -332,11 +347,10 @@ impl Session<'_> {
         let new_start = n - 1 - tail; // and where it goes
         let result = self.shift_and_fill(tokens, common, old_start, new_start, tail, job);
         if result.is_err() {
-            // Leave a consistent cache behind: the common prefix only.
+            // Leave a consistent cache behind: `cached` (the common prefix, or more once the
+            // shifted chunk was in place) and nothing after it.
             let _ = self.ctx.kv_cache_seq_rm(SCRATCH_SEQ, None, None);
-            if self.ctx.kv_cache_seq_rm(MAIN_SEQ, Some(common as u32), None).is_ok() {
-                self.cached.truncate(common);
-            } else {
+            if self.ctx.kv_cache_seq_rm(MAIN_SEQ, Some(self.cached.len() as u32), None).is_err() {
                 self.forget_cache();
             }
         }
@@ -356,6 +370,8 @@ impl Session<'_> {
             EngineError::Decode(e.to_string())
         };
         let u = |n: usize| Some(n as u32);
+        // Until the chunk is in place, only the common prefix is known to be right.
+        self.cached.truncate(common);
         // Drop the stale stretch and everything after the chunk, then move the chunk.
         self.ctx.kv_cache_seq_rm(MAIN_SEQ, u(old_start + tail), None).map_err(kv)?;
         self.ctx.kv_cache_seq_rm(MAIN_SEQ, u(common), u(old_start)).map_err(kv)?;
@@ -363,7 +379,6 @@ impl Session<'_> {
         self.ctx
             .kv_cache_seq_add(MAIN_SEQ, u(old_start), u(old_start + tail), delta)
             .map_err(kv)?;
-        self.cached.truncate(common);
         // The edited stretch, in the scratch sequence that shares the common prefix.
         let gap = &tokens[common..new_start];
         if !gap.is_empty() {
