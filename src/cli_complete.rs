@@ -1,5 +1,6 @@
 //! `infill complete FILE:LINE:COL`: one completion from the command line through the same
-//! pipeline the server uses (window → prompt → engine thread → post-processing).
+//! session start-up and pipeline the server uses (window → prompt → engine thread →
+//! post-processing).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,11 +9,10 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use tower_lsp_server::gen_lsp_types::{Position, Uri};
 
-use infill::completion::Pipeline;
 use infill::config::Settings;
-use infill::context::RepoContext;
 use infill::documents::{DocumentStore, PositionEncoding};
-use infill::engine::{CancelFlag, Engine, EngineConfig, EngineStatus, model};
+use infill::engine::{EngineStatus, JobHandle};
+use infill::session::Session;
 use infill::workspace::Workspace;
 
 #[derive(clap::Args)]
@@ -45,21 +45,6 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
         settings.max_tokens = max_tokens;
     }
     settings.repo_context = !args.no_repo_context;
-    let env_model = std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
-    let (model_path, origin) = model::resolve(
-        command_line_model.as_deref(),
-        None,
-        env_model.as_deref(),
-        model::default_cache_path().as_deref(),
-    )?;
-    let started = Instant::now();
-    let engine = Engine::start(model_path, origin, EngineConfig::from_settings(&settings));
-    let info = match engine.wait_loaded().await {
-        EngineStatus::Ready(info) => info,
-        EngineStatus::Failed(message) => bail!("{message}"),
-        EngineStatus::Loading { .. } => bail!("the engine stopped while loading"),
-    };
-
     let uri = Uri::from(
         url::Url::from_file_path(&file)
             .map_err(|_| anyhow::anyhow!("cannot make a URI of {}", file.display()))?
@@ -69,20 +54,33 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
     documents.open(uri.clone(), &text, 0, String::new());
     let document = documents.snapshot(&uri).context("document vanished")?;
     let position = Position { line: line - 1, character: column - 1 };
-    let cursor = document
+    let cursor_char = document
         .offset_of(position, PositionEncoding::Utf32)
         .with_context(|| format!("{}:{line}:{column} is not in the file", file.display()))?;
 
+    let started = Instant::now();
     let workspace = Workspace::new(vec![project_root(&file)]);
-    let context = settings.repo_context.then(|| {
-        let (context, _) = RepoContext::new(&workspace, &settings.context_deny, documents.clone());
+    let (session, warnings) =
+        Session::start(settings, workspace, command_line_model.as_deref(), documents);
+    for warning in warnings {
+        eprintln!("infill: {warning}");
+    }
+    let pipeline = &session.pipeline;
+    if let EngineStatus::Failed(message) = pipeline.engine.status() {
+        bail!("{message}"); // no model found: say so before indexing anything
+    }
+    // The model loads on the engine thread meanwhile.
+    if let Some(context) = &pipeline.context {
         let report = context.index_now();
         tracing::info!(?report, "workspace indexed");
-        context
-    });
-    let pipeline = Pipeline { engine, settings, workspace, context };
+    }
+    let info = match pipeline.engine.wait_loaded().await {
+        EngineStatus::Ready(info) => info,
+        EngineStatus::Failed(message) => bail!("{message}"),
+        EngineStatus::Loading { .. } => bail!("the engine stopped while loading"),
+    };
     let Some(suggestion) =
-        pipeline.complete(&document, cursor, CancelFlag::default(), false).await?
+        pipeline.complete(&document, cursor_char, JobHandle::default(), false).await?
     else {
         bail!("{} holds secrets: infill never puts such files into a prompt", file.display());
     };

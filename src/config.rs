@@ -5,14 +5,14 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::postprocess::Filters;
 use crate::prompt::{Budgets, Order};
 
 /// When a suggestion may span several lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Multiline {
     /// Several lines when the cursor is on a blank line, one line otherwise.
@@ -23,7 +23,7 @@ pub enum Multiline {
 }
 
 /// Which part of the file the FIM prompt shows first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum FimOrder {
     /// The model family's own choice (`prompt::template::TEMPLATES`).
@@ -45,7 +45,7 @@ impl FimOrder {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Settings {
     /// Path of the GGUF model.
@@ -90,8 +90,8 @@ pub struct Settings {
     /// Show the model code from other files of the workspace (definitions the cursor's code
     /// uses, imported files, similar code, recent edits).
     pub repo_context: bool,
-    /// Token budget for that code, counted with the model's tokenizer.
-    pub context_tokens: usize,
+    /// Token budget for that code, counted with the model's tokenizer (was `contextTokens`).
+    pub repo_context_tokens: usize,
     /// Extra glob patterns (gitignore syntax, relative to a workspace root) of files whose text
     /// must never reach a prompt, on top of the built-in secrets list (`.env*`, keys, …).
     pub context_deny: Vec<String>,
@@ -122,13 +122,51 @@ impl Default for Settings {
             trace: false,
             filters: Filters::default(),
             repo_context: true,
-            context_tokens: budgets.context_tokens,
+            repo_context_tokens: budgets.repo_context_tokens,
             context_deny: Vec::new(),
         }
     }
 }
 
+/// Keys the engine loads the model with: a new value takes effect when the server restarts.
+/// Every other key applies from the next request on. The VS Code extension keeps the same list
+/// (`editors/vscode/src/settings.ts`; a test holds them equal).
+pub const RESTART_KEYS: [&str; 4] = ["model", "family", "threads", "contextSize"];
+
+/// Keys that were renamed: (old name, new name). The old name is still read, with a warning.
+const RENAMED_KEYS: [(&str, &str); 1] = [("contextTokens", "repoContextTokens")];
+
 impl Settings {
+    /// `self` (settings just read from `object`) for an engine already running with `running`:
+    /// the `RESTART_KEYS` keep their running values. Also returns those of them that `object`
+    /// sets to another value, for the user to be told they need a restart.
+    pub fn keeping_restart_keys(
+        self,
+        running: &Settings,
+        object: &Value,
+    ) -> (Settings, Vec<&'static str>) {
+        let (Ok(Value::Object(mut requested)), Ok(Value::Object(current))) =
+            (serde_json::to_value(&self), serde_json::to_value(running))
+        else {
+            return (self, Vec::new());
+        };
+        let mut changed = Vec::new();
+        for key in RESTART_KEYS {
+            let given = object.get(key).is_some_and(|v| !v.is_null());
+            if given && requested.get(key) != current.get(key) {
+                changed.push(key);
+            }
+            if let Some(value) = current.get(key) {
+                requested.insert(key.to_string(), value.clone());
+            }
+        }
+        // Both maps come from `Settings` values, so this cannot fail; keep `self` if it did.
+        match serde_json::from_value(Value::Object(requested)) {
+            Ok(applied) => (applied, changed),
+            Err(_) => (self, changed),
+        }
+    }
+
     /// Reads settings from `initializationOptions`, keeping every valid key and reporting the rest.
     pub fn from_json(options: Option<&Value>) -> (Self, Vec<String>) {
         let mut warnings = Vec::new();
@@ -142,6 +180,18 @@ impl Settings {
         // Try each key alone so that one bad key cannot discard the good ones.
         let mut accepted = Map::new();
         for (key, value) in object {
+            let key = match RENAMED_KEYS.iter().find(|(old, _)| old == key) {
+                Some(&(old, new)) => {
+                    warnings.push(format!("setting `{old}` is deprecated: it is now `{new}`"));
+                    // The new name wins when both are given.
+                    if object.contains_key(new) {
+                        continue;
+                    }
+                    new.to_string()
+                }
+                None => key.clone(),
+            };
+            let key = &key;
             let single = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
             match serde_json::from_value::<Settings>(single) {
                 Ok(_) => {
@@ -161,7 +211,7 @@ impl Settings {
         Budgets {
             prefix_tokens: self.prefix_tokens,
             suffix_tokens: self.suffix_tokens,
-            context_tokens: if self.repo_context { self.context_tokens } else { 0 },
+            repo_context_tokens: if self.repo_context { self.repo_context_tokens } else { 0 },
         }
     }
 
@@ -204,6 +254,73 @@ mod tests {
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert!(warnings.iter().any(|w| w.contains("`modle`") && w.contains("unknown field")));
         assert!(warnings.iter().any(|w| w.contains("`temperature`")));
+    }
+
+    #[test]
+    fn the_old_name_of_a_renamed_key_is_read_with_a_warning() {
+        let (settings, warnings) = Settings::from_json(Some(&json!({"contextTokens": 300})));
+        assert_eq!(settings.repo_context_tokens, 300);
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains("`contextTokens`") && warnings[0].contains("`repoContextTokens`")
+        );
+        let both = json!({"contextTokens": 300, "repoContextTokens": 500});
+        assert_eq!(Settings::from_json(Some(&both)).0.repo_context_tokens, 500);
+    }
+
+    #[test]
+    fn restart_keys_keep_their_running_values() {
+        let running = Settings { threads: Some(1), ..Settings::default() };
+        let object = json!({"model": "/m/other.gguf", "threads": 1, "maxTokens": 9,
+                            "contextSize": 2048, "debounceMs": 500});
+        let (requested, _) = Settings::from_json(Some(&object));
+        let (applied, changed) = requested.keeping_restart_keys(&running, &object);
+        assert_eq!(changed, vec!["model", "contextSize"]);
+        assert_eq!(applied.model, None);
+        assert_eq!(applied.context_size, 4096);
+        assert_eq!(applied.threads, Some(1));
+        assert_eq!(applied.max_tokens, 9);
+        assert_eq!(applied.debounce_ms, Some(500), "applies live");
+    }
+
+    #[test]
+    fn restart_keys_left_out_are_not_changes() {
+        let running =
+            Settings { model: Some("/m/a.gguf".into()), threads: Some(2), ..Settings::default() };
+        let object = json!({"maxTokens": 5});
+        let (requested, _) = Settings::from_json(Some(&object));
+        let (applied, changed) = requested.keeping_restart_keys(&running, &object);
+        assert!(changed.is_empty(), "{changed:?}");
+        assert_eq!(applied.model, running.model);
+        assert_eq!(applied.threads, Some(2));
+        assert_eq!(applied.max_tokens, 5);
+    }
+
+    #[test]
+    fn every_restart_key_is_a_setting() {
+        let settings = serde_json::to_value(Settings::default()).unwrap();
+        for key in RESTART_KEYS {
+            assert!(settings.get(key).is_some(), "{key} is not a settings key");
+        }
+    }
+
+    /// The VS Code extension restarts the server for its own list of keys; it must be this one.
+    #[test]
+    fn the_vscode_extension_restarts_for_the_same_keys() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/editors/vscode/src/settings.ts");
+        let source = std::fs::read_to_string(path).unwrap();
+        let start = source.find("export const RESTART_KEYS").expect("RESTART_KEYS in settings.ts");
+        let list = &source[start..];
+        let list = &list[list.find("= [").unwrap() + 3..list.find("];").unwrap()];
+        let mut keys: Vec<&str> = list
+            .split(',')
+            .map(|k| k.trim().trim_matches('\''))
+            .filter(|k| !k.is_empty())
+            .collect();
+        keys.sort();
+        let mut expected = RESTART_KEYS.to_vec();
+        expected.sort();
+        assert_eq!(keys, expected);
     }
 
     #[test]

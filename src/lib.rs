@@ -20,3 +20,4 @@ pub mod postprocess;
 pub mod prompt;
 pub mod schedule;
 pub mod server;
+pub mod session;

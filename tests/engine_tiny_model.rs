@@ -5,7 +5,7 @@
 mod support;
 
 use infill::engine::{
-    CancelFlag, Engine, EngineConfig, EngineError, EngineStatus, GenerationParams, ModelOrigin,
+    JobHandle, Engine, EngineConfig, EngineError, EngineStatus, GenerationParams, ModelOrigin,
     Sampling,
 };
 use infill::prompt::hf_tokenizer::HfTokenCounter;
@@ -53,10 +53,10 @@ async fn kv_reuse_generates_what_a_cold_start_generates() {
     let first = input("def add(a, b):\n    return ", "\n");
     let second = input("def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return ", "\n");
 
-    let a = warm.generate(first, params(12), CancelFlag::default()).await.unwrap();
+    let a = warm.generate(first, params(12), JobHandle::default()).await.unwrap();
     assert_eq!(a.reused_tokens, 0, "a new engine has nothing cached");
-    let reused = warm.generate(second.clone(), params(12), CancelFlag::default()).await.unwrap();
-    let fresh = cold.generate(second, params(12), CancelFlag::default()).await.unwrap();
+    let reused = warm.generate(second.clone(), params(12), JobHandle::default()).await.unwrap();
+    let fresh = cold.generate(second, params(12), JobHandle::default()).await.unwrap();
 
     assert!(reused.reused_tokens > 10, "the shared start is reused: {reused:?}");
     assert_eq!(reused.reused_tokens + reused.evaluated_tokens, reused.prompt_tokens);
@@ -69,12 +69,12 @@ async fn kv_reuse_generates_what_a_cold_start_generates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_job_is_not_run() {
     let engine = start().await;
-    let cancel = CancelFlag::default();
+    let cancel = JobHandle::default();
     cancel.cancel();
     let result = engine.generate(input("x = ", ""), params(8), cancel).await;
     assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
     // The engine is still serving.
-    let ok = engine.generate(input("x = ", ""), params(8), CancelFlag::default()).await;
+    let ok = engine.generate(input("x = ", ""), params(8), JobHandle::default()).await;
     assert_eq!(ok.unwrap().generated_tokens, 8);
 }
 
@@ -89,7 +89,7 @@ async fn prompt_tokens_agree_with_the_models_tokenizer_json() {
         ("    \n\n  trailing   ", "   \n"),
     ] {
         let generation =
-            engine.generate(input(prefix, suffix), params(1), CancelFlag::default()).await.unwrap();
+            engine.generate(input(prefix, suffix), params(1), JobHandle::default()).await.unwrap();
         let expected = hf.encode(&generation.prompt).len();
         assert_eq!(generation.prompt_tokens, expected, "prompt {:?}", generation.prompt);
     }
@@ -101,7 +101,7 @@ async fn too_long_a_prompt_is_an_error_not_a_crash() {
     let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
     engine.wait_loaded().await;
     let long = "x = 1\n".repeat(200);
-    let result = engine.generate(input(&long, ""), params(8), CancelFlag::default()).await;
+    let result = engine.generate(input(&long, ""), params(8), JobHandle::default()).await;
     assert!(matches!(result, Err(EngineError::PromptTooLong { .. })), "{result:?}");
 }
 
@@ -122,32 +122,32 @@ async fn an_edit_before_the_suffix_shifts_the_suffix_instead_of_evaluating_it() 
     let suffix = "\n\n\ndef sub(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n";
     let before = input("def add(a, b):\n    return a", suffix);
     let typed = input("def add(a, b):\n    return a + b", suffix);
-    engine.generate(before, params(4), CancelFlag::default()).await.unwrap();
+    engine.generate(before, params(4), JobHandle::default()).await.unwrap();
 
-    let shifted = engine.generate(typed.clone(), params(4), CancelFlag::default()).await.unwrap();
+    let shifted = engine.generate(typed.clone(), params(4), JobHandle::default()).await.unwrap();
     assert_eq!(shifted.reused_tokens + shifted.evaluated_tokens, shifted.prompt_tokens);
     assert!(
         shifted.evaluated_tokens <= 6,
         "only the typed tokens and the last one are evaluated: {shifted:?}"
     );
     // The cache now holds exactly the new prompt: asking again re-evaluates its last token only.
-    let again = engine.generate(typed.clone(), params(4), CancelFlag::default()).await.unwrap();
+    let again = engine.generate(typed.clone(), params(4), JobHandle::default()).await.unwrap();
     assert_eq!(again.evaluated_tokens, 1, "{again:?}");
 
     // Without shifting, everything after the edit is evaluated again.
     let cold = start().await;
     let no_shift = GenerationParams { kv_shift: false, ..params(4) };
-    cold.generate(input("def add(a, b):\n    return a", suffix), no_shift, CancelFlag::default())
+    cold.generate(input("def add(a, b):\n    return a", suffix), no_shift, JobHandle::default())
         .await
         .unwrap();
-    let plain = cold.generate(typed, no_shift, CancelFlag::default()).await.unwrap();
+    let plain = cold.generate(typed, no_shift, JobHandle::default()).await.unwrap();
     assert!(plain.evaluated_tokens > shifted.evaluated_tokens + 16, "{plain:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_a_long_generation_stops_it_within_one_token() {
     let engine = start().await;
-    let cancel = CancelFlag::default();
+    let cancel = JobHandle::default();
     let job = {
         let (engine, cancel) = (engine.clone(), cancel.clone());
         tokio::spawn(async move { engine.generate(input("x = ", ""), params(1900), cancel).await })
@@ -174,7 +174,7 @@ async fn a_prompt_cancelled_part_way_leaves_its_evaluated_chunks_for_the_next_jo
     // its first line, as the prompt keeps only the prefix's last lines).
     for attempt in 0..20 {
         let prefix: String = (0..250).map(|i| format!("x{i} = {}\n", i + 1000 * attempt)).collect();
-        let cancel = CancelFlag::default();
+        let cancel = JobHandle::default();
         let before = engine.stats().evaluated_tokens;
         let job = {
             let (engine, cancel, prefix) = (engine.clone(), cancel.clone(), prefix.clone());
@@ -195,7 +195,7 @@ async fn a_prompt_cancelled_part_way_leaves_its_evaluated_chunks_for_the_next_jo
         }
         let evaluated = (engine.stats().evaluated_tokens - before) as usize;
 
-        let again = engine.generate(input(&prefix, ""), params(1), CancelFlag::default()).await;
+        let again = engine.generate(input(&prefix, ""), params(1), JobHandle::default()).await;
         let again = again.unwrap();
         if evaluated >= again.prompt_tokens {
             continue;

@@ -65,13 +65,15 @@ fn did_change_configuration_applies_live_settings_and_reports_restart_ones() {
     assert!(response.get("error").is_none(), "{response}");
     assert_eq!(traces(&client), 0);
 
-    // VS Code's shape: the settings under the section name. trace and maxTokens apply at once;
-    // model and threads need a restart and keep their running values.
+    // VS Code's shape: the settings under the section name. trace, maxTokens, the debounce and
+    // the deny list apply at once; model and threads need a restart and keep their running
+    // values.
     client.notify(
         "workspace/didChangeConfiguration",
         json!({"settings": {"infill": {
             "model": root.path().join("other.gguf"), "threads": 2,
-            "trace": true, "maxTokens": 1, "multiline": "always"
+            "trace": true, "maxTokens": 1, "multiline": "always",
+            "debounceMs": 0, "contextDeny": ["build/**"]
         }}}),
     );
     let response = client.inline_completion(&uri, 1, 11);
@@ -89,6 +91,7 @@ fn did_change_configuration_applies_live_settings_and_reports_restart_ones() {
     let messages = client.shown_messages();
     let restart = messages.iter().find(|m| m.contains("restart")).expect("restart notice");
     assert!(restart.contains("`model`") && restart.contains("`threads`"), "{restart}");
+    assert!(!restart.contains("debounceMs") && !restart.contains("contextDeny"), "{restart}");
 
     // Helix's shape: the same flat object as initializationOptions; a typo is reported, the rest
     // applies (trace off again).

@@ -87,5 +87,19 @@ fn the_prompt_shows_the_defining_file_and_never_a_secret() {
     );
     let prompt = prompt_at(&mut client, &main_uri, 4, 11);
     assert!(prompt.starts_with("<repo_name>proj<file_sep><fim_prefix>main.py\n"), "{prompt}");
+
+    // Back on with a deny list, no restart: the index is rebuilt without the denied file.
+    client.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {
+            "model": tiny_model(), "threads": 1, "trace": true, "maxTokens": 2,
+            "prefetch": false, "warmUp": false, "contextDeny": ["util.py"]
+        }}),
+    );
+    let status = client.request("infill/indexStatus", json!({"wait": true}));
+    assert_eq!(status["result"]["walk"]["files"], 2, "extra.py and main.py: {status}");
+    let prompt = prompt_at(&mut client, &main_uri, 4, 11);
+    assert!(!prompt.contains("util.py") && !prompt.contains("sum(values)"), "{prompt}");
+    assert!(prompt.starts_with("<repo_name>proj<file_sep>"), "{prompt}");
     client.shutdown();
 }

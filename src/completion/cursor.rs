@@ -23,17 +23,17 @@ pub struct CursorWindow {
     pub before_code: bool,
 }
 
-/// `char_idx` must be a valid char index of `rope` (the documents stage checked the position).
-pub fn window(rope: &Rope, char_idx: usize, multiline: Multiline) -> CursorWindow {
-    let line = rope.char_to_line(char_idx);
+/// `cursor_char` must be a valid char index of `rope` (the documents stage checked the position).
+pub fn window(rope: &Rope, cursor_char: usize, multiline: Multiline) -> CursorWindow {
+    let line = rope.char_to_line(cursor_char);
     let first_line = line.saturating_sub(WINDOW_LINES_BEFORE);
-    let start = rope.line_to_char(first_line).max(char_idx.saturating_sub(WINDOW_CHARS));
+    let start = rope.line_to_char(first_line).max(cursor_char.saturating_sub(WINDOW_CHARS));
     let last_line = (line + WINDOW_LINES_AFTER + 1).min(rope.len_lines());
-    let end = rope.line_to_char(last_line).min(char_idx + WINDOW_CHARS).min(rope.len_chars());
+    let end = rope.line_to_char(last_line).min(cursor_char + WINDOW_CHARS).min(rope.len_chars());
     let line_start = rope.line_to_char(line);
-    let before_on_line = rope.slice(line_start..char_idx);
+    let before_on_line = rope.slice(line_start..cursor_char);
     let line_end = line_start + rope.line(line).len_chars();
-    let after_on_line = rope.slice(char_idx..line_end);
+    let after_on_line = rope.slice(cursor_char..line_end);
     let blank = |s: ropey::RopeSlice| s.chars().all(char::is_whitespace);
     let at_line_start = blank(before_on_line);
     let single_line = match multiline {
@@ -45,8 +45,8 @@ pub fn window(rope: &Rope, char_idx: usize, multiline: Multiline) -> CursorWindo
         Multiline::Auto => !at_line_start,
     };
     CursorWindow {
-        prefix: rope.slice(start..char_idx).to_string(),
-        suffix: rope.slice(char_idx..end).to_string(),
+        prefix: rope.slice(start..cursor_char).to_string(),
+        suffix: rope.slice(cursor_char..end).to_string(),
         prefix_first_line: rope.char_to_line(start),
         single_line,
         before_code: at_line_start && !blank(after_on_line),

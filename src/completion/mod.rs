@@ -10,7 +10,7 @@ use ropey::Rope;
 use crate::config::Settings;
 use crate::context::{Gathered, RepoContext};
 use crate::documents::DocumentSnapshot;
-use crate::engine::{CancelFlag, Engine, EngineError, Generation, GenerationParams};
+use crate::engine::{Engine, EngineError, Generation, GenerationParams, JobHandle};
 use crate::postprocess::{self, Filters, Surroundings};
 use crate::prompt::FimInput;
 use crate::secrets;
@@ -37,17 +37,17 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Completes at `char_idx`, a char index already validated against `document.rope`.
+    /// Completes at `cursor_char`, a char index already validated against `document.rope`.
     /// `Ok(None)`: this document is never completed (a secrets file).
     /// `background`: no request waits for this suggestion (a prefetch).
     pub async fn complete(
         &self,
         document: &DocumentSnapshot,
-        char_idx: usize,
-        cancel: CancelFlag,
+        cursor_char: usize,
+        cancel: JobHandle,
         background: bool,
     ) -> Result<Option<Suggestion>, EngineError> {
-        let Some((window, input, context_ms)) = self.prepare(document, char_idx).await else {
+        let Some((window, input, context_ms)) = self.prepare(document, cursor_char).await else {
             tracing::debug!(uri = %document.uri, "no completion inside a secrets file");
             return Ok(None);
         };
@@ -57,20 +57,20 @@ impl Pipeline {
             ..GenerationParams::from_settings(&self.settings, window.single_line)
         };
         let generation = self.engine.generate(input, params, cancel).await?;
-        let crlf = uses_crlf(&document.rope, document.rope.char_to_line(char_idx));
+        let crlf = uses_crlf(&document.rope, document.rope.char_to_line(cursor_char));
         let text = finish(&generation.text, &window, crlf, &self.settings.filters);
         Ok(Some(Suggestion { text, generation, context_ms, context_snippets }))
     }
 
-    /// Evaluates the prompt for a cursor at `char_idx` without generating, so that a request
+    /// Evaluates the prompt for a cursor at `cursor_char` without generating, so that a request
     /// there finds the engine's KV cache holding it. Secrets files are never evaluated.
     pub async fn warm_up(
         &self,
         document: &DocumentSnapshot,
-        char_idx: usize,
-        cancel: CancelFlag,
+        cursor_char: usize,
+        cancel: JobHandle,
     ) -> Result<(), EngineError> {
-        let Some((window, input, _)) = self.prepare(document, char_idx).await else {
+        let Some((window, input, _)) = self.prepare(document, cursor_char).await else {
             return Ok(());
         };
         let params = GenerationParams {
@@ -81,24 +81,26 @@ impl Pipeline {
         self.engine.generate(input, params, cancel).await.map(drop)
     }
 
-    /// The cursor window, the engine's input for `char_idx` (with the repository context found
+    /// The cursor window, the engine's input for `cursor_char` (with the repository context found
     /// for it) and the milliseconds that finding took; `None` for a secrets file, whose text
     /// never reaches a prompt.
     async fn prepare(
         &self,
         document: &DocumentSnapshot,
-        char_idx: usize,
+        cursor_char: usize,
     ) -> Option<(CursorWindow, FimInput, f64)> {
         if workspace::uri_to_path(document.uri.as_ref()).is_some_and(|p| secrets::is_secret(&p)) {
             return None;
         }
-        let window = cursor::window(&document.rope, char_idx, self.settings.multiline);
+        let window = cursor::window(&document.rope, cursor_char, self.settings.multiline);
         let place = self.workspace.place_of(document.uri.as_ref());
         let gathered = match &self.context {
-            Some(context) if self.settings.repo_context && self.settings.context_tokens > 0 => {
+            Some(context)
+                if self.settings.repo_context && self.settings.repo_context_tokens > 0 =>
+            {
                 // Bounded CPU work (`context::GATHER_BUDGET`), kept off the async workers.
                 let (context, document) = (Arc::clone(context), document.clone());
-                tokio::task::spawn_blocking(move || context.gather(&document, char_idx))
+                tokio::task::spawn_blocking(move || context.gather(&document, cursor_char))
                     .await
                     .unwrap_or_default()
             }

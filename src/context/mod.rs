@@ -270,13 +270,13 @@ impl RepoContext {
         }
     }
 
-    /// Context snippets for a cursor at `char_idx` in `document`, best first. Synchronous and
+    /// Context snippets for a cursor at `cursor_char` in `document`, best first. Synchronous and
     /// bounded by `GATHER_BUDGET`; run it off the async workers.
-    pub fn gather(&self, document: &DocumentSnapshot, char_idx: usize) -> Gathered {
+    pub fn gather(&self, document: &DocumentSnapshot, cursor_char: usize) -> Gathered {
         let started = Instant::now();
         let deadline = started + GATHER_BUDGET;
         self.refresh_dirty_documents(&document.uri);
-        let line = document.rope.char_to_line(char_idx.min(document.rope.len_chars()));
+        let line = document.rope.char_to_line(cursor_char.min(document.rope.len_chars()));
         let Some(admitted) = self.admitted_document(&document.uri) else {
             return Gathered { ms: started.elapsed().as_secs_f64() * 1000.0, ..Default::default() };
         };
@@ -442,8 +442,8 @@ def report(shapes):
         f.documents.open(uri.clone(), text, 1, "python".into());
         f.context.document_opened(&uri, text);
         let document = f.documents.snapshot(&uri).unwrap();
-        let char_idx = document.rope.line_to_char(line + 1) - 1;
-        f.context.gather(&document, char_idx)
+        let cursor_char = document.rope.line_to_char(line + 1) - 1;
+        f.context.gather(&document, cursor_char)
     }
 
     #[test]
@@ -479,7 +479,8 @@ def report(shapes):
         // Room for the signature only: the similar window of noise.py does not fit.
         let signature = "def circle_area(radius: float) -> float:\n";
         let budget = counter.count("app/geometry.py") + 2 + counter.count(signature);
-        let budgets = Budgets { prefix_tokens: 1000, suffix_tokens: 1000, context_tokens: budget };
+        let budgets =
+            Budgets { prefix_tokens: 1000, suffix_tokens: 1000, repo_context_tokens: budget };
         let starcoder2 = template::by_name("starcoder2").unwrap();
         let prompt = prompt::build(starcoder2, starcoder2.order, &input, budgets, &mut counter);
         assert_eq!(

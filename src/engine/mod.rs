@@ -65,14 +65,16 @@ pub enum EngineError {
     Cancelled,
 }
 
-/// Shared flag a job's owner raises to stop it; the engine checks it between tokens. The engine
-/// also publishes through it the text generated so far, so that a newer request can tell whether
-/// the user is typing what the job is writing (and wait for it instead of cancelling it).
+/// A model job's handle, shared by whoever started the job, the requests waiting for it and the
+/// engine. Two things pass through it: the cancel flag, which the owner raises and the engine
+/// checks between tokens, and the text generated so far, which the engine publishes so that a
+/// newer request can tell whether the user is typing what the job is writing (and wait for it
+/// instead of cancelling it). Cheap to clone; clones are the same job.
 #[derive(Debug, Clone, Default)]
-pub struct CancelFlag(Arc<CancelState>);
+pub struct JobHandle(Arc<JobState>);
 
 #[derive(Debug, Default)]
-struct CancelState {
+struct JobState {
     cancelled: AtomicBool,
     /// When the flag was first raised: the engine measures how long a job ran on after it.
     raised_at: OnceLock<Instant>,
@@ -80,7 +82,7 @@ struct CancelState {
     generated: Mutex<Vec<u8>>,
 }
 
-impl CancelFlag {
+impl JobHandle {
     pub fn cancel(&self) {
         let _ = self.0.raised_at.set(Instant::now());
         // Release: whoever sees the flag also sees `raised_at`.
@@ -108,7 +110,7 @@ impl CancelFlag {
         bytes.extend_from_slice(piece);
     }
     /// Whether both handles control the same job.
-    pub fn same_as(&self, other: &CancelFlag) -> bool {
+    pub fn same_as(&self, other: &JobHandle) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
     /// A guard that cancels when dropped: a request future dropped by `$/cancelRequest` or by
@@ -118,7 +120,7 @@ impl CancelFlag {
     }
 }
 
-pub struct CancelOnDrop(Option<CancelFlag>);
+pub struct CancelOnDrop(Option<JobHandle>);
 
 impl CancelOnDrop {
     /// The job's lifetime is in other hands from now on: dropping the guard cancels nothing.
@@ -224,7 +226,7 @@ pub enum Message {
 pub struct Job {
     pub input: FimInput,
     pub params: GenerationParams,
-    pub cancel: CancelFlag,
+    pub cancel: JobHandle,
     pub reply: oneshot::Sender<Result<Generation, EngineError>>,
 }
 
@@ -316,7 +318,7 @@ impl Engine {
         &self,
         input: FimInput,
         params: GenerationParams,
-        cancel: CancelFlag,
+        cancel: JobHandle,
     ) -> Result<Generation, EngineError> {
         if let EngineStatus::Failed(message) = self.status() {
             return Err(EngineError::NotLoaded(message));

@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn a_cancel_flag_remembers_when_it_was_first_raised() {
-        let flag = crate::engine::CancelFlag::default();
+        let flag = crate::engine::JobHandle::default();
         assert_eq!(flag.raised_at(), None);
         flag.cancel();
         let first = flag.raised_at().expect("raised");
@@ -149,7 +149,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_engine_counts_model_calls_apart_from_skipped_jobs() {
         use crate::engine::{
-            CancelFlag, Engine, EngineConfig, EngineError, EngineStatus, GenerationParams,
+            JobHandle, Engine, EngineConfig, EngineError, EngineStatus, GenerationParams,
             ModelOrigin,
         };
         use crate::prompt::FimInput;
@@ -170,11 +170,11 @@ mod tests {
         let defaults = crate::config::Settings::default();
         let params =
             GenerationParams { max_tokens: 6, ..GenerationParams::from_settings(&defaults, false) };
-        let raised = CancelFlag::default();
+        let raised = JobHandle::default();
         raised.cancel();
         let skipped = engine.generate(input.clone(), params, raised).await;
         assert!(matches!(skipped, Err(EngineError::Cancelled)), "{skipped:?}");
-        let generation = engine.generate(input, params, CancelFlag::default()).await.unwrap();
+        let generation = engine.generate(input, params, JobHandle::default()).await.unwrap();
 
         let s = engine.stats();
         assert_eq!((s.jobs, s.skipped, s.model_calls), (2, 1, 1));

@@ -26,7 +26,7 @@ mod repeated_lines;
 mod suffix_overlap;
 mod trailing_whitespace;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use brackets::BracketContext;
 
@@ -51,7 +51,7 @@ impl<'a> Surroundings<'a> {
 }
 
 /// Which optional filters run; all do by default. Trailing whitespace and line endings always do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Filters {
     pub repeated_lines: bool,

@@ -16,12 +16,12 @@ pub struct Budgets {
     pub prefix_tokens: usize,
     pub suffix_tokens: usize,
     /// Code from other files (repository context), in front of the current file.
-    pub context_tokens: usize,
+    pub repo_context_tokens: usize,
 }
 
 impl Default for Budgets {
     fn default() -> Self {
-        Self { prefix_tokens: 1536, suffix_tokens: 512, context_tokens: 1024 }
+        Self { prefix_tokens: 1536, suffix_tokens: 512, repo_context_tokens: 1024 }
     }
 }
 

@@ -24,7 +24,7 @@ pub struct FimInput {
     pub prefix: String,
     pub suffix: String,
     /// Code from other files, best first (repository context); `build` keeps what fits
-    /// `Budgets::context_tokens`.
+    /// `Budgets::repo_context_tokens`.
     pub context: Vec<ContextSnippet>,
     /// Line number in the document of the first line of `prefix`: lets the budget cut the
     /// prefix at document lines that stay put while the user types (see `budget::cut_prefix`).
@@ -84,7 +84,7 @@ pub fn build(
     let suffix = budget::cut_suffix(&input.suffix, budgets.suffix_tokens, counter);
     // Without a repository name there is no workspace, so no other file may be shown.
     let context_files = match &input.repo_name {
-        Some(_) => context::fit(&input.context, budgets.context_tokens, counter),
+        Some(_) => context::fit(&input.context, budgets.repo_context_tokens, counter),
         None => Vec::new(),
     };
     let mut pieces = Vec::new();
@@ -256,7 +256,7 @@ mod tests {
         let mut long = input(None);
         long.prefix = "a\nb\nc\nd\ncursor ".into();
         long.suffix = "end\ne\nf\n".into();
-        let budgets = Budgets { prefix_tokens: 5, suffix_tokens: 4, context_tokens: 0 };
+        let budgets = Budgets { prefix_tokens: 5, suffix_tokens: 4, repo_context_tokens: 0 };
         let prompt = build(template, template.order, &long, budgets, &mut WordCounter { calls: 0 });
         assert_eq!(
             prompt.render(),

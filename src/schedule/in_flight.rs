@@ -22,7 +22,7 @@ use tokio::sync::watch;
 use tower_lsp_server::gen_lsp_types::Uri;
 
 use crate::completion::Suggestion;
-use crate::engine::CancelFlag;
+use crate::engine::JobHandle;
 
 /// How long a job that no request waits for keeps running, for the request that follows a
 /// cancelled one (clients send `$/cancelRequest` first, then the new request).
@@ -46,7 +46,7 @@ pub struct InFlight {
 
 #[derive(Clone)]
 struct Running {
-    cancel: CancelFlag,
+    job: JobHandle,
     /// Where the job completes and how to wait for it; `None`: nothing to share (a warm-up, or
     /// a request still in its debounce wait).
     shared: Option<Arc<Shared>>,
@@ -59,10 +59,10 @@ struct Shared {
     waiters: AtomicUsize,
 }
 
-/// The handle of a job that a request or background task started: raise `cancel` to stop it,
+/// A job that a request or background task started: cancel `job` to stop it,
 /// `finish` to hand its outcome to whoever waits.
 pub struct Started {
-    pub cancel: CancelFlag,
+    pub job: JobHandle,
     outcome: Option<watch::Sender<Option<Outcome>>>,
 }
 
@@ -78,7 +78,7 @@ impl Started {
 /// A request waiting for a job: counts as a waiter until dropped.
 pub struct Waiter {
     shared: Arc<Shared>,
-    cancel: CancelFlag,
+    job: JobHandle,
     /// What the user typed at the job's cursor since it started (empty: same place).
     pub typed: String,
 }
@@ -101,16 +101,16 @@ impl Drop for Waiter {
             return;
         }
         // The last waiter went. Give the request that usually follows a moment to join.
-        let (shared, cancel) = (self.shared.clone(), self.cancel.clone());
+        let (shared, job) = (self.shared.clone(), self.job.clone());
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            cancel.cancel();
+            job.cancel();
             return;
         };
         runtime.spawn(async move {
             tokio::time::sleep(ORPHAN_GRACE).await;
             let finished = shared.outcome.borrow().is_some();
             if shared.waiters.load(Ordering::Acquire) == 0 && !finished {
-                cancel.cancel();
+                job.cancel();
             }
         });
     }
@@ -118,34 +118,34 @@ impl Drop for Waiter {
 
 impl InFlight {
     /// Makes `uri`'s job one that nobody can join yet (a request in its debounce wait),
-    /// cancelling the older job. Returns its cancel flag.
-    pub fn reserve(&self, uri: &Uri) -> CancelFlag {
-        let cancel = CancelFlag::default();
-        let running = Running { cancel: cancel.clone(), shared: None };
+    /// cancelling the older job. Returns its handle.
+    pub fn reserve(&self, uri: &Uri) -> JobHandle {
+        let job = JobHandle::default();
+        let running = Running { job: job.clone(), shared: None };
         if let Some(older) = self.jobs.insert(uri.clone(), running) {
-            older.cancel.cancel();
+            older.job.cancel();
         }
-        cancel
+        job
     }
 
     /// Starts a job at `cursor_char` of `rope` that later requests may join, under the
-    /// reservation `cancel` (from `reserve`). `None` when a newer request took the slot since.
+    /// reservation `job` (from `reserve`). `None` when a newer request took the slot since.
     /// The caller becomes its first waiter.
     pub fn start(
         &self,
         uri: &Uri,
-        cancel: &CancelFlag,
+        job: &JobHandle,
         rope: &Rope,
         cursor_char: usize,
     ) -> Option<(Started, Waiter)> {
         let mut entry = self.jobs.get_mut(uri)?;
-        if !entry.cancel.same_as(cancel) || cancel.is_cancelled() {
+        if !entry.job.same_as(job) || job.is_cancelled() {
             return None;
         }
-        let (started, shared) = share(cancel.clone(), rope, cursor_char, 1);
+        let (started, shared) = share(job.clone(), rope, cursor_char, 1);
         entry.shared = Some(shared.clone());
         drop(entry);
-        Some((started, Waiter { shared, cancel: cancel.clone(), typed: String::new() }))
+        Some((started, Waiter { shared, job: job.clone(), typed: String::new() }))
     }
 
     /// Background work (prefetch, warm-up) becomes `uri`'s job only when none runs: a request
@@ -155,15 +155,15 @@ impl InFlight {
         match self.jobs.entry(uri.clone()) {
             Entry::Occupied(_) => None,
             Entry::Vacant(slot) => {
-                let cancel = CancelFlag::default();
+                let job = JobHandle::default();
                 let (started, shared) = match place {
                     Some((rope, cursor_char)) => {
-                        let (started, shared) = share(cancel.clone(), rope, cursor_char, 0);
+                        let (started, shared) = share(job.clone(), rope, cursor_char, 0);
                         (started, Some(shared))
                     }
-                    None => (Started { cancel: cancel.clone(), outcome: None }, None),
+                    None => (Started { job: job.clone(), outcome: None }, None),
                 };
-                slot.insert(Running { cancel, shared });
+                slot.insert(Running { job, shared });
                 Some(started)
             }
         }
@@ -175,40 +175,40 @@ impl InFlight {
     pub fn join(&self, uri: &Uri, rope: &Rope, cursor_char: usize) -> Option<Waiter> {
         let running = self.jobs.get(uri)?.clone();
         let shared = running.shared?;
-        if running.cancel.is_cancelled() {
+        if running.job.is_cancelled() {
             return None;
         }
         let typed = typed_since(&shared.rope, shared.cursor_char, rope, cursor_char)?;
-        if !typed.is_empty() && !running.cancel.generated_text().starts_with(&typed) {
+        if !typed.is_empty() && !running.job.generated_text().starts_with(&typed) {
             return None;
         }
         shared.waiters.fetch_add(1, Ordering::AcqRel);
-        Some(Waiter { shared, cancel: running.cancel, typed })
+        Some(Waiter { shared, job: running.job, typed })
     }
 
-    /// Clears `uri`'s slot if it still holds the job of `cancel`.
-    pub fn finished(&self, uri: &Uri, cancel: &CancelFlag) {
-        self.jobs.remove_if(uri, |_, current| current.cancel.same_as(cancel));
+    /// Clears `uri`'s slot if it still holds `job`.
+    pub fn finished(&self, uri: &Uri, job: &JobHandle) {
+        self.jobs.remove_if(uri, |_, current| current.job.same_as(job));
     }
 
     /// Cancels and forgets `uri`'s job (the document was closed).
     pub fn cancel(&self, uri: &Uri) {
         if let Some((_, running)) = self.jobs.remove(uri) {
-            running.cancel.cancel();
+            running.job.cancel();
         }
     }
 
     /// Cancels every job (shutdown).
     pub fn cancel_all(&self) {
-        let flags: Vec<CancelFlag> = self.jobs.iter().map(|e| e.value().cancel.clone()).collect();
-        for flag in flags {
-            flag.cancel();
+        let jobs: Vec<JobHandle> = self.jobs.iter().map(|e| e.value().job.clone()).collect();
+        for job in jobs {
+            job.cancel();
         }
     }
 }
 
 fn share(
-    cancel: CancelFlag,
+    job: JobHandle,
     rope: &Rope,
     cursor_char: usize,
     waiters: usize,
@@ -220,7 +220,7 @@ fn share(
         outcome,
         waiters: AtomicUsize::new(waiters),
     });
-    (Started { cancel, outcome: Some(sender) }, shared)
+    (Started { job, outcome: Some(sender) }, shared)
 }
 
 /// The text typed at `old_cursor` of `old` that makes `new` with its cursor at `new_cursor`;
@@ -270,7 +270,7 @@ mod tests {
         let old = Rope::from_str("x = \n");
         let reserved = jobs.reserve(&uri());
         let (mut started, first) = jobs.start(&uri(), &reserved, &old, 4).unwrap();
-        started.cancel.record_generated(b"fib(");
+        started.job.record_generated(b"fib(");
 
         let typed = Rope::from_str("x = fi\n");
         let joined = jobs.join(&uri(), &typed, 6).expect("typed what the job wrote");
@@ -283,7 +283,7 @@ mod tests {
         drop(first);
         started.finish(Outcome::Nothing);
         assert!(matches!(joined.outcome().await, Outcome::Nothing));
-        assert!(!started.cancel.is_cancelled(), "a waiter remained");
+        assert!(!started.job.is_cancelled(), "a waiter remained");
     }
 
     #[tokio::test(start_paused = true)]
@@ -296,12 +296,12 @@ mod tests {
         drop(first);
         let second = jobs.join(&uri(), &rope, 4).expect("same place");
         tokio::time::sleep(ORPHAN_GRACE * 2).await;
-        assert!(!started.cancel.is_cancelled(), "joined within the grace");
+        assert!(!started.job.is_cancelled(), "joined within the grace");
 
         drop(second);
-        assert!(!started.cancel.is_cancelled(), "not at once");
+        assert!(!started.job.is_cancelled(), "not at once");
         tokio::time::sleep(ORPHAN_GRACE * 2).await;
-        assert!(started.cancel.is_cancelled(), "nobody joined");
+        assert!(started.job.is_cancelled(), "nobody joined");
     }
 
     #[test]
@@ -313,7 +313,7 @@ mod tests {
         assert!(jobs.join(&uri(), &rope, 4).is_none(), "a warm-up has nothing to share");
 
         let reserved = jobs.reserve(&uri());
-        assert!(warm_up.cancel.is_cancelled());
+        assert!(warm_up.job.is_cancelled());
         let newer = jobs.reserve(&uri());
         assert!(reserved.is_cancelled());
         assert!(jobs.start(&uri(), &reserved, &rope, 4).is_none(), "superseded");

@@ -45,12 +45,12 @@ pub struct Hit {
 }
 
 impl SuggestionCache {
-    /// Remembers `suggestion` for the cursor at `char_idx` (a valid char index of `rope`).
-    pub fn insert(&self, rope: &Rope, char_idx: usize, suggestion: &str) {
+    /// Remembers `suggestion` for the cursor at `cursor_char` (a valid char index of `rope`).
+    pub fn insert(&self, rope: &Rope, cursor_char: usize, suggestion: &str) {
         if suggestion.is_empty() {
             return;
         }
-        let key = context_key(rope, char_idx, char_idx);
+        let key = context_key(rope, cursor_char, cursor_char);
         if let Ok(mut entries) = self.entries.lock() {
             entries.put(key, suggestion.to_string());
         }
@@ -63,18 +63,18 @@ impl SuggestionCache {
         }
     }
 
-    /// The suggestion for the cursor at `char_idx`: one made right here, or the remainder of one
+    /// The suggestion for the cursor at `cursor_char`: one made right here, or the remainder of one
     /// made up to `MAX_TYPED_CHARS` earlier whose beginning the user has typed since.
-    pub fn lookup(&self, rope: &Rope, char_idx: usize) -> Option<Hit> {
+    pub fn lookup(&self, rope: &Rope, cursor_char: usize) -> Option<Hit> {
         let mut entries = self.entries.lock().ok()?;
         let mut typed = String::new();
-        for back in 0..=MAX_TYPED_CHARS.min(char_idx) {
-            let made_at = char_idx - back;
+        for back in 0..=MAX_TYPED_CHARS.min(cursor_char) {
+            let made_at = cursor_char - back;
             if back > 0 {
                 // `typed` grows leftwards: the text between `made_at` and the cursor.
                 typed.insert(0, rope.char(made_at));
             }
-            let Some(suggestion) = entries.get(&context_key(rope, made_at, char_idx)) else {
+            let Some(suggestion) = entries.get(&context_key(rope, made_at, cursor_char)) else {
                 continue;
             };
             if let Some(rest) = suggestion.strip_prefix(typed.as_str())

@@ -29,7 +29,7 @@ pub async fn handle(
     let word: String = rope.slice(word_start..placed.cursor_char).into();
     let start = placed
         .document
-        .position_of(word_start, backend.documents.encoding())
+        .position_of(word_start, placed.encoding)
         .map_err(|e| Error::invalid_params(e.to_string()))?;
     let new_text = format!("{word}{}", placed.text);
     let label = label_of(&new_text);

@@ -2,13 +2,12 @@
 //! edits them, Helix and Neovim with the same object as `initializationOptions`).
 //!
 //! The object is read exactly like `initializationOptions` (either the settings themselves or
-//! wrapped as `{"infill": {...}}`, the way section-based clients send them). Everything that
-//! shapes a request (token budgets, `maxTokens`, sampling, `multiline`, `trace`) applies from the
-//! next request on; those keys left out go back to their defaults. What the loaded model depends
-//! on (`model`, `family`, `threads`, `contextSize`), and `debounceMs` (the scheduler is built
-//! once), keep their running values: left out, silently
-//! (Zed sends `settings` apart from `initialization_options`); given with another value, the
-//! user is told that it needs a restart of the server.
+//! wrapped as `{"infill": {...}}`, the way section-based clients send them), and a new session
+//! built from it on the same engine replaces the running one: every key applies from the next
+//! request on, those left out go back to their defaults. The keys the model was loaded with
+//! (`config::RESTART_KEYS`) keep their running values: left out, silently (Zed sends `settings`
+//! apart from `initialization_options`); given with another value, the user is told that it
+//! needs a restart of the server.
 
 use std::sync::Arc;
 
@@ -16,7 +15,6 @@ use serde_json::Value;
 use tower_lsp_server::gen_lsp_types::*;
 
 use super::Backend;
-use crate::completion::Pipeline;
 use crate::config::Settings;
 
 pub async fn handle(backend: &Backend, params: DidChangeConfigurationParams) {
@@ -24,22 +22,14 @@ pub async fn handle(backend: &Backend, params: DidChangeConfigurationParams) {
         tracing::debug!("didChangeConfiguration without settings: nothing to apply");
         return;
     };
-    let Some(current) = backend.pipeline() else {
+    let Some(current) = backend.session() else {
         tracing::warn!("didChangeConfiguration before initialize: ignored");
         return;
     };
     let (requested, warnings) = Settings::from_json(Some(options));
-    for warning in warnings {
-        backend
-            .notices
-            .show_once(&backend.client, MessageType::Warning, format!("infill: {warning}"))
-            .await;
-    }
-    let (applied, mut needs_restart) = merge(&current.settings, requested, options);
-    if applied.repo_context && current.context.is_none() {
-        // Started without an index: there is nothing to gather from until a restart.
-        needs_restart.push("repoContext");
-    }
+    warn(backend, warnings).await;
+    let (applied, needs_restart) =
+        requested.keeping_restart_keys(&current.pipeline.settings, options);
     if !needs_restart.is_empty() {
         let message = format!(
             "infill: changing {} takes effect when the server restarts; until then it keeps the running value",
@@ -47,22 +37,22 @@ pub async fn handle(backend: &Backend, params: DidChangeConfigurationParams) {
         );
         backend.notices.show_once(&backend.client, MessageType::Info, message).await;
     }
-    if applied == current.settings {
-        return;
+    if applied != current.pipeline.settings {
+        tracing::info!(?applied, "settings changed");
+        let (next, index_warnings) = current.with_settings(applied);
+        if let Ok(mut slot) = backend.session.write() {
+            *slot = Some(Arc::new(next));
+        }
+        // The old session's jobs and suggestions are not what the new settings would give.
+        current.scheduler.shut_down();
+        warn(backend, index_warnings).await;
     }
-    tracing::info!(?applied, "settings changed");
-    let next = Pipeline {
-        engine: current.engine.clone(),
-        settings: applied,
-        workspace: current.workspace.clone(),
-        context: current.context.clone(),
-    };
-    // Suggestions made under the old settings are not what the new ones would give.
-    if let Some(scheduler) = backend.scheduler.get() {
-        scheduler.cache.clear();
-    }
-    if let Ok(mut slot) = backend.pipeline.write() {
-        *slot = Some(Arc::new(next));
+}
+
+async fn warn(backend: &Backend, warnings: Vec<String>) {
+    for warning in warnings {
+        let message = format!("infill: {warning}");
+        backend.notices.show_once(&backend.client, MessageType::Warning, message).await;
     }
 }
 
@@ -74,44 +64,6 @@ fn settings_object(settings: &Value) -> Option<&Value> {
         Some(inner) if inner.is_object() => Some(inner),
         _ => Some(settings),
     }
-}
-
-/// `requested` with the keys that need a restart kept at their running values, and the names of
-/// those that `object` sets to another value.
-fn merge(running: &Settings, requested: Settings, object: &Value) -> (Settings, Vec<&'static str>) {
-    let given = |key: &str| object.get(key).is_some_and(|v| !v.is_null());
-    let mut changed = Vec::new();
-    if given("model") && requested.model != running.model {
-        changed.push("model");
-    }
-    if given("family") && requested.family != running.family {
-        changed.push("family");
-    }
-    if given("threads") && requested.threads != running.threads {
-        changed.push("threads");
-    }
-    if given("contextSize") && requested.context_size != running.context_size {
-        changed.push("contextSize");
-    }
-    // The debounce lives in the scheduler, built once at `initialize`.
-    if given("debounceMs") && requested.debounce_ms != running.debounce_ms {
-        changed.push("debounceMs");
-    }
-    // The workspace index and its file filter are built once too; switching `repoContext` off
-    // applies at once (nothing is gathered), switching it back on uses the index if there is one.
-    if given("contextDeny") && requested.context_deny != running.context_deny {
-        changed.push("contextDeny");
-    }
-    let applied = Settings {
-        model: running.model.clone(),
-        family: running.family.clone(),
-        threads: running.threads,
-        context_size: running.context_size,
-        debounce_ms: running.debounce_ms,
-        context_deny: running.context_deny.clone(),
-        ..requested
-    };
-    (applied, changed)
 }
 
 #[cfg(test)]
@@ -126,42 +78,5 @@ mod tests {
         let flat = json!({"maxTokens": 3});
         assert_eq!(settings_object(&flat), Some(&flat));
         assert_eq!(settings_object(&Value::Null), None);
-    }
-
-    #[test]
-    fn restart_keys_keep_their_running_values() {
-        let running = Settings { threads: Some(1), ..Settings::default() };
-        let object =
-            json!({"model": "/m/other.gguf", "threads": 1, "maxTokens": 9, "contextSize": 2048});
-        let (requested, _) = Settings::from_json(Some(&object));
-        let (applied, changed) = merge(&running, requested, &object);
-        assert_eq!(changed, vec!["model", "contextSize"]);
-        assert_eq!(applied.model, None);
-        assert_eq!(applied.context_size, 4096);
-        assert_eq!(applied.max_tokens, 9);
-        assert_eq!(applied.threads, Some(1));
-    }
-
-    #[test]
-    fn debounce_needs_a_restart() {
-        let running = Settings::default();
-        let object = json!({"debounceMs": 500});
-        let (requested, _) = Settings::from_json(Some(&object));
-        let (applied, changed) = merge(&running, requested, &object);
-        assert_eq!(changed, vec!["debounceMs"]);
-        assert_eq!(applied.debounce_ms, running.debounce_ms);
-    }
-
-    #[test]
-    fn restart_keys_left_out_are_not_changes() {
-        let running =
-            Settings { model: Some("/m/a.gguf".into()), threads: Some(2), ..Settings::default() };
-        let object = json!({"maxTokens": 5});
-        let (requested, _) = Settings::from_json(Some(&object));
-        let (applied, changed) = merge(&running, requested, &object);
-        assert!(changed.is_empty(), "{changed:?}");
-        assert_eq!(applied.model, running.model);
-        assert_eq!(applied.threads, Some(2));
-        assert_eq!(applied.max_tokens, 5);
     }
 }

@@ -1,7 +1,7 @@
-//! `initialize` and `initialized`: settings, position encoding, workspace roots, and the model,
-//! which starts loading at once on the engine thread while `initialize` answers immediately.
+//! `initialize` and `initialized`: settings, position encoding, workspace roots, and the session
+//! (`Session::start`), whose model starts loading at once on the engine thread while
+//! `initialize` answers immediately.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use tower_lsp_server::gen_lsp_types::*;
@@ -10,12 +10,10 @@ use tower_lsp_server::jsonrpc::Result;
 use super::Backend;
 use super::capabilities::server_capabilities;
 use super::status;
-use crate::completion::Pipeline;
 use crate::config::Settings;
-use crate::context::RepoContext;
-use crate::documents::PositionEncoding;
-use crate::engine::{Engine, EngineConfig, EngineStatus, model};
-use crate::schedule::Scheduler;
+use crate::documents::{DocumentStore, PositionEncoding};
+use crate::engine::EngineStatus;
+use crate::session::Session;
 use crate::workspace::Workspace;
 
 pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<InitializeResult> {
@@ -28,44 +26,29 @@ pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<Initial
     let offered =
         params.capabilities.general.as_ref().and_then(|g| g.position_encodings.as_deref());
     let encoding = PositionEncoding::negotiate(offered);
-    backend.documents.set_encoding(encoding);
     let progress = params.capabilities.window.as_ref().and_then(|w| w.work_done_progress);
     let _ = backend.client_has_progress.set(progress == Some(true));
-
-    let workspace = workspace_from(&params);
-    let env_model = std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
-    let engine = match model::resolve(
-        backend.command_line_model.as_deref(),
-        settings.model.as_deref(),
-        env_model.as_deref(),
-        model::default_cache_path().as_deref(),
-    ) {
-        Ok((path, origin)) => {
-            tracing::info!(path = %path.display(), %origin, "loading model");
-            Engine::start(path, origin, EngineConfig::from_settings(&settings))
-        }
-        Err(err) => Engine::failed(err.to_string()),
-    };
-    let _ = backend.scheduler.set(Arc::new(Scheduler::new(settings.debounce_ms)));
-    let context = settings.repo_context.then(|| {
-        let (context, warnings) =
-            RepoContext::new(&workspace, &settings.context_deny, Arc::clone(&backend.documents));
-        for warning in warnings {
-            backend.notices.defer(format!("infill: {warning}"));
-        }
-        context
-    });
     let _ = backend.client_watches_files.set(watches_files(&params));
-    let pipeline = Pipeline { engine, settings, workspace, context };
+
+    let documents = Arc::new(DocumentStore::with_encoding(encoding));
+    let (session, warnings) = Session::start(
+        settings,
+        workspace_from(&params),
+        backend.command_line_model.as_deref(),
+        documents,
+    );
+    for warning in warnings {
+        backend.notices.defer(format!("infill: {warning}"));
+    }
     {
         let mut slot = backend
-            .pipeline
+            .session
             .write()
             .map_err(|_| tower_lsp_server::jsonrpc::Error::internal_error())?;
         if slot.is_some() {
             return Err(tower_lsp_server::jsonrpc::Error::invalid_request());
         }
-        *slot = Some(Arc::new(pipeline));
+        *slot = Some(Arc::new(session));
     }
     Ok(InitializeResult {
         capabilities: server_capabilities(encoding),
@@ -103,13 +86,16 @@ fn workspace_from(params: &InitializeParams) -> Workspace {
 /// through `window/showMessage`.
 pub async fn initialized(backend: &Backend) {
     backend.notices.flush_deferred(&backend.client).await;
-    let Some(pipeline) = backend.pipeline() else { return };
-    if let Some(context) = &pipeline.context {
+    let Some(session) = backend.session() else { return };
+    if let Some(context) = &session.pipeline.context {
         context.start_indexing();
-        if backend.client_watches_files.get().copied().unwrap_or(false) {
-            watch_workspace_files(&backend.client).await;
-        }
     }
+    // Registered even while `repoContext` is off: switching it on later builds an index that
+    // must follow the files too.
+    if backend.client_watches_files.get().copied().unwrap_or(false) {
+        watch_workspace_files(&backend.client).await;
+    }
+    let pipeline = Arc::clone(&session.pipeline);
     let client = backend.client.clone();
     let with_progress = backend.client_has_progress.get().copied().unwrap_or(false);
     let notices = backend.notices.clone();

@@ -1,5 +1,8 @@
-//! LSP stage: the `LanguageServer` implementation. Each request or notification family lives in
-//! its own file; this one holds the shared state and the dispatch.
+//! LSP stage: the `LanguageServer` implementation — the wire only. Each request or notification
+//! family lives in its own file; this one holds the current `Session` and the dispatch. What a
+//! request gets (joining, caching, debouncing, running, prefetch) is the scheduler's decision
+//! (`schedule::Scheduler::suggest`); handlers turn LSP positions into char indices, tell the
+//! user about trouble, send traces and shape the answer for the client.
 //!
 //! Handlers never hold a lock or a dashmap guard across an `.await`, and never run model work:
 //! completions go to the engine thread through `completion::Pipeline`.
@@ -11,11 +14,9 @@ mod execute_command;
 mod inline_completion;
 mod lifecycle;
 mod notices;
-mod prefetch;
 mod status;
 mod suggest;
 mod text_sync;
-mod warm_up;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -25,32 +26,22 @@ use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
-use crate::completion::Pipeline;
 use crate::context::{IndexStatus, RepoContext};
-use crate::documents::DocumentStore;
 use crate::engine::EngineStatsSnapshot;
-use crate::schedule::Scheduler;
-use crate::schedule::in_flight::InFlight;
+use crate::session::Session;
 use notices::Notices;
 
 pub struct Backend {
     client: Client,
-    documents: Arc<DocumentStore>,
     /// `--model` from the command line; outranks the editor's settings.
     command_line_model: Option<PathBuf>,
-    /// Set by `initialize`; replaced (same engine, new settings) by `didChangeConfiguration`.
-    /// Requests take a clone of the `Arc`, so a change never affects one already running.
-    pipeline: RwLock<Option<Arc<Pipeline>>>,
+    /// Set by `initialize`; replaced as a whole by `didChangeConfiguration`. Handlers take a
+    /// clone of the `Arc`, so a change never affects a request already running.
+    session: RwLock<Option<Arc<Session>>>,
     /// Whether the client accepts server-created `$/progress` tokens.
     client_has_progress: OnceLock<bool>,
     /// Whether the client lets the server register file watchers.
     client_watches_files: OnceLock<bool>,
-    /// The running model job per document: a newer request joins it or cancels it.
-    in_flight: Arc<InFlight>,
-    /// Set once by `initialize`, from the settings.
-    scheduler: OnceLock<Arc<Scheduler>>,
-    /// Set by `shutdown`: no background job (prefetch, warm-up) starts any more.
-    shutting_down: std::sync::atomic::AtomicBool,
     notices: Notices,
     /// Suggestions the user accepted (the item's `command`, run by the editor); local only.
     accepted: AtomicU64,
@@ -60,49 +51,39 @@ impl Backend {
     fn new(client: Client, command_line_model: Option<PathBuf>) -> Self {
         Self {
             client,
-            documents: Arc::new(DocumentStore::new()),
             command_line_model,
-            pipeline: RwLock::new(None),
+            session: RwLock::new(None),
             client_has_progress: OnceLock::new(),
             client_watches_files: OnceLock::new(),
-            in_flight: Arc::default(),
-            scheduler: OnceLock::new(),
-            shutting_down: Default::default(),
             notices: Notices::default(),
             accepted: AtomicU64::new(0),
         }
     }
 
-    /// Whether background jobs (prefetch, warm-up) may still start: not after `shutdown`.
-    fn accepts_background_work(&self) -> bool {
-        !self.shutting_down.load(std::sync::atomic::Ordering::Acquire)
+    /// The current session (`None` before `initialize`).
+    fn session(&self) -> Option<Arc<Session>> {
+        self.session.read().ok().and_then(|s| s.clone())
     }
 
-    /// The current pipeline (`None` before `initialize`).
-    fn pipeline(&self) -> Option<Arc<Pipeline>> {
-        self.pipeline.read().ok().and_then(|p| p.clone())
-    }
-
-    /// The workspace index (`None` before `initialize` or with `repoContext` off at start).
+    /// The workspace index (`None` before `initialize` or while `repoContext` has been off).
     fn context(&self) -> Option<Arc<RepoContext>> {
-        self.pipeline().and_then(|p| p.context.clone())
+        self.session().and_then(|s| s.pipeline.context.clone())
     }
 
     /// `infill/stats` (custom request, no params): the engine's counters — model calls,
     /// cancellations, tokens evaluated — for `infill bench`.
     async fn stats(&self) -> Result<EngineStatsSnapshot> {
-        let pipeline =
-            self.pipeline().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
-        Ok(pipeline.engine.stats())
+        let session =
+            self.session().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
+        Ok(session.pipeline.engine.stats())
     }
 
     /// `infill/indexStatus` (custom request): the workspace index's state; with
     /// `{"wait": true}` it answers once the background walk has finished (for `infill eval`,
     /// which must not ask before the project is indexed).
     async fn index_status(&self, params: IndexStatusParams) -> Result<IndexStatus> {
-        let pipeline =
-            self.pipeline().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
-        let Some(context) = &pipeline.context else { return Ok(IndexStatus::default()) };
+        self.session().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
+        let Some(context) = self.context() else { return Ok(IndexStatus::default()) };
         Ok(if params.wait { context.indexed().await } else { context.status() })
     }
 }
@@ -135,13 +116,8 @@ impl LanguageServer for Backend {
     async fn shutdown(&self) -> Result<()> {
         // No new background work, cancel what runs, and let the engine free the model before
         // `exit`: the process must not end while llama.cpp works on the engine thread.
-        self.shutting_down.store(true, std::sync::atomic::Ordering::Release);
-        self.in_flight.cancel_all();
-        if let Some(pipeline) = self.pipeline() {
-            if let Some(context) = &pipeline.context {
-                context.stop();
-            }
-            pipeline.engine.stop().await;
+        if let Some(session) = self.session() {
+            session.shut_down().await;
         }
         Ok(())
     }

@@ -7,27 +7,29 @@
 
 use tower_lsp_server::gen_lsp_types::*;
 
-use super::{Backend, warm_up};
+use super::Backend;
 
 pub fn did_open(backend: &Backend, params: DidOpenTextDocumentParams) {
+    let Some(session) = backend.session() else { return };
     let doc = params.text_document;
-    if let Some(context) = backend.context() {
+    if let Some(context) = &session.pipeline.context {
         context.document_opened(&doc.uri, &doc.text);
     }
-    backend.documents.open(doc.uri, &doc.text, doc.version, doc.language_id.to_string());
+    session.documents.open(doc.uri, &doc.text, doc.version, doc.language_id.to_string());
 }
 
 pub async fn did_change(backend: &Backend, params: DidChangeTextDocumentParams) {
+    let Some(session) = backend.session() else { return };
     let uri = params.text_document.text_document_identifier.uri;
     let version = params.text_document.version;
-    let result = backend.documents.apply_changes(&uri, version, &params.content_changes);
+    let result = session.documents.apply_changes(&uri, version, &params.content_changes);
     if let Ok(edit_point) = result
-        && let Some(context) = backend.context()
+        && let Some(context) = &session.pipeline.context
     {
         context.document_changed(&uri, edit_point);
     }
     if let Ok(Some(edit_point)) = result {
-        warm_up::after_edit(backend, uri.clone(), version, edit_point);
+        session.scheduler.after_edit(uri.clone(), version, edit_point);
     }
     if let Err(err) = result {
         tracing::warn!(%err, "change not applied");
@@ -44,10 +46,11 @@ pub fn did_save(backend: &Backend, params: DidSaveTextDocumentParams) {
 }
 
 pub fn did_close(backend: &Backend, params: DidCloseTextDocumentParams) {
+    let Some(session) = backend.session() else { return };
     let uri = params.text_document.uri;
-    backend.in_flight.cancel(&uri);
-    backend.documents.close(&uri);
-    if let Some(context) = backend.context() {
+    session.scheduler.document_closed(&uri);
+    session.documents.close(&uri);
+    if let Some(context) = &session.pipeline.context {
         context.document_closed(&uri);
     }
 }

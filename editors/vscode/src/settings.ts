@@ -11,23 +11,19 @@ export interface SettingsReader {
 
 export type ServerSettings = Record<string, unknown>;
 
-/** Server keys that take effect only when the server restarts (the model is loaded with them). */
-export const RESTART_KEYS: readonly string[] = [
-  'model',
-  'family',
-  'threads',
-  'contextSize',
-  'debounceMs',
-  'contextDeny',
-];
+/**
+ * Server keys that take effect only when the server restarts (the model is loaded with them).
+ * The server declares the same list (`RESTART_KEYS` in src/config.rs; a Rust test holds them equal).
+ */
+export const RESTART_KEYS: readonly string[] = ['model', 'family', 'threads', 'contextSize'];
 
 /** Settings the server applies live. */
 const LIVE_KEYS: readonly string[] = [
-  'contextTokens',
   'maxTokens',
   'multiline',
   'prefixTokens',
   'repoContext',
+  'repoContextTokens',
   'suffixTokens',
   'temperature',
   'trace',

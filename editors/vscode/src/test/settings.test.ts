@@ -18,7 +18,7 @@ function reader(overrides: Record<string, unknown> = {}): SettingsReader {
     temperature: 0,
     trace: false,
     repoContext: true,
-    contextTokens: 1024,
+    repoContextTokens: 1024,
     contextDeny: [],
     extraOptions: {},
   };
@@ -29,26 +29,32 @@ function reader(overrides: Record<string, unknown> = {}): SettingsReader {
 void test('defaults leave model, family and threads to the server', () => {
   assert.deepEqual(serverSettings(reader()), {
     contextSize: 4096,
-    contextTokens: 1024,
     maxTokens: 64,
     multiline: 'auto',
     prefixTokens: 1536,
     repoContext: true,
+    repoContextTokens: 1024,
     suffixTokens: 512,
     temperature: 0,
     trace: false,
   });
 });
 
-void test('repository context: on/off and budget apply live, a deny list needs a restart', () => {
+void test('repository context: on/off, budget and deny list apply live', () => {
   const before = serverSettings(reader());
-  const off = serverSettings(reader({ repoContext: false, contextTokens: 256 }));
+  const off = serverSettings(reader({ repoContext: false, repoContextTokens: 256 }));
   assert.equal(off.repoContext, false);
-  assert.equal(off.contextTokens, 256);
+  assert.equal(off.repoContextTokens, 256);
   assert.deepEqual(restartKeys(before, off, 'infill', 'infill'), []);
   const denied = serverSettings(reader({ contextDeny: ['secrets/**', ' ', 3] }));
   assert.deepEqual(denied.contextDeny, ['secrets/**']);
-  assert.deepEqual(restartKeys(before, denied, 'infill', 'infill'), ['contextDeny']);
+  assert.deepEqual(restartKeys(before, denied, 'infill', 'infill'), []);
+});
+
+void test('the model and what it is loaded with need a restart', () => {
+  const before = serverSettings(reader());
+  const other = serverSettings(reader({ model: '/m/other.gguf', contextSize: 2048 }));
+  assert.deepEqual(restartKeys(before, other, 'infill', 'infill'), ['model', 'contextSize']);
 });
 
 void test('set values map to the server keys, ~ expanded, extra options merged last', () => {

@@ -1,0 +1,115 @@
+//! A session: everything a completion needs, assembled in one place for the server and for
+//! `infill complete` — the open documents, the pipeline (engine, settings, workspace, index) and
+//! the scheduler.
+//!
+//! A settings change builds the next session from the running one (`with_settings`) and the
+//! server swaps it in as a whole, so every key the engine was not loaded with applies at once:
+//! a request already running keeps the session it started with.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::completion::Pipeline;
+use crate::config::Settings;
+use crate::context::RepoContext;
+use crate::documents::DocumentStore;
+use crate::engine::{Engine, EngineConfig, model};
+use crate::schedule::Scheduler;
+use crate::workspace::Workspace;
+
+pub struct Session {
+    pub documents: Arc<DocumentStore>,
+    pub pipeline: Arc<Pipeline>,
+    pub scheduler: Arc<Scheduler>,
+}
+
+impl Session {
+    /// Resolves the model (`--model`, the `model` setting, `$INFILL_MODEL`, then the fetch
+    /// script's cache path) and starts loading it on the engine thread; builds the workspace
+    /// index, empty: the caller walks it (the server in the background once the client is
+    /// ready, `infill complete` at once). Returns warnings for the user (bad `contextDeny`
+    /// globs); a model that cannot be found makes an engine that reports why.
+    pub fn start(
+        settings: Settings,
+        workspace: Workspace,
+        command_line_model: Option<&Path>,
+        documents: Arc<DocumentStore>,
+    ) -> (Self, Vec<String>) {
+        let env_model =
+            std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let engine = match model::resolve(
+            command_line_model,
+            settings.model.as_deref(),
+            env_model.as_deref(),
+            model::default_cache_path().as_deref(),
+        ) {
+            Ok((path, origin)) => {
+                tracing::info!(path = %path.display(), %origin, "loading model");
+                Engine::start(path, origin, EngineConfig::from_settings(&settings))
+            }
+            Err(err) => Engine::failed(err.to_string()),
+        };
+        let mut warnings = Vec::new();
+        let context = settings.repo_context.then(|| {
+            let (context, bad_globs) =
+                RepoContext::new(&workspace, &settings.context_deny, Arc::clone(&documents));
+            warnings.extend(bad_globs);
+            context
+        });
+        let pipeline = Pipeline { engine, settings, workspace, context };
+        (Self::assemble(pipeline, documents), warnings)
+    }
+
+    /// The session for `settings` on the same engine, documents and workspace. The index is
+    /// kept unless `contextDeny` changed (it may hold files now denied) or there is none and
+    /// `repoContext` is on: then a new one is built and walked in the background.
+    /// The caller swaps it in and shuts this one's scheduler down.
+    pub fn with_settings(&self, settings: Settings) -> (Self, Vec<String>) {
+        let running = &self.pipeline;
+        let mut warnings = Vec::new();
+        // Invariant: an index was built with its pipeline's `contextDeny`.
+        let context = match &running.context {
+            Some(context) if settings.context_deny == running.settings.context_deny => {
+                Some(Arc::clone(context))
+            }
+            old => {
+                if let Some(old) = old {
+                    old.stop();
+                }
+                settings.repo_context.then(|| {
+                    let (context, bad_globs) = RepoContext::new(
+                        &running.workspace,
+                        &settings.context_deny,
+                        Arc::clone(&self.documents),
+                    );
+                    warnings.extend(bad_globs);
+                    context.start_indexing();
+                    context
+                })
+            }
+        };
+        let pipeline = Pipeline {
+            engine: running.engine.clone(),
+            settings,
+            workspace: running.workspace.clone(),
+            context,
+        };
+        (Self::assemble(pipeline, Arc::clone(&self.documents)), warnings)
+    }
+
+    fn assemble(pipeline: Pipeline, documents: Arc<DocumentStore>) -> Self {
+        let pipeline = Arc::new(pipeline);
+        let scheduler = Arc::new(Scheduler::new(Arc::clone(&pipeline), Arc::clone(&documents)));
+        Self { documents, pipeline, scheduler }
+    }
+
+    /// Stops what runs in the background (jobs, prefetch, warm-up, the index walk) and frees the
+    /// model: the process must not exit while llama.cpp works on the engine thread.
+    pub async fn shut_down(&self) {
+        self.scheduler.shut_down();
+        if let Some(context) = &self.pipeline.context {
+            context.stop();
+        }
+        self.pipeline.engine.stop().await;
+    }
+}
