@@ -5,7 +5,7 @@
 mod support;
 
 use infill::engine::{
-    JobHandle, Engine, EngineConfig, EngineError, EngineStatus, GenerationParams, ModelOrigin,
+    Engine, EngineConfig, EngineError, EngineStatus, GenerationParams, JobHandle, ModelOrigin,
     Sampling,
 };
 use infill::prompt::hf_tokenizer::HfTokenCounter;

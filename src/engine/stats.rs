@@ -149,7 +149,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_engine_counts_model_calls_apart_from_skipped_jobs() {
         use crate::engine::{
-            JobHandle, Engine, EngineConfig, EngineError, EngineStatus, GenerationParams,
+            Engine, EngineConfig, EngineError, EngineStatus, GenerationParams, JobHandle,
             ModelOrigin,
         };
         use crate::prompt::FimInput;
