@@ -169,16 +169,24 @@ impl Settings {
 
     /// Reads settings from `initializationOptions`, keeping every valid key and reporting the rest.
     pub fn from_json(options: Option<&Value>) -> (Self, Vec<String>) {
+        Self::default().merged(options)
+    }
+
+    /// These settings with the keys of `options` applied on top (a `didChangeConfiguration`
+    /// object changes what it names and nothing else). Each key is read alone, so one bad key
+    /// cannot discard the good ones; a bad key is reported and keeps its value.
+    pub fn merged(&self, options: Option<&Value>) -> (Self, Vec<String>) {
         let mut warnings = Vec::new();
         let Some(options) = options.filter(|v| !v.is_null()) else {
-            return (Self::default(), warnings);
+            return (self.clone(), warnings);
         };
         let Some(object) = options.as_object() else {
-            warnings.push(format!("initializationOptions must be an object, got {options}"));
-            return (Self::default(), warnings);
+            warnings.push(format!("settings must be a JSON object, got {options}"));
+            return (self.clone(), warnings);
         };
-        // Try each key alone so that one bad key cannot discard the good ones.
-        let mut accepted = Map::new();
+        let Ok(Value::Object(mut merged)) = serde_json::to_value(self) else {
+            return (self.clone(), warnings);
+        };
         for (key, value) in object {
             let key = match RENAMED_KEYS.iter().find(|(old, _)| old == key) {
                 Some(&(old, new)) => {
@@ -191,18 +199,17 @@ impl Settings {
                 }
                 None => key.clone(),
             };
-            let key = &key;
             let single = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
             match serde_json::from_value::<Settings>(single) {
                 Ok(_) => {
-                    accepted.insert(key.clone(), value.clone());
+                    merged.insert(key, value.clone());
                 }
                 Err(err) => warnings.push(format!("setting `{key}` ignored: {err}")),
             }
         }
-        let settings = serde_json::from_value(Value::Object(accepted)).unwrap_or_else(|err| {
+        let settings = serde_json::from_value(Value::Object(merged)).unwrap_or_else(|err| {
             warnings.push(format!("settings ignored: {err}"));
-            Self::default()
+            self.clone()
         });
         (settings, warnings)
     }
@@ -294,6 +301,20 @@ mod tests {
         assert_eq!(applied.model, running.model);
         assert_eq!(applied.threads, Some(2));
         assert_eq!(applied.max_tokens, 5);
+    }
+
+    #[test]
+    fn a_change_merges_onto_the_settings_in_force() {
+        let running = Settings { trace: true, max_tokens: 9, ..Settings::default() };
+        let (same, warnings) = running.merged(Some(&json!({})));
+        assert_eq!(same, running);
+        assert!(warnings.is_empty());
+        let (changed, warnings) =
+            running.merged(Some(&json!({"maxTokens": 3, "debounceMs": null, "trace": "yes"})));
+        assert_eq!(changed.max_tokens, 3);
+        assert_eq!(changed.debounce_ms, None);
+        assert!(changed.trace, "a bad value keeps the value in force");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
     }
 
     #[test]

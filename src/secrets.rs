@@ -30,6 +30,13 @@ const SECRET_FOLDERS: &[&str] = &[".ssh", ".gnupg", ".aws"];
 /// `.env.example` and friends are templates meant to be committed; they are fine.
 const TEMPLATE_SUFFIXES: &[&str] = &[".example", ".sample", ".template", ".dist"];
 
+/// Whether `path`, or the file it really is (symlinks resolved), is a secret: a source-named
+/// link to `.env` must not be completed with the `.env` text. Reads the file system (no file
+/// is opened): call it off the async workers.
+pub fn leads_to_secret(path: &Path) -> bool {
+    is_secret(path) || std::fs::canonicalize(path).is_ok_and(|real| is_secret(&real))
+}
+
 pub fn is_secret(path: &Path) -> bool {
     let Some(name) = path.file_name().map(|n| n.to_string_lossy().to_lowercase()) else {
         return false;

@@ -93,15 +93,21 @@ fn did_change_configuration_applies_live_settings_and_reports_restart_ones() {
     assert!(restart.contains("`model`") && restart.contains("`threads`"), "{restart}");
     assert!(!restart.contains("debounceMs") && !restart.contains("contextDeny"), "{restart}");
 
+    // A partial change merges onto the settings in force: trace stays on.
+    client.notify("workspace/didChangeConfiguration", json!({"settings": {"maxTokens": 2}}));
+    assert_eq!(traces(&client), 0);
+    client.inline_completion(&uri, 1, 11);
+    let trace = client.wait_notification("infill/trace", |_| true);
+    assert_eq!(trace["params"]["uri"], uri.as_str(), "trace is still on");
     // Helix's shape: the same flat object as initializationOptions; a typo is reported, the rest
     // applies (trace off again).
     client.notify(
         "workspace/didChangeConfiguration",
-        json!({"settings": {"model": tiny_model(), "threads": 1, "maxTokenz": 3}}),
+        json!({"settings": {"model": tiny_model(), "threads": 1, "maxTokenz": 3, "trace": false}}),
     );
     let before = traces(&client);
     client.inline_completion(&uri, 1, 11);
-    assert_eq!(traces(&client), before, "trace is back to its default (off)");
+    assert_eq!(traces(&client), before, "trace is off again");
     assert!(client.shown_messages().iter().any(|m| m.contains("`maxTokenz`")));
     // Zed's shape: `settings` apart from `initialization_options`, without the model keys. Those
     // keep their running values without a restart notice.

@@ -171,6 +171,14 @@ fn secrets_files_are_never_completed() {
     client.open(&env, "dotenv", "API_KEY=sk-live-123\nDB_PASSWORD=");
     let response = client.inline_completion(&env, 1, 12);
     assert_eq!(response["result"]["items"], json!([]), "{response}");
+    // A source-named link to the secret is the secret.
+    let text = "API_KEY=sk-live-123\nDB_PASSWORD=";
+    std::fs::write(root.path().join(".env"), text).unwrap();
+    std::os::unix::fs::symlink(root.path().join(".env"), root.path().join("settings.py")).unwrap();
+    let link = root.uri("settings.py");
+    client.open(&link, "python", text);
+    let response = client.inline_completion(&link, 1, 12);
+    assert_eq!(response["result"]["items"], json!([]), "{response}");
 
     let code = root.uri("app.py");
     client.open(&code, "python", "x = ");

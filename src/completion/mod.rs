@@ -89,8 +89,13 @@ impl Pipeline {
         document: &DocumentSnapshot,
         cursor_char: usize,
     ) -> Option<(CursorWindow, FimInput, f64)> {
-        if workspace::uri_to_path(document.uri.as_ref()).is_some_and(|p| secrets::is_secret(&p)) {
-            return None;
+        if let Some(path) = workspace::uri_to_path(document.uri.as_ref()) {
+            // Resolving links is file-system work: off the async workers. A failed task counts
+            // as a secret (nothing is sent).
+            let secret = tokio::task::spawn_blocking(move || secrets::leads_to_secret(&path));
+            if secret.await.unwrap_or(true) {
+                return None;
+            }
         }
         let window = cursor::window(&document.rope, cursor_char, self.settings.multiline);
         let place = self.workspace.place_of(document.uri.as_ref());

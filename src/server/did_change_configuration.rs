@@ -2,12 +2,12 @@
 //! edits them, Helix and Neovim with the same object as `initializationOptions`).
 //!
 //! The object is read exactly like `initializationOptions` (either the settings themselves or
-//! wrapped as `{"infill": {...}}`, the way section-based clients send them), and a new session
-//! built from it on the same engine replaces the running one: every key applies from the next
-//! request on, those left out go back to their defaults. The keys the model was loaded with
-//! (`config::RESTART_KEYS`) keep their running values: left out, silently (Zed sends `settings`
-//! apart from `initialization_options`); given with another value, the user is told that it
-//! needs a restart of the server.
+//! wrapped as `{"infill": {...}}`, the way section-based clients send them) and merged onto the
+//! settings in force (keys left out keep their values); a new session built from the result on
+//! the same engine replaces the running one, so every key applies from the next request on. The
+//! keys the model was loaded with (`config::RESTART_KEYS`) keep their running values: left out,
+//! silently (Zed sends `settings` apart from `initialization_options`); given with another
+//! value, the user is told that it needs a restart of the server.
 
 use std::sync::Arc;
 
@@ -15,7 +15,6 @@ use serde_json::Value;
 use tower_lsp_server::gen_lsp_types::*;
 
 use super::Backend;
-use crate::config::Settings;
 
 pub async fn handle(backend: &Backend, params: DidChangeConfigurationParams) {
     let Some(options) = settings_object(&params.settings) else {
@@ -26,7 +25,7 @@ pub async fn handle(backend: &Backend, params: DidChangeConfigurationParams) {
         tracing::warn!("didChangeConfiguration before initialize: ignored");
         return;
     };
-    let (requested, warnings) = Settings::from_json(Some(options));
+    let (requested, warnings) = current.pipeline.settings.merged(Some(options));
     warn(backend, warnings).await;
     let (applied, needs_restart) =
         requested.keeping_restart_keys(&current.pipeline.settings, options);
