@@ -159,3 +159,32 @@ fn settings_typos_are_reported_not_fatal() {
     assert!(response.get("error").is_none(), "{response}");
     assert!(client.shutdown().success());
 }
+
+/// A FIFO named like source code is never opened: neither by the background walk nor when its
+/// document is closed (the index takes the disk copy back then). Opening one blocks until a
+/// writer comes, which wedged the server.
+#[test]
+fn a_fifo_named_like_source_never_blocks_the_server() {
+    let root = TempDir::new("fifo");
+    let fifo = root.path().join("pipe.py");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let mut client = LspClient::start(&[]);
+    client.initialize(
+        root.path(),
+        json!({"model": tiny_model(), "threads": 1, "maxTokens": 2, "debounceMs": 0}),
+        &["utf-16"],
+    );
+    client.wait_model_loaded();
+    let status = client.request("infill/indexStatus", json!({"wait": true}));
+    assert_eq!(status["result"]["indexing"], false, "{status}");
+
+    let pipe = root.uri("pipe.py");
+    client.open(&pipe, "python", "x = 1\n");
+    client.notify("textDocument/didClose", json!({"textDocument": {"uri": pipe}}));
+    let uri = root.uri("a.py");
+    client.open(&uri, "python", "x = ");
+    let response = client.inline_completion(&uri, 0, 4);
+    assert!(response.get("error").is_none(), "{response}");
+    assert!(client.shutdown().success(), "exit ends the process");
+}

@@ -87,6 +87,8 @@ pub enum Refusal {
     Binary,
     #[error("cannot be read: {0}")]
     Unreadable(String),
+    #[error("not a regular file")]
+    NotRegular,
 }
 
 /// A file that may be shown to the model.
@@ -198,10 +200,20 @@ impl FileFilter {
 
     /// Reads an admitted file: at most `MAX_FILE_BYTES`, UTF-8 without NUL bytes, and not marked
     /// as generated in its first lines.
+    /// Only regular files are opened: opening a FIFO named like source would block until a
+    /// writer comes, and a device could be read forever.
     pub fn read(&self, file: &Admitted) -> Result<String, Refusal> {
         let unreadable = |e: std::io::Error| Refusal::Unreadable(e.to_string());
+        if !std::fs::metadata(&file.path).map_err(unreadable)?.is_file() {
+            return Err(Refusal::NotRegular);
+        }
         let handle = std::fs::File::open(&file.path).map_err(unreadable)?;
-        let size = handle.metadata().map_err(unreadable)?.len();
+        let metadata = handle.metadata().map_err(unreadable)?;
+        // Replaced by something else between the two looks: refuse it all the same.
+        if !metadata.is_file() {
+            return Err(Refusal::NotRegular);
+        }
+        let size = metadata.len();
         if size > MAX_FILE_BYTES {
             return Err(Refusal::TooLarge);
         }
@@ -282,6 +294,22 @@ mod tests {
             filter.admit(&root.join("src/../../sibling.py")).unwrap_err(),
             Refusal::OutsideRoots
         );
+    }
+
+    #[test]
+    fn only_regular_files_are_opened() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let fifo = root.join("pipe.py");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let (filter, _) = FileFilter::new(std::slice::from_ref(&root), &[]);
+        let admitted = filter.admit(&fifo).expect("named like source, inside the root");
+        // Opening it would block this test forever.
+        assert_eq!(filter.read(&admitted).unwrap_err(), Refusal::NotRegular);
+        std::fs::create_dir(root.join("dir.py")).unwrap();
+        let dir = filter.admit(&root.join("dir.py")).unwrap();
+        assert_eq!(filter.read(&dir).unwrap_err(), Refusal::NotRegular);
     }
 
     #[test]

@@ -45,12 +45,13 @@ pub fn did_save(backend: &Backend, params: DidSaveTextDocumentParams) {
     }
 }
 
-pub fn did_close(backend: &Backend, params: DidCloseTextDocumentParams) {
+pub async fn did_close(backend: &Backend, params: DidCloseTextDocumentParams) {
     let Some(session) = backend.session() else { return };
     let uri = params.text_document.uri;
     session.scheduler.document_closed(&uri);
     session.documents.close(&uri);
-    if let Some(context) = &session.pipeline.context {
-        context.document_closed(&uri);
+    if let Some(context) = session.pipeline.context.clone() {
+        // The index takes the disk copy back: file reading, kept off the async workers.
+        let _ = tokio::task::spawn_blocking(move || context.document_closed(&uri)).await;
     }
 }
