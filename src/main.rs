@@ -45,8 +45,11 @@ fn main() -> ExitCode {
     infill::logging::init();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => with_runtime(|runtime| {
-            runtime.block_on(infill::server::serve_stdio(cli.model));
-            Ok(())
+            // LSP: exit code 1 when the client sent `exit` without `shutdown` first.
+            match runtime.block_on(infill::server::serve_stdio(cli.model)) {
+                true => Ok(()),
+                false => Err(anyhow::anyhow!("the client ended the session without `shutdown`")),
+            }
         }),
         Command::Complete(args) => {
             with_runtime(|runtime| runtime.block_on(cli_complete::run(args, cli.model)))
@@ -60,7 +63,13 @@ fn main() -> ExitCode {
 
 fn with_runtime(work: impl FnOnce(&tokio::runtime::Runtime) -> anyhow::Result<()>) -> ExitCode {
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => report(work(&runtime)),
+        Ok(runtime) => {
+            let result = work(&runtime);
+            // Tokio reads stdin with a blocking read that cannot be cancelled: a plain drop of
+            // the runtime would wait for the client to close the pipe after `exit`.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            report(result)
+        }
         Err(err) => report(Err(anyhow::anyhow!("cannot start the async runtime: {err}"))),
     }
 }

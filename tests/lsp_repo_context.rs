@@ -93,7 +93,7 @@ fn the_prompt_shows_the_defining_file_and_never_a_secret() {
         "workspace/didChangeConfiguration",
         json!({"settings": {
             "model": tiny_model(), "threads": 1, "trace": true, "maxTokens": 2,
-            "prefetch": false, "warmUp": false, "contextDeny": ["util.py"]
+            "prefetch": false, "warmUp": false, "repoContext": true, "contextDeny": ["util.py"]
         }}),
     );
     let status = client.request("infill/indexStatus", json!({"wait": true}));

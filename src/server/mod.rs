@@ -17,9 +17,10 @@ mod notices;
 mod status;
 mod suggest;
 mod text_sync;
+mod transport;
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use tower_lsp_server::gen_lsp_types::*;
@@ -94,14 +95,34 @@ struct IndexStatusParams {
     wait: bool,
 }
 
-/// Serves LSP on stdin/stdout until the client exits.
-pub async fn serve_stdio(command_line_model: Option<PathBuf>) {
+/// Serves LSP on stdin/stdout until the client exits. Returns whether the session ended as the
+/// protocol asks (`shutdown`, then `exit`): the process then exits with 0, else with 1.
+pub async fn serve_stdio(command_line_model: Option<PathBuf>) -> bool {
     let (service, socket) =
         LspService::build(|client| Backend::new(client, command_line_model.clone()))
             .custom_method("infill/stats", Backend::stats)
             .custom_method("infill/indexStatus", Backend::index_status)
             .finish();
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
+    // The editor's bytes reach the crate through our framing (`transport`), and the crate's
+    // output reaches stdout through it too, so our own answers never split one of its frames.
+    let (to_server, server_input) = tokio::io::duplex(1 << 20);
+    let (server_output, from_server) = tokio::io::duplex(1 << 20);
+    let (answers, answers_to_write) = tokio::sync::mpsc::unbounded_channel();
+    let shutdown_seen = Arc::new(AtomicBool::new(false));
+    let reader = tokio::spawn(transport::read_client(
+        tokio::io::stdin(),
+        to_server,
+        answers,
+        Arc::clone(&shutdown_seen),
+    ));
+    let writer =
+        tokio::spawn(transport::write_client(from_server, answers_to_write, tokio::io::stdout()));
+    Server::new(server_input, server_output, socket).serve(service).await;
+    // `serve` returned (exit, or the input ended) and dropped its output: the writer finishes
+    // what is queued. The reader may still wait on stdin; it has nothing more to do.
+    let _ = writer.await;
+    reader.abort();
+    shutdown_seen.load(Ordering::Acquire)
 }
 
 impl LanguageServer for Backend {
