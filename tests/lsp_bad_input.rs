@@ -60,9 +60,33 @@ fn bad_requests_are_answered_with_errors_and_the_server_stays_up() {
                    {"range": {"start": {"line": 40, "character": 0}, "end": {"line": 40, "character": 1}}, "text": "bad"}
                ]}),
     );
-    client.wait_notification("window/showMessage", |p| {
-        p["message"].as_str().unwrap_or_default().contains("a.py")
-    });
+    let about_a = |p: &Value| p["message"].as_str().unwrap_or_default().contains("a.py");
+    client.wait_notification("window/showMessage", about_a);
+    // More failures on the same document are not more popups; after a good change, the next
+    // failure is shown again.
+    let bad_range =
+        json!({"start": {"line": 40, "character": 0}, "end": {"line": 40, "character": 1}});
+    for version in 3..23 {
+        client.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": uri, "version": version},
+                   "contentChanges": [{"range": bad_range, "text": "bad"}]}),
+        );
+    }
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 23},
+               "contentChanges": [{"text": "x = 1\ny = \n"}]}),
+    );
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 24},
+               "contentChanges": [{"range": bad_range, "text": "bad"}]}),
+    );
+    client.wait_notification("window/showMessage", about_a);
+    let more: Vec<String> =
+        client.shown_messages().into_iter().filter(|m| m.contains("a.py")).collect();
+    assert!(more.is_empty(), "one popup per streak of failures: {more:?}");
 
     // Malformed params and an unknown method get JSON-RPC errors.
     let response = client.request("textDocument/inlineCompletion", json!({"textDocument": 5}));

@@ -13,6 +13,8 @@ use tower_lsp_server::gen_lsp_types::{
 #[derive(Default)]
 struct Shown {
     messages: HashSet<String>,
+    /// Topics with a message on screen, shown at most once until `settled`.
+    topics: HashSet<String>,
     /// Warnings found before the client could take messages.
     deferred: Vec<String>,
 }
@@ -32,6 +34,30 @@ impl Notices {
         if first_time {
             tracing::info!(%message, "showMessage");
             client.show_message(kind, message).await;
+        }
+    }
+
+    /// Shows `message` unless one on `topic` was shown since the topic last `settled`: a
+    /// document whose every change fails gets one warning, not one per keystroke.
+    pub async fn show_per_topic(
+        &self,
+        client: &Client,
+        topic: &str,
+        kind: MessageType,
+        message: String,
+    ) {
+        let first_time =
+            self.shown.lock().map(|mut s| s.topics.insert(topic.to_string())).unwrap_or(true);
+        if first_time {
+            tracing::info!(%message, "showMessage");
+            client.show_message(kind, message).await;
+        }
+    }
+
+    /// The trouble on `topic` is over: the next one is shown again.
+    pub fn settled(&self, topic: &str) {
+        if let Ok(mut shown) = self.shown.lock() {
+            shown.topics.remove(topic);
         }
     }
 

@@ -12,6 +12,7 @@ use super::Backend;
 pub fn did_open(backend: &Backend, params: DidOpenTextDocumentParams) {
     let Some(session) = backend.session() else { return };
     let doc = params.text_document;
+    backend.notices.settled(&change_topic(&doc.uri));
     if let Some(context) = &session.pipeline.context {
         context.document_opened(&doc.uri, &doc.text);
     }
@@ -31,11 +32,17 @@ pub async fn did_change(backend: &Backend, params: DidChangeTextDocumentParams) 
     if let Ok(Some(edit_point)) = result {
         session.scheduler.after_edit(uri.clone(), version, edit_point);
     }
-    if let Err(err) = result {
-        tracing::warn!(%err, "change not applied");
-        let message =
-            format!("infill: {err}; suggestions for this file may be wrong until it is reopened");
-        backend.client.show_message(MessageType::Warning, message).await;
+    let topic = change_topic(&uri);
+    match result {
+        Ok(_) => backend.notices.settled(&topic),
+        Err(err) => {
+            tracing::warn!(%err, "change not applied");
+            let message = format!(
+                "infill: {err}; suggestions for this file may be wrong until it is reopened"
+            );
+            let notices = &backend.notices;
+            notices.show_per_topic(&backend.client, &topic, MessageType::Warning, message).await;
+        }
     }
 }
 
@@ -54,4 +61,9 @@ pub async fn did_close(backend: &Backend, params: DidCloseTextDocumentParams) {
         // The index takes the disk copy back: file reading, kept off the async workers.
         let _ = tokio::task::spawn_blocking(move || context.document_closed(&uri)).await;
     }
+}
+
+/// The notice topic of failed changes to `uri`.
+fn change_topic(uri: &Uri) -> String {
+    format!("change:{}", uri.as_ref() as &str)
 }
