@@ -192,6 +192,13 @@ fn undecodable_messages_are_answered_and_the_session_goes_on() {
     let prompt = trace["params"]["generation"]["prompt"].as_str().unwrap();
     assert!(prompt.contains("s = '\u{fffd}'\nx = "), "{prompt}");
 
+    // A change whose version does not fit the protocol's integer: the crate would drop it
+    // silently; the user is told.
+    client.send(json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+        "textDocument": {"uri": uri, "version": 1u64 << 40}, "contentChanges": [{"text": "y"}]}}));
+    let warning = client.expect("a warning", |m| m["method"] == "window/showMessage");
+    assert!(warning["params"]["message"].as_str().unwrap().contains("didChange"), "{warning}");
+
     // `exit` without `shutdown`: the process ends with 1, as the protocol says.
     client.send(json!({"jsonrpc": "2.0", "method": "exit"}));
     assert_eq!(client.exit_code(), Some(1));

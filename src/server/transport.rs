@@ -299,6 +299,8 @@ pub async fn read_client(
 ) {
     let mut framer = Framer::default();
     let mut chunk = vec![0u8; 64 * 1024];
+    // Methods whose unreadable notifications the user was told about (once each).
+    let mut warned = std::collections::HashSet::new();
     loop {
         while let Some(frame) = framer.next_frame() {
             let message = match frame {
@@ -314,9 +316,25 @@ pub async fn read_client(
                     let _ = answers.send(error_response(Some(id), METHOD_NOT_FOUND, &reason));
                     continue;
                 }
-                Frame::Message { body, method, .. } => {
+                Frame::Message { body, id, method } => {
                     if method.as_deref() == Some("shutdown") {
                         shutdown_seen.store(true, Ordering::Release);
+                    }
+                    if id.is_none()
+                        && let Some(method) = &method
+                        && let Some(problem) = unreadable_notification(method, &body)
+                        && warned.insert(method.clone())
+                    {
+                        // The crate drops such a notification with a log line only; the
+                        // user must know their edits may not have reached the server.
+                        tracing::warn!(%method, %problem, "notification with unreadable params");
+                        let message = format!(
+                            "infill: a `{method}` notification could not be read and was \
+                             ignored ({problem}); if suggestions look wrong, reopen the file"
+                        );
+                        let _ = answers
+                            .send(json!({"jsonrpc": "2.0", "method": "window/showMessage",
+                            "params": {"type": 2, "message": message}}));
                     }
                     body
                 }
@@ -335,6 +353,32 @@ pub async fn read_client(
             Ok(0) | Err(_) => return,
             Ok(n) => framer.push(&chunk[..n]),
         }
+    }
+}
+
+/// Why the params of a notification the server handles cannot be read (the crate would drop
+/// it silently), or `None` when they can, or the method is not one of those.
+fn unreadable_notification(method: &str, body: &[u8]) -> Option<String> {
+    use tower_lsp_server::gen_lsp_types as lsp;
+    fn check<P: serde::de::DeserializeOwned>(body: &[u8]) -> Option<String> {
+        #[derive(Deserialize)]
+        struct Notification<P> {
+            params: P,
+        }
+        match serde_json::from_slice::<Notification<P>>(body) {
+            Ok(notification) => {
+                drop(notification.params);
+                None
+            }
+            Err(err) => Some(err.to_string()),
+        }
+    }
+    match method {
+        "textDocument/didOpen" => check::<lsp::DidOpenTextDocumentParams>(body),
+        "textDocument/didChange" => check::<lsp::DidChangeTextDocumentParams>(body),
+        "textDocument/didClose" => check::<lsp::DidCloseTextDocumentParams>(body),
+        "textDocument/didSave" => check::<lsp::DidSaveTextDocumentParams>(body),
+        _ => None,
     }
 }
 
@@ -539,6 +583,21 @@ mod tests {
         // Through the framer: the message is read, not refused.
         let message = r#"{"jsonrpc":"2.0","method":"didOpen","params":{"text":"x\ud800"}}"#;
         assert_eq!(methods(&frames(&framed(message), 10)), ["didOpen"]);
+    }
+
+    #[test]
+    fn document_notifications_with_unreadable_params_are_found() {
+        let change = |version: Value| {
+            json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                "textDocument": {"uri": "file:///a.py", "version": version},
+                "contentChanges": [{"text": "x"}]}})
+            .to_string()
+        };
+        let method = "textDocument/didChange";
+        assert_eq!(unreadable_notification(method, change(json!(3)).as_bytes()), None);
+        let too_big = change(json!(1u64 << 40));
+        assert!(unreadable_notification(method, too_big.as_bytes()).is_some());
+        assert_eq!(unreadable_notification("other/method", too_big.as_bytes()), None);
     }
 
     #[tokio::test]
