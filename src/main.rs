@@ -33,11 +33,11 @@ enum Command {
     /// Complete once at FILE:LINE:COL (1-based; COL counts characters) and print the suggestion.
     Complete(cli_complete::CompleteArgs),
     /// Score completion quality on FIM tasks (JSONL), optionally beside a llama-server.
-    Eval(infill::eval::EvalArgs),
+    Eval(infill::lab::eval::EvalArgs),
     /// Replay a typing trace and report suggestion latency, optionally beside a llama-server.
-    Bench(infill::bench::BenchArgs),
+    Bench(infill::lab::bench::BenchArgs),
     /// Index a folder as the server does and time repository-context gathering (no model).
-    BenchContext(infill::bench::context::ContextBenchArgs),
+    BenchContext(infill::lab::bench::context_timing::ContextBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,9 +55,9 @@ fn main() -> ExitCode {
             with_runtime(|runtime| runtime.block_on(cli_complete::run(args, cli.model)))
         }
         // The measuring tools drive servers over stdio; they need no async runtime of their own.
-        Command::Eval(args) => report(infill::eval::run(args, cli.model)),
-        Command::Bench(args) => report(infill::bench::run(args, cli.model)),
-        Command::BenchContext(args) => report(infill::bench::context::run(args)),
+        Command::Eval(args) => report(infill::lab::eval::run(args, cli.model)),
+        Command::Bench(args) => report(infill::lab::bench::run(args, cli.model)),
+        Command::BenchContext(args) => report(infill::lab::bench::context_timing::run(args)),
     }
 }
 

@@ -192,3 +192,22 @@ impl Scheduler {
         self.open.load(Ordering::Acquire)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The scheduler decides; the wire is the server's. No file of this stage imports `server/`
+    /// (the needle is assembled so that this test does not find itself).
+    #[test]
+    fn the_scheduler_never_imports_the_server() {
+        let needle = ["crate", "::", "server"].concat();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/schedule");
+        let mut files = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(!text.contains(&needle), "{} imports the server", path.display());
+            files += 1;
+        }
+        assert!(files >= 7, "read only {files} files");
+    }
+}

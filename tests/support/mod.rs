@@ -1,5 +1,5 @@
-//! Test helpers: the real `infill` binary driven over stdio by `infill::lsp_client`, with panics
-//! instead of errors, private state folders, and the models the tests use.
+//! Test helpers: the real `infill` binary driven over stdio by `infill::lab::lsp_client`, with
+//! panics instead of errors, private state folders, and the models the tests use.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -7,7 +7,7 @@ use std::process::{Command, ExitStatus};
 
 use serde_json::Value;
 
-pub use infill::lsp_client::file_uri;
+pub use infill::lab::lsp_client::file_uri;
 
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
@@ -69,9 +69,9 @@ impl Drop for TempDir {
     }
 }
 
-/// `infill::lsp_client::LspClient` on the test binary, failing the test on any protocol error.
+/// `infill::lab::lsp_client::LspClient` on the test binary, failing the test on any protocol error.
 pub struct LspClient {
-    inner: infill::lsp_client::LspClient,
+    inner: infill::lab::lsp_client::LspClient,
     _state: TempDir,
 }
 
@@ -94,7 +94,7 @@ impl LspClient {
         for (key, value) in env {
             command.env(key, value);
         }
-        let inner = infill::lsp_client::LspClient::spawn(command).expect("start infill");
+        let inner = infill::lab::lsp_client::LspClient::spawn(command).expect("start infill");
         Self { inner, _state: state }
     }
 

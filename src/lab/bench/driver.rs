@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::ProgressBar;
 use ropey::Rope;
 
-use super::report::PauseOutcome;
+use super::latency_report::PauseOutcome;
 use super::trace::FileTrace;
 
 #[derive(Debug, Clone, Copy)]

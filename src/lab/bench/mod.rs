@@ -1,14 +1,15 @@
 //! `infill bench`: the typing-trace latency benchmark. Function bodies of real source files are
 //! deleted and typed back in real time (`trace`), against `infill serve` over stdio as Neovim or
 //! VS Code would drive it (`replay`) and, optionally, against llama-server's `/infill` as
-//! llama.vim would (`baseline`); `driver` is the typist and `report` prints both side by side.
+//! llama.vim would (`llama_vim`); `driver` is the typist and `latency_report` prints both side by
+//! side. `context_timing` is `infill bench-context`: the repository-context stage alone, timed.
 
-mod baseline;
-pub mod context;
+pub mod context_timing;
 mod driver;
+pub mod latency_report;
+mod llama_vim;
 mod process;
 mod replay;
-pub mod report;
 pub mod trace;
 
 use std::path::{Path, PathBuf};
@@ -17,10 +18,10 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::baseline::LlamaServer;
 use crate::config::Settings;
+use crate::lab::llama_server::LlamaServer;
 use driver::{Timing, play};
-use report::Figures;
+use latency_report::Figures;
 use trace::{FileTrace, TraceOptions};
 
 /// `println!` that shrugs off a closed stdout (`infill bench | head`) instead of panicking.
@@ -139,10 +140,10 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         runs.push(combine(client.finish()?, played));
     }
     if let Some((url, server)) = baseline {
-        let note = baseline::erase_slots(&url);
+        let note = llama_vim::erase_slots(&url);
         let pid = args.baseline_pid.or_else(|| process::only_process_named("llama-server"));
         let n_predict = Settings::default().max_tokens;
-        let mut client = baseline::LlamaVimClient::new(server, pid, n_predict);
+        let mut client = llama_vim::LlamaVimClient::new(server, pid, n_predict);
         let progress = progress_bar("llama-server", total);
         let played = play(&mut client, &traces, &timing, &progress)?;
         progress.finish_and_clear();
@@ -154,7 +155,7 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         runs.push(figures);
     }
 
-    say!("\n{}", report::render(&runs, args.pause_ms));
+    say!("\n{}", latency_report::render(&runs, args.pause_ms));
     say!("{DEFINITIONS}");
     if let Some(path) = &args.json {
         let json = serde_json::json!({

@@ -3,11 +3,11 @@
 
 pub mod filter_effect;
 pub mod pass_at_1;
-pub mod report;
+pub mod quality_report;
 pub mod runner;
 pub mod score;
+pub mod task_workspace;
 pub mod tasks;
-pub mod workspace;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,14 +16,14 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::baseline::LlamaServer;
-use report::TaskResult;
+use crate::lab::llama_server::LlamaServer;
+use quality_report::TaskResult;
 use runner::{Answer, BaselineRunner, InfillRunner};
 use tasks::Task;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// Tasks in the JSONL format of shared/eval/README.md.
+    /// Tasks, one JSON object per line (the dev set's format: docs/measurements.md).
     pub tasks: PathBuf,
     /// Folder holding the tasks' projects (default: `repos/` beside the tasks file).
     #[arg(long)]
@@ -148,7 +148,8 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         progress.set_message(task.id.clone());
         let first_of_task = results.len();
         if let Some(infill) = infill.as_ref().filter(|_| !is_done(task, "infill")) {
-            let answer = workspace::prepare(task, &repos).and_then(|ws| infill.complete(task, &ws));
+            let answer =
+                task_workspace::prepare(task, &repos).and_then(|ws| infill.complete(task, &ws));
             if let Ok(base) = &answer
                 && let Some(raw) = &base.raw
             {
@@ -181,8 +182,8 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
             if args.out.is_some() { "; run again with --resume to continue" } else { "" }
         );
     }
-    println!("{}", report::table(&results));
-    if let Some(median) = report::median_context_ms(&results) {
+    println!("{}", quality_report::table(&results));
+    if let Some(median) = quality_report::median_context_ms(&results) {
         println!("median context gathering per request (infill): {median:.1} ms");
     }
     Ok(())

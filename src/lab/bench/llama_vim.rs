@@ -22,10 +22,10 @@ use std::time::{Duration, Instant};
 use ropey::Rope;
 
 use super::driver::{Client, Keystroke, Position, Shown};
+use super::latency_report::Figures;
 use super::process;
-use super::report::Figures;
 use super::trace::FileTrace;
-use crate::baseline::{BaselineAnswer, InfillRequest, LlamaServer, LlamaVimContext};
+use crate::lab::llama_server::{BaselineAnswer, InfillRequest, LlamaServer, LlamaVimContext};
 
 const MAX_LINE_SUFFIX: usize = 8;
 const T_MAX_PREDICT_MS: u64 = 500;

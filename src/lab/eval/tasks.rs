@@ -1,4 +1,4 @@
-//! Evaluation tasks: the JSONL format of `shared/eval/README.md` (one FIM hole per line).
+//! Evaluation tasks: one FIM hole per JSON line, the dev set's format (`docs/measurements.md`).
 
 use std::path::Path;
 

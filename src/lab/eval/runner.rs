@@ -9,11 +9,11 @@ use anyhow::bail;
 use ropey::Rope;
 use serde_json::Value;
 
+use super::task_workspace::TaskWorkspace;
 use super::tasks::Task;
-use super::workspace::TaskWorkspace;
-use crate::baseline::{InfillRequest, LlamaServer, LlamaVimContext};
 use crate::documents::{PositionEncoding, char_to_position};
-use crate::lsp_client::{LspClient, file_uri};
+use crate::lab::llama_server::{InfillRequest, LlamaServer, LlamaVimContext};
+use crate::lab::lsp_client::{LspClient, file_uri};
 
 /// What an engine answered for one task.
 #[derive(Debug, Clone, Default)]

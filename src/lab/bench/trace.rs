@@ -242,8 +242,10 @@ mod tests {
     use super::*;
     use ropey::Rope;
 
-    const PYTHON: &str = include_str!("../../assets/bench/inventory.py");
-    const RUST: &str = include_str!("../../assets/bench/window_stats.rs");
+    const PYTHON: &str =
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/bench/inventory.py"));
+    const RUST: &str =
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/bench/window_stats.rs"));
 
     fn options(seed: u64, regions: usize) -> TraceOptions {
         TraceOptions { seed, regions, max_lines: 8, max_chars: 400 }

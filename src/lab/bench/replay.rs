@@ -12,11 +12,11 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::driver::{Client, Keystroke, Shown};
+use super::latency_report::Figures;
 use super::process;
-use super::report::Figures;
 use super::trace::FileTrace;
 use crate::engine::EngineStatsSnapshot;
-use crate::lsp_client::{LspClient, file_uri};
+use crate::lab::lsp_client::{LspClient, file_uri};
 
 /// JSON-RPC `RequestCancelled`: the answer to a request the client cancelled.
 const REQUEST_CANCELLED: i64 = -32800;

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::latency_report::percentile;
 use super::process;
-use super::report::percentile;
 use crate::context::RepoContext;
 use crate::documents::DocumentStore;
 use crate::workspace::Workspace;

@@ -45,7 +45,7 @@ pub struct Summary {
 
 /// Nearest-rank percentile (shared with `infill bench`); 0 for no values.
 fn percentile(values: &[f64], p: f64) -> f64 {
-    crate::bench::report::percentile(values, p).unwrap_or(0.0)
+    crate::lab::bench::latency_report::percentile(values, p).unwrap_or(0.0)
 }
 
 fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
@@ -82,7 +82,7 @@ pub fn summarize(results: &[&TaskResult]) -> Summary {
 pub fn median_context_ms(results: &[TaskResult]) -> Option<f64> {
     let times: Vec<f64> =
         results.iter().filter(|r| r.engine == "infill").filter_map(|r| r.context_ms).collect();
-    crate::bench::report::percentile(&times, 50.0)
+    crate::lab::bench::latency_report::percentile(&times, 50.0)
 }
 
 /// The table: for each group (all, each kind, each language) one row per engine.
