@@ -88,6 +88,18 @@ fn vim_line_count(doc: &Rope) -> usize {
 }
 
 impl InfillRequest {
+    /// The raw baseline: the whole file as prefix and suffix (the server keeps what its batch
+    /// allows), greedy, nothing else — no indentation stop, no time limit, no other files.
+    pub fn whole_file(prefix: &str, suffix: &str, n_predict: usize) -> Self {
+        let context = LlamaVimContext {
+            prefix: prefix.to_string(),
+            prompt: String::new(),
+            suffix: suffix.to_string(),
+            line_suffix_chars: 0,
+        };
+        Self { n_indent: 0, ..Self::greedy(context, n_predict) }
+    }
+
     /// Greedy, prompt cache on — the settings llama.vim uses.
     pub fn greedy(context: LlamaVimContext, n_predict: usize) -> Self {
         // Bytes of leading blanks, as llama.vim measures them (`strlen(matchstr(…, '^\s*'))`).
@@ -217,6 +229,21 @@ mod tests {
         assert_eq!(json["prompt"], "    ret");
         assert_eq!(json["n_indent"], 4);
         assert!(json.get("input_extra").is_none());
+    }
+
+    #[test]
+    fn the_raw_request_is_the_whole_file_and_nothing_else() {
+        let prefix = "x = 1\n".repeat(400) + "def f():\n    ret";
+        let suffix = "\n".to_string() + &"y = 2\n".repeat(100);
+        let request = InfillRequest::whole_file(&prefix, &suffix, 32);
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(json["input_prefix"], prefix.as_str(), "all 401 lines, not llama.vim's 256");
+        assert_eq!(json["input_suffix"], suffix.as_str());
+        assert_eq!(json["prompt"], "");
+        assert_eq!(json["n_indent"], 0, "no indentation stop");
+        assert_eq!(json["n_predict"], 32);
+        assert_eq!(json["top_k"], 1, "greedy");
+        assert!(json.get("t_max_predict_ms").is_none() && json.get("input_extra").is_none());
     }
 
     #[test]

@@ -45,6 +45,14 @@ pub struct EvalArgs {
     /// Score only the baseline (needs --baseline-url).
     #[arg(long)]
     pub baseline_only: bool,
+    /// How the baseline asks llama-server (comma-separated): `raw` (the whole file as prefix
+    /// and suffix, row `raw-infill`), `llama-vim` (as llama.vim asks, row `llama-server`).
+    #[arg(long, value_delimiter = ',', default_values = ["raw", "llama-vim"])]
+    pub baseline: Vec<runner::BaselineStyle>,
+    /// Only the tasks whose ids this file lists, one per line (e.g. assets/eval/check.ids,
+    /// the check half of the dev set), before --kind and --limit.
+    #[arg(long)]
+    pub ids: Option<PathBuf>,
     /// Tokens the baseline may generate (infill uses its own `maxTokens`, 64 by default).
     #[arg(long, default_value_t = 64)]
     pub baseline_n_predict: usize,
@@ -75,6 +83,19 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     let mut all = tasks::load(&args.tasks)?;
+    if let Some(path) = &args.ids {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let ids: std::collections::HashSet<&str> =
+            text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        all.retain(|task| ids.contains(task.id.as_str()));
+        anyhow::ensure!(
+            !all.is_empty(),
+            "no task of {} is listed in {}",
+            args.tasks.display(),
+            path.display()
+        );
+    }
     if !args.kind.is_empty() {
         all.retain(|task| args.kind.contains(&task.kind));
     }
@@ -97,17 +118,25 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         Ok(InfillRunner { binary: std::env::current_exe()?, model: model.clone(), options })
     });
     let infill = infill.transpose()?;
-    let baseline = match &args.baseline_url {
+    let baselines: Vec<BaselineRunner> = match &args.baseline_url {
         Some(url) => {
-            let server = LlamaServer::new(url);
             anyhow::ensure!(
-                server.wait_ready(Duration::from_secs(120)),
+                LlamaServer::new(url).wait_ready(Duration::from_secs(120)),
                 "no ready llama-server at {url} after 2 minutes (GET /health)"
             );
-            Some(BaselineRunner { server, n_predict: args.baseline_n_predict })
+            let mut styles = args.baseline.clone();
+            styles.dedup();
+            styles
+                .into_iter()
+                .map(|style| BaselineRunner {
+                    server: LlamaServer::new(url),
+                    n_predict: args.baseline_n_predict,
+                    style,
+                })
+                .collect()
         }
         None if args.baseline_only => anyhow::bail!("--baseline-only needs --baseline-url"),
-        None => None,
+        None => Vec::new(),
     };
     let mut results = match &args.out {
         Some(path) if args.resume => earlier_results(path, &tasks)?,
@@ -129,7 +158,7 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         None => None,
     };
 
-    let engines = usize::from(infill.is_some()) + usize::from(baseline.is_some());
+    let engines = usize::from(infill.is_some()) + baselines.len();
     let progress = ProgressBar::new((tasks.len() * engines) as u64);
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}")
@@ -161,9 +190,12 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
             results.push(score(task, "infill", answer, limit));
             progress.inc(1);
         }
-        if let Some(baseline) = baseline.as_ref().filter(|_| !is_done(task, "llama-server")) {
-            results.push(score(task, "llama-server", baseline.complete(task), limit));
-            progress.inc(1);
+        for baseline in &baselines {
+            let engine = baseline.style.engine();
+            if !is_done(task, engine) {
+                results.push(score(task, engine, baseline.complete(task), limit));
+                progress.inc(1);
+            }
         }
         if let Some(out) = out.as_mut() {
             for result in &results[first_of_task..] {
@@ -173,7 +205,8 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         }
     }
     progress.finish_and_clear();
-    let scored = results.iter().filter(|r| r.engine == "infill" || r.engine == "llama-server");
+    // Filter-effect rows ("infill -endOfBlock", …) come with infill's own: not tasks scored.
+    let scored = results.iter().filter(|r| !r.engine.starts_with("infill "));
     let finished = scored.map(|r| r.id.as_str()).collect::<std::collections::HashSet<_>>().len();
     if finished < tasks.len() {
         println!(

@@ -90,16 +90,46 @@ impl InfillRunner {
     }
 }
 
+/// How a baseline asks llama-server's `/infill`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BaselineStyle {
+    /// The whole file as prefix and suffix, greedy: the strongest fair baseline.
+    Raw,
+    /// As llama.vim asks: 256 lines before, 64 after, the cursor line's indentation as a stop.
+    LlamaVim,
+}
+
+impl BaselineStyle {
+    /// The engine's name in results and tables.
+    pub fn engine(self) -> &'static str {
+        match self {
+            // The name the llama.vim-style rows had before there was a second baseline, so
+            // stored results (assets/eval/dev-full.jsonl) still read right.
+            BaselineStyle::LlamaVim => "llama-server",
+            BaselineStyle::Raw => "raw-infill",
+        }
+    }
+}
+
 pub struct BaselineRunner {
     pub server: LlamaServer,
     pub n_predict: usize,
+    pub style: BaselineStyle,
 }
 
 impl BaselineRunner {
     pub fn complete(&self, task: &Task) -> anyhow::Result<Answer> {
-        let doc = Rope::from_str(&format!("{}{}", task.prefix, task.suffix));
-        let context = LlamaVimContext::at(&doc, task.prefix.chars().count());
-        let answer = self.server.infill(&InfillRequest::greedy(context, self.n_predict))?;
+        let request = match self.style {
+            BaselineStyle::Raw => {
+                InfillRequest::whole_file(&task.prefix, &task.suffix, self.n_predict)
+            }
+            BaselineStyle::LlamaVim => {
+                let doc = Rope::from_str(&format!("{}{}", task.prefix, task.suffix));
+                let context = LlamaVimContext::at(&doc, task.prefix.chars().count());
+                InfillRequest::greedy(context, self.n_predict)
+            }
+        };
+        let answer = self.server.infill(&request)?;
         let timings = &answer.response.timings;
         let evaluated = timings.prompt_n.map(|n| n.max(0) as u64);
         let reused = timings.cache_n.or(answer.response.tokens_cached).map(|n| n.max(0) as u64);

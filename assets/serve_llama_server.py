@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""A real llama-server for the baselines of `infill eval` and `infill bench`, from PyPI's
+prebuilt `xllamacpp` (starts in seconds; `assets/build-llama-server.sh` builds the pinned one
+from source instead, ~20 min). Serves /infill, /completion, /tokenize and /health until killed.
+
+    pip install xllamacpp
+    python3 assets/serve_llama_server.py MODEL.gguf --port 8012 --threads 2 --ctx 4096 &
+
+`--ctx` is also the batch size: llama-server's /infill keeps at most 3/4 of the batch for the
+prefix and 1/4 for the suffix, so a large one lets the raw baseline see the whole file.
+"""
+import argparse
+import signal
+import threading
+
+import xllamacpp
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model")
+    parser.add_argument("--port", type=int, default=8012)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ctx", type=int, default=4096)
+    args = parser.parse_args()
+    params = xllamacpp.CommonParams()
+    params.model.path = args.model
+    params.port = args.port
+    params.n_ctx = args.ctx
+    params.n_batch = args.ctx
+    params.n_ubatch = min(args.ctx, 512)
+    params.n_parallel = 1
+    params.cache_prompt = True
+    params.cpuparams.n_threads = args.threads
+    params.cpuparams_batch.n_threads = args.threads
+    params.warmup = False
+    server = xllamacpp.Server(params)
+    print(f"llama-server (xllamacpp) on {server.listening_address}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    del server
+
+
+if __name__ == "__main__":
+    main()
