@@ -103,6 +103,29 @@ async fn too_long_a_prompt_is_an_error_not_a_crash() {
     let long = "x = 1\n".repeat(200);
     let result = engine.generate(input(&long, ""), params(8), JobHandle::default()).await;
     assert!(matches!(result, Err(EngineError::PromptTooLong { .. })), "{result:?}");
+    // An enormous maxTokens must not wrap the length check around.
+    let result = engine.generate(input("x = ", ""), params(usize::MAX), JobHandle::default()).await;
+    assert!(matches!(result, Err(EngineError::PromptTooLong { .. })), "{result:?}");
+}
+
+/// A context smaller than a prompt chunk (llama.cpp caps its batch at the context asked for)
+/// once aborted the process in `llama_decode` (`GGML_ASSERT(n_tokens_all <= n_batch)`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_context_size_never_aborts_the_process() {
+    for context_size in [1, 100, 127] {
+        let config = EngineConfig { family: None, threads: 1, context_size };
+        let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
+        assert!(matches!(engine.wait_loaded().await, EngineStatus::Ready(_)));
+        for lines in [5, 20, 40, 200] {
+            let prefix = "x = 1\n".repeat(lines);
+            let result = engine.generate(input(&prefix, ""), params(4), JobHandle::default()).await;
+            assert!(
+                matches!(result, Ok(_) | Err(EngineError::PromptTooLong { .. })),
+                "contextSize {context_size}, {lines} lines: {result:?}"
+            );
+        }
+        engine.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

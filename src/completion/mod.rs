@@ -44,7 +44,7 @@ impl Pipeline {
         &self,
         document: &DocumentSnapshot,
         cursor_char: usize,
-        cancel: JobHandle,
+        job: JobHandle,
         background: bool,
     ) -> Result<Option<Suggestion>, EngineError> {
         let Some((window, input, context_ms)) = self.prepare(document, cursor_char).await else {
@@ -56,7 +56,7 @@ impl Pipeline {
             background,
             ..GenerationParams::from_settings(&self.settings, window.single_line)
         };
-        let generation = self.engine.generate(input, params, cancel).await?;
+        let generation = self.engine.generate(input, params, job).await?;
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(cursor_char));
         let text = finish(&generation.text, &window, crlf, &self.settings.filters);
         Ok(Some(Suggestion { text, generation, context_ms, context_snippets }))
@@ -68,7 +68,7 @@ impl Pipeline {
         &self,
         document: &DocumentSnapshot,
         cursor_char: usize,
-        cancel: JobHandle,
+        job: JobHandle,
     ) -> Result<(), EngineError> {
         let Some((window, input, _)) = self.prepare(document, cursor_char).await else {
             return Ok(());
@@ -78,7 +78,7 @@ impl Pipeline {
             background: true,
             ..GenerationParams::from_settings(&self.settings, window.single_line)
         };
-        self.engine.generate(input, params, cancel).await.map(drop)
+        self.engine.generate(input, params, job).await.map(drop)
     }
 
     /// The cursor window, the engine's input for `cursor_char` (with the repository context found

@@ -4,6 +4,7 @@
 //!
 //! Nothing here runs on a tokio worker: `generate` only sends a job and awaits the answer.
 
+mod kv;
 pub mod model;
 pub mod stats;
 mod vocab;
@@ -159,7 +160,7 @@ pub struct GenerationParams {
     pub newline_after: Option<Duration>,
     /// No request waits for this job (prefetch, warm-up): counted apart in the stats.
     pub background: bool,
-    /// Reuse a moved block of the cached prompt by shifting it (see `worker::Session`).
+    /// Reuse a moved block of the cached prompt by shifting it (see `worker::Worker`).
     pub kv_shift: bool,
 }
 
@@ -226,7 +227,7 @@ pub enum Message {
 pub struct Job {
     pub input: FimInput,
     pub params: GenerationParams,
-    pub cancel: JobHandle,
+    pub handle: JobHandle,
     pub reply: oneshot::Sender<Result<Generation, EngineError>>,
 }
 
@@ -318,14 +319,14 @@ impl Engine {
         &self,
         input: FimInput,
         params: GenerationParams,
-        cancel: JobHandle,
+        handle: JobHandle,
     ) -> Result<Generation, EngineError> {
         if let EngineStatus::Failed(message) = self.status() {
             return Err(EngineError::NotLoaded(message));
         }
         let jobs = self.jobs.as_ref().ok_or(EngineError::Stopped)?;
         let (reply, answer) = oneshot::channel();
-        let job = Job { input, params, cancel, reply };
+        let job = Job { input, params, handle, reply };
         jobs.send(Message::Job(Box::new(job))).map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }

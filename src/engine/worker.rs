@@ -1,5 +1,6 @@
-//! The engine thread: owns the llama.cpp context, keeps track of what its KV cache holds, and
-//! runs one job at a time — build the prompt, evaluate only the tokens the cache lacks, decode.
+//! The engine thread: owns the llama.cpp context and runs one job at a time — build the prompt,
+//! bring the KV cache to it as `kv::plan` decides (evaluating only the tokens the cache lacks),
+//! decode.
 
 use std::num::NonZeroU32;
 use std::panic::AssertUnwindSafe;
@@ -17,6 +18,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::watch;
 
+use super::kv::{self, KvTokens, PROMPT_CHUNK, ReusePlan, Shift};
 use super::model::{self, ModelError, ModelOrigin};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
@@ -26,15 +28,12 @@ use super::{
 };
 use crate::prompt;
 
-/// Prompt tokens evaluated per `decode` call: small enough that a cancelled job frees the
-/// engine quickly, large enough to keep llama.cpp's matrix kernels efficient.
-const PROMPT_CHUNK: usize = 128;
+/// The smallest KV window the engine runs with, whatever `contextSize` says.
+const MIN_CONTEXT: u32 = 2 * PROMPT_CHUNK as u32;
 
-/// The sequence that holds `Session::cached`, and the scratch one used while shifting.
+/// The sequence that holds `Worker::cached`, and the scratch one used while shifting.
 const MAIN_SEQ: i32 = 0;
 const SCRATCH_SEQ: i32 = 1;
-/// Shifting a chunk shorter than this is not worth the approximation.
-const MIN_SHIFTED_TOKENS: usize = 16;
 
 /// llama.cpp's backend may be initialised once per process.
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
@@ -68,7 +67,9 @@ pub(super) fn run(
         Ok(loaded) => loaded,
         Err(err) => return fail(err, jobs, status),
     };
-    let n_ctx = config.context_size.min(model.n_ctx_train()).max(64);
+    // Never below two prompt chunks: llama.cpp caps its batch at the context size, and a chunk
+    // larger than the batch aborts the process inside `llama_decode`.
+    let n_ctx = config.context_size.min(model.n_ctx_train()).max(MIN_CONTEXT);
     let threads = i32::try_from(config.threads).unwrap_or(i32::MAX);
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
@@ -77,13 +78,18 @@ pub(super) fn run(
         .with_n_threads(threads)
         .with_n_threads_batch(threads)
         // Sequence 1 is scratch space for re-evaluating an edited stretch in front of a shifted
-        // chunk (see `Session::shift_reuse`); one unified cache lets both share cells.
+        // chunk (see `Worker::shift_reuse`); one unified cache lets both share cells.
         .with_n_seq_max(2)
         .with_kv_unified(true);
     let ctx = match model.new_context(backend, params) {
         Ok(ctx) => ctx,
         Err(err) => return fail(EngineError::Context(err.to_string()), jobs, status),
     };
+    // The guard behind every `decode`: a batch of `PROMPT_CHUNK` tokens must be allowed.
+    if (ctx.n_batch() as usize) < PROMPT_CHUNK || (ctx.n_ubatch() as usize) < PROMPT_CHUNK {
+        let message = format!("llama.cpp gave a batch of {} tokens", ctx.n_batch());
+        return fail(EngineError::Context(message), jobs, status);
+    }
     let info = ModelInfo {
         path: path.to_path_buf(),
         family: family.template.name,
@@ -93,12 +99,11 @@ pub(super) fn run(
     tracing::info!(path = %path.display(), family = info.family, n_ctx, load_ms = info.load_ms, "model ready");
     status.send_replace(EngineStatus::Ready(Arc::new(info)));
 
-    let mut session = Session {
+    let mut worker = Worker {
         model: &model,
         ctx,
         family,
-        cached: Vec::new(),
-        prompt_len: 0,
+        cached: KvTokens::default(),
         counts: CountCache::default(),
         stats,
     };
@@ -112,7 +117,7 @@ pub(super) fn run(
             }
         };
         stats.job_received();
-        if job.cancel.is_cancelled() {
+        if job.handle.is_cancelled() {
             stats.job_skipped();
             let _ = job.reply.send(Err(EngineError::Cancelled));
             continue;
@@ -120,15 +125,15 @@ pub(super) fn run(
         stats.model_call_started(job.params.background);
         let call_started = Instant::now();
         // A panic inside llama-cpp-2 must not take the engine (and every later request) down.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| session.run(&job)))
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| worker.run(&job)))
             .unwrap_or_else(|panic| {
-                session.forget_cache();
+                worker.forget_cache();
                 Err(EngineError::Panicked(panic_message(&panic)))
             });
         let outcome = match &result {
             Ok(_) => Outcome::Completed,
             Err(EngineError::Cancelled) => Outcome::Cancelled {
-                delay: job.cancel.raised_at().map(|raised| raised.elapsed()).unwrap_or_default(),
+                delay: job.handle.raised_at().map(|raised| raised.elapsed()).unwrap_or_default(),
             },
             Err(err) => {
                 tracing::error!(%err, "completion job failed");
@@ -139,7 +144,7 @@ pub(super) fn run(
         let _ = job.reply.send(result);
     }
     // Free llama.cpp's state here, on its own thread, before anyone is told it is safe to exit.
-    drop(session);
+    drop(worker);
     drop(model);
     if let Some(ack) = stop_ack {
         let _ = ack.send(());
@@ -177,19 +182,18 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// A loaded model, its context, and the token sequence the context's KV cache holds.
-struct Session<'m> {
+struct Worker<'m> {
     model: &'m LlamaModel,
     ctx: LlamaContext<'m>,
     family: FamilyTokens,
-    /// Exactly the tokens in sequence 0 of the KV cache, positions 0..len.
-    cached: Vec<LlamaToken>,
-    /// How many of `cached` are the last job's prompt (the rest it generated).
-    prompt_len: usize,
+    /// Exactly the tokens in sequence 0 of the KV cache, positions 0..len, and how many of them
+    /// are the last job's prompt. Changed only right after the cache itself.
+    cached: KvTokens<LlamaToken>,
     counts: CountCache,
     stats: &'m EngineStats,
 }
 
-impl Session<'_> {
+impl Worker<'_> {
     fn run(&mut self, job: &Job) -> Result<Generation, EngineError> {
         let started = Instant::now();
         let mut counter = self.counts.counter(self.model);
@@ -198,7 +202,7 @@ impl Session<'_> {
         let prompt = prompt::build(template, order, &job.input, job.params.budgets, &mut counter);
         let tokens = self.family.tokenize(self.model, &prompt)?;
         let n_ctx = self.ctx.n_ctx() as usize;
-        if tokens.is_empty() || tokens.len() + job.params.max_tokens > n_ctx {
+        if tokens.is_empty() || tokens.len().saturating_add(job.params.max_tokens) > n_ctx {
             return Err(EngineError::PromptTooLong {
                 prompt_tokens: tokens.len(),
                 max_tokens: job.params.max_tokens,
@@ -208,7 +212,7 @@ impl Session<'_> {
         let loaded = self.load_prompt(&tokens, job);
         // All that is cached now is prompt: the whole of it, or as much as was evaluated before a
         // cancel (kept, so that the next keystroke's prompt reuses it).
-        self.prompt_len = self.cached.len();
+        self.cached.prompt_loaded();
         let (reused, logits_index) = loaded?;
         let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
 
@@ -235,18 +239,17 @@ impl Session<'_> {
         tokens: &[LlamaToken],
         job: &Job,
     ) -> Result<(usize, i32), EngineError> {
-        if let Some(shifted) = self.shift_reuse(tokens, job) {
-            return shifted;
+        match self.cached.plan(tokens, job.params.kv_shift) {
+            ReusePlan::Shift(shift) => self.shift_reuse(tokens, shift, job),
+            ReusePlan::Prefix { keep } => {
+                let reused = self.keep_prefix(keep)?;
+                Ok((reused, self.evaluate(&tokens[reused..], job)?))
+            }
         }
-        let reused = self.keep_common_prefix(tokens)?;
-        Ok((reused, self.evaluate(&tokens[reused..], job)?))
     }
 
-    /// Drops the cache beyond the longest prefix shared with `tokens`; returns how many tokens
-    /// are kept. At least the last prompt token is always re-evaluated, for its logits.
-    fn keep_common_prefix(&mut self, tokens: &[LlamaToken]) -> Result<usize, EngineError> {
-        let common = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
-        let keep = common.min(tokens.len() - 1);
+    /// Drops the cache beyond its first `keep` tokens; returns how many are kept.
+    fn keep_prefix(&mut self, keep: usize) -> Result<usize, EngineError> {
         let removed = self
             .ctx
             .clear_kv_cache_seq(Some(MAIN_SEQ as u32), Some(keep as u32), None)
@@ -263,8 +266,7 @@ impl Session<'_> {
 
     fn forget_cache(&mut self) {
         self.ctx.clear_kv_cache();
-        self.cached.clear();
-        self.prompt_len = 0;
+        self.cached.forget();
     }
 
     /// Evaluates `tokens` after the cached ones in sequence 0, appending them to `cached`.
@@ -286,66 +288,41 @@ impl Session<'_> {
         job: &Job,
     ) -> Result<i32, EngineError> {
         let mut batch = LlamaBatch::new(PROMPT_CHUNK, 1);
-        for (chunk_index, chunk) in tokens.chunks(PROMPT_CHUNK).enumerate() {
-            if job.cancel.is_cancelled() {
+        for chunk in kv::chunks(tokens, start) {
+            if job.handle.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
             batch.clear();
-            let first = chunk_index * PROMPT_CHUNK;
-            let last_chunk = first + chunk.len() >= tokens.len();
-            for (i, &token) in chunk.iter().enumerate() {
-                let pos = (start + first + i) as i32;
-                let logits = last_chunk && i + 1 == chunk.len();
+            for (token, pos, logits) in chunk.entries() {
                 batch
                     .add(token, pos, &[seq], logits)
                     .map_err(|e| EngineError::Decode(e.to_string()))?;
             }
             self.decode(&mut batch)?;
-            self.stats.tokens_evaluated(chunk.len());
+            self.stats.tokens_evaluated(chunk.tokens.len());
             if seq == MAIN_SEQ {
-                debug_assert_eq!(self.cached.len(), start + first);
-                self.cached.extend_from_slice(chunk);
+                self.cached.append(chunk.start, chunk.tokens);
             }
         }
         Ok(batch.n_tokens() - 1)
     }
 
-    /// Reuse beyond the common prefix: when the end of the old prompt (e.g. the suffix, after an
-    /// edit at the cursor) reappears in the new one at another position, shift those cells
-    /// instead of evaluating them again, as llama.cpp's cache reuse does. Only the edited stretch
-    /// between the common prefix and the shifted chunk is evaluated, in scratch sequence 1
-    /// (llama.cpp requires a sequence's new positions to follow its last one), then handed to
-    /// sequence 0; the prompt's last token is evaluated last, for its logits.
+    /// Carries out a `kv::Shift`: the shared tail's cells are moved instead of evaluated again.
+    /// Only the edited stretch between the common prefix and the shifted tail (`Shift::gap`) is
+    /// evaluated, in scratch sequence 1 (llama.cpp requires a sequence's new positions to follow
+    /// its last one), then handed to sequence 0; the prompt's last token is evaluated last, for
+    /// its logits.
     ///
     /// The shifted cells keep what they computed next to the old text, an approximation the
-    /// cache-reuse idea accepts; a cold evaluation could differ slightly. `None`: nothing to
-    /// shift, use the common prefix only. Returns (reused tokens, logits index).
+    /// cache-reuse idea accepts; a cold evaluation could differ slightly. Returns (reused
+    /// tokens, logits index).
     fn shift_reuse(
         &mut self,
         tokens: &[LlamaToken],
+        shift: Shift,
         job: &Job,
-    ) -> Option<Result<(usize, i32), EngineError>> {
-        if !job.params.kv_shift {
-            return None;
-        }
-        let old = &self.cached[..self.prompt_len.min(self.cached.len())];
-        let (n, m) = (tokens.len(), old.len());
-        let common = old.iter().zip(tokens).take_while(|(a, b)| a == b).count().min(n - 1);
-        // The longest shared tail before each prompt's last token, not reaching into `common`.
-        let tail = old[..m.saturating_sub(1)]
-            .iter()
-            .rev()
-            .zip(tokens[..n - 1].iter().rev())
-            .take_while(|(a, b)| a == b)
-            .count()
-            .min((n - 1).saturating_sub(common))
-            .min(m.saturating_sub(1).saturating_sub(common));
-        if tail < MIN_SHIFTED_TOKENS {
-            return None;
-        }
-        let old_start = m - 1 - tail; // the chunk's first position now
-        let new_start = n - 1 - tail; // and where it goes
-        let result = self.shift_and_fill(tokens, common, old_start, new_start, tail, job);
+    ) -> Result<(usize, i32), EngineError> {
+        let result = self.shift_and_fill(tokens, shift, job);
         if result.is_err() {
             // Leave a consistent cache behind: `cached` (the common prefix, or more once the
             // shifted chunk was in place) and nothing after it.
@@ -354,41 +331,40 @@ impl Session<'_> {
                 self.forget_cache();
             }
         }
-        Some(result.map(|index| (common + tail, index)))
+        result.map(|index| (shift.reused(), index))
     }
 
     fn shift_and_fill(
         &mut self,
         tokens: &[LlamaToken],
-        common: usize,
-        old_start: usize,
-        new_start: usize,
-        tail: usize,
+        shift: Shift,
         job: &Job,
     ) -> Result<i32, EngineError> {
         let kv = |e: llama_cpp_2::context::kv_cache::KvCacheConversionError| {
             EngineError::Decode(e.to_string())
         };
         let u = |n: usize| Some(n as u32);
+        let Shift { common, old_start, new_start, .. } = shift;
+        let moved = shift.moved_from();
         // Until the chunk is in place, only the common prefix is known to be right.
         self.cached.truncate(common);
         // Drop the stale stretch and everything after the chunk, then move the chunk.
-        self.ctx.kv_cache_seq_rm(MAIN_SEQ, u(old_start + tail), None).map_err(kv)?;
+        self.ctx.kv_cache_seq_rm(MAIN_SEQ, u(moved.end), None).map_err(kv)?;
         self.ctx.kv_cache_seq_rm(MAIN_SEQ, u(common), u(old_start)).map_err(kv)?;
-        let delta = new_start as i32 - old_start as i32;
         self.ctx
-            .kv_cache_seq_add(MAIN_SEQ, u(old_start), u(old_start + tail), delta)
+            .kv_cache_seq_add(MAIN_SEQ, u(moved.start), u(moved.end), shift.delta())
             .map_err(kv)?;
         // The edited stretch, in the scratch sequence that shares the common prefix.
-        let gap = &tokens[common..new_start];
+        let gap = &tokens[shift.gap()];
         if !gap.is_empty() {
             self.ctx.kv_cache_seq_cp(MAIN_SEQ, SCRATCH_SEQ, None, u(common)).map_err(kv)?;
             self.evaluate_at(gap, common, SCRATCH_SEQ, job)?;
             self.ctx.kv_cache_seq_cp(SCRATCH_SEQ, MAIN_SEQ, u(common), u(new_start)).map_err(kv)?;
             self.ctx.kv_cache_seq_rm(SCRATCH_SEQ, None, None).map_err(kv)?;
         }
-        self.cached.extend_from_slice(&tokens[common..new_start + tail]);
-        self.evaluate(&tokens[new_start + tail..], job)
+        // The gap and the shifted tail are in sequence 0 now.
+        self.cached.append(common, &tokens[common..shift.rest_from()]);
+        self.evaluate(&tokens[shift.rest_from()..], job)
     }
 
     fn decode(&mut self, batch: &mut LlamaBatch) -> Result<(), EngineError> {
@@ -412,7 +388,7 @@ impl Session<'_> {
         let mut generated = 0;
         let generating = Instant::now();
         let stop = loop {
-            if job.cancel.is_cancelled() {
+            if job.handle.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
             if generated >= job.params.max_tokens {
@@ -426,7 +402,7 @@ impl Session<'_> {
             self.stats.token_generated();
             let piece = self.model.vocab().token_to_piece(token, false, None);
             let piece_len = piece.len();
-            job.cancel.record_generated(&piece);
+            job.handle.record_generated(&piece);
             bytes.extend(piece);
             if job.params.single_line
                 && let Some(newline) = bytes.iter().position(|&b| b == b'\n')
