@@ -5,35 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use std::time::Instant;
 
-use super::driver::Shown;
-
-/// What the typist saw at one pause.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum PauseOutcome {
-    /// A non-empty suggestion appeared this long after the last keystroke; `from_cache`: the
-    /// client had it in its own cache.
-    Suggested { latency_ms: f64, from_cache: bool },
-    /// The answer for this position came back empty.
-    Empty,
-    /// No answer within the longest wait.
-    TimedOut,
-}
-
-impl std::fmt::Display for PauseOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Suggested { latency_ms, from_cache: false } => {
-                write!(f, "suggestion after {latency_ms:.0} ms")
-            }
-            Self::Suggested { latency_ms, from_cache: true } => {
-                write!(f, "suggestion after {latency_ms:.0} ms (client cache)")
-            }
-            Self::Empty => f.write_str("empty answer"),
-            Self::TimedOut => f.write_str("no answer in time"),
-        }
-    }
-}
+use super::driver::{PauseOutcome, Shown};
 
 /// One client/server pair replaying the trace.
 #[derive(Debug, Clone, Default, Serialize)]
