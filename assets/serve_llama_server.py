@@ -6,8 +6,9 @@ from source instead, ~20 min). Serves /infill, /completion, /tokenize and /healt
     pip install xllamacpp
     python3 assets/serve_llama_server.py MODEL.gguf --port 8012 --threads 2 --ctx 4096 &
 
-`--ctx` is also the batch size: llama-server's /infill keeps at most 3/4 of the batch for the
-prefix and 1/4 for the suffix, so a large one lets the raw baseline see the whole file.
+The batch is the context less room for the answer: llama-server's /infill keeps at most 3/4 of
+the batch for the prefix and 1/4 for the suffix (a batch as large as the context overflows it
+by the FIM tokens), so a large context lets the raw baseline see the whole file.
 """
 import argparse
 import signal
@@ -27,8 +28,9 @@ def main():
     params.model.path = args.model
     params.port = args.port
     params.n_ctx = args.ctx
-    params.n_batch = args.ctx
-    params.n_ubatch = min(args.ctx, 512)
+    # Room for the FIM tokens and up to 240 generated tokens.
+    params.n_batch = max(args.ctx - 256, 256)
+    params.n_ubatch = min(params.n_batch, 512)
     params.n_parallel = 1
     params.cache_prompt = True
     params.cpuparams.n_threads = args.threads
