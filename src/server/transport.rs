@@ -40,11 +40,20 @@ pub enum Frame {
     Bad { id: Option<Value>, code: i64, reason: String },
 }
 
-/// The id of a message whose text could not all be read, to answer it.
+/// The two fields of a message the transport looks at. Reading only these (the rest is
+/// skipped, though still checked to be JSON) keeps a large `didOpen` text from being copied
+/// into a tree the crate would build again.
 #[derive(Deserialize)]
 struct Probe {
-    #[serde(default)]
+    /// `Some(Null)` for `"id": null`: present, so the message is answered as a request.
+    #[serde(default, deserialize_with = "present")]
     id: Option<Value>,
+    #[serde(default)]
+    method: Option<Value>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(value).map(Some)
 }
 
 /// Splits the editor's byte stream into frames. Pure: no I/O, so every odd input can be tested.
@@ -105,24 +114,18 @@ impl Framer {
                 Some(length) if available >= length => {
                     let body = &self.buffer[body_start..body_start + length];
                     // A length too long takes in the next header: the body ends with its value.
-                    match contains_header_name(body).then(|| first_value_end(body)).flatten() {
-                        Some(end) if starts_a_header(&body[end..]) => end,
-                        _ => length,
-                    }
+                    let header_inside = contains_header_name(body);
+                    header_inside.then(|| value_before_header(body)).flatten().unwrap_or(length)
                 }
                 // Not all there yet: wait, unless a whole value is there with the next header
                 // after it (a length too long, and the client waits for the answer).
                 Some(_) => {
                     let fresh_from =
                         self.buffer.len().saturating_sub(self.fresh + HEADER_NAME.len());
-                    let body = &self.buffer[body_start..];
                     if !contains_header_name(&self.buffer[fresh_from.max(body_start)..]) {
                         return None;
                     }
-                    match first_value_end(body) {
-                        Some(end) if starts_a_header(&body[end..]) => end,
-                        _ => return None,
-                    }
+                    value_before_header(&self.buffer[body_start..])?
                 }
                 // No usable length: the body is the JSON value that follows, once complete.
                 None => match value_extent(&self.buffer[body_start..]) {
@@ -182,13 +185,24 @@ fn read_body(body: Vec<u8>) -> Frame {
         let id = serde_json::from_str::<Probe>(&lossy).ok().and_then(|p| p.id);
         return Frame::Bad { id, code: PARSE_ERROR, reason: "message is not valid UTF-8".into() };
     };
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(object)) => {
-            let id = object.get("id").cloned();
-            let method = object.get("method").and_then(Value::as_str).map(str::to_string);
+    // A struct would also read a JSON array (by position): only an object is a message.
+    let parsed = if text.trim_start().starts_with('{') {
+        serde_json::from_str::<Probe>(text)
+    } else {
+        serde_json::from_str::<serde::de::IgnoredAny>(text).and_then(|_| {
+            Err(serde::de::Error::invalid_type(
+                serde::de::Unexpected::Other("not an object"),
+                &"a JSON object",
+            ))
+        })
+    };
+    match parsed {
+        Ok(Probe { id, method }) => {
+            let method = method.as_ref().and_then(Value::as_str).map(str::to_string);
             Frame::Message { body, id, method }
         }
-        Ok(_) => Frame::Bad {
+        // Well-formed JSON of another shape than an object.
+        Err(err) if err.is_data() => Frame::Bad {
             id: None,
             code: INVALID_REQUEST,
             reason: "a message must be a JSON object".into(),
@@ -236,6 +250,12 @@ fn first_value_end(bytes: &[u8]) -> Option<usize> {
         Extent::Complete(end) => Some(end),
         _ => None,
     }
+}
+
+/// Where the JSON value at the start of `bytes` ends, when it is whole and the next header
+/// follows it: the sign of a `Content-Length` too long.
+fn value_before_header(bytes: &[u8]) -> Option<usize> {
+    first_value_end(bytes).filter(|&end| starts_a_header(&bytes[end..]))
 }
 
 fn contains_header_name(bytes: &[u8]) -> bool {
