@@ -50,12 +50,9 @@ impl Session {
             Err(err) => Engine::failed(err.to_string()),
         };
         let mut warnings = Vec::new();
-        let context = settings.repo_context.then(|| {
-            let (context, bad_globs) =
-                RepoContext::new(&workspace, &settings.context_deny, Arc::clone(&documents));
-            warnings.extend(bad_globs);
-            context
-        });
+        let context = settings
+            .repo_context
+            .then(|| new_index(&workspace, &settings, &documents, &mut warnings));
         let pipeline = Pipeline { engine, settings, workspace, context };
         (Self::assemble(pipeline, documents), warnings)
     }
@@ -77,12 +74,8 @@ impl Session {
                     old.stop();
                 }
                 settings.repo_context.then(|| {
-                    let (context, bad_globs) = RepoContext::new(
-                        &running.workspace,
-                        &settings.context_deny,
-                        Arc::clone(&self.documents),
-                    );
-                    warnings.extend(bad_globs);
+                    let context =
+                        new_index(&running.workspace, &settings, &self.documents, &mut warnings);
                     context.start_indexing();
                     context
                 })
@@ -112,4 +105,18 @@ impl Session {
         }
         self.pipeline.engine.stop().await;
     }
+}
+
+/// An empty index of `workspace` filtered with the settings' `contextDeny`; bad globs go to
+/// `warnings`.
+fn new_index(
+    workspace: &Workspace,
+    settings: &Settings,
+    documents: &Arc<DocumentStore>,
+    warnings: &mut Vec<String>,
+) -> Arc<RepoContext> {
+    let (context, bad_globs) =
+        RepoContext::new(workspace, &settings.context_deny, Arc::clone(documents));
+    warnings.extend(bad_globs);
+    context
 }
