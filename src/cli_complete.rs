@@ -101,6 +101,8 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
             "stop": generation.stop,
             "contextMs": suggestion.context_ms,
             "contextFiles": generation.context_files,
+            "confidence": suggestion.confidence,
+            "withheld": suggestion.withheld,
         });
         if args.print_prompt {
             report["prompt"] = generation.prompt.clone().into();

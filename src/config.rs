@@ -92,6 +92,9 @@ pub struct Settings {
     pub repo_context: bool,
     /// Token budget for that code, counted with the model's tokenizer (was `contextTokens`).
     pub repo_context_tokens: usize,
+    /// Show nothing when the model's confidence in a suggestion (the geometric mean of its
+    /// shown tokens' probabilities, 0..1) is below this; 0 switches the gate off.
+    pub min_confidence: f32,
     /// Extra glob patterns (gitignore syntax, relative to a workspace root) of files whose text
     /// must never reach a prompt, on top of the built-in secrets list (`.env*`, keys, …).
     pub context_deny: Vec<String>,
@@ -123,6 +126,7 @@ impl Default for Settings {
             filters: Filters::default(),
             repo_context: true,
             repo_context_tokens: budgets.repo_context_tokens,
+            min_confidence: 0.0,
             context_deny: Vec::new(),
         }
     }

@@ -184,3 +184,35 @@ fn completion_items_suit_helix_and_zed() {
     assert!(item["detail"].as_str().unwrap().starts_with("infill"), "{item}");
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn an_unsure_suggestion_is_withheld_with_its_reason_in_the_trace() {
+    let root = TempDir::new("confidence");
+    let uri = root.uri("a.py");
+    let options = json!({"trace": true, "maxTokens": 4, "prefetch": false, "warmUp": false});
+    let mut client = start(&root, options);
+    client.open(&uri, "python", "def f(x):\n    return ");
+
+    // Gate off: the trace carries the shown text's confidence, three probabilities.
+    client.inline_completion(&uri, 1, 11);
+    let trace = client.wait_notification("infill/trace", |_| true);
+    let generation = &trace["params"]["generation"];
+    assert_ne!(trace["params"]["suggestion"], "", "the tiny model writes something here");
+    let confidence = &generation["confidence"];
+    let value = |name: &str| confidence[name].as_f64().expect("a probability");
+    for name in ["first", "mean", "min"] {
+        assert!((0.0..=1.0).contains(&value(name)), "{confidence}");
+    }
+    assert!(value("min") <= value("mean") && value("min") <= value("first"), "{confidence}");
+    assert!(generation.get("withheld").is_none(), "{generation}");
+
+    // The strictest gate: the tiny model's guesses are never sure, so nothing is shown and the
+    // trace says why.
+    client.notify("workspace/didChangeConfiguration", json!({"settings": {"minConfidence": 1.0}}));
+    let response = client.inline_completion(&uri, 1, 11);
+    assert_eq!(response["result"]["items"], json!([]), "{response}");
+    let trace = client.wait_notification("infill/trace", |_| true);
+    assert_eq!(trace["params"]["suggestion"], "");
+    assert_eq!(trace["params"]["generation"]["withheld"], "lowConfidence", "{trace}");
+    assert!(client.shutdown().success());
+}

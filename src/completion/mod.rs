@@ -1,6 +1,7 @@
 //! The completion pipeline, shared by the LSP requests and `infill complete`:
 //! document snapshot → cursor window → FIM input → engine thread (prompt, decode) → post-processing.
 
+pub mod confidence;
 pub mod cursor;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use crate::postprocess::{self, Filters, Surroundings};
 use crate::prompt::FimInput;
 use crate::secrets;
 use crate::workspace::{self, Workspace};
+use confidence::Confidence;
 use cursor::CursorWindow;
 
 /// A suggestion ready for the editor, with the engine's figures.
@@ -26,6 +28,11 @@ pub struct Suggestion {
     /// Time spent choosing repository context, and how many snippets were offered.
     pub context_ms: f64,
     pub context_snippets: usize,
+    /// How sure the model was of the text it shows (`None`: nothing generated is shown).
+    pub confidence: Option<Confidence>,
+    /// The model's text was withheld (`text` is empty): its confidence was below
+    /// `minConfidence`.
+    pub withheld: bool,
 }
 
 pub struct Pipeline {
@@ -58,8 +65,16 @@ impl Pipeline {
         };
         let generation = self.engine.generate(input, params, job).await?;
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(cursor_char));
-        let text = finish(&generation.text, &window, crlf, &self.settings.filters);
-        Ok(Some(Suggestion { text, generation, context_ms, context_snippets }))
+        let mut text = finish(&generation.text, &window, crlf, &self.settings.filters);
+        let confidence = confidence::of_shown(&generation.text, &generation.token_logprobs, &text);
+        // Nothing rather than a guess: an unsure suggestion costs the user a read and a reject.
+        let withheld = confidence::withheld(confidence, self.settings.min_confidence);
+        if withheld {
+            text.clear();
+        }
+        let suggestion =
+            Suggestion { text, generation, context_ms, context_snippets, confidence, withheld };
+        Ok(Some(suggestion))
     }
 
     /// Evaluates the prompt for a cursor at `cursor_char` without generating, so that a request

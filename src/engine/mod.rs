@@ -6,6 +6,7 @@
 
 mod kv;
 pub mod model;
+pub mod probability;
 pub mod stats;
 mod vocab;
 mod worker;
@@ -20,6 +21,7 @@ use tokio::sync::{oneshot, watch};
 use crate::config::Settings;
 use crate::prompt::{Budgets, FimInput, Order};
 pub use model::{ModelError, ModelOrigin};
+pub use probability::TokenLogprob;
 pub use stats::{EngineStats, EngineStatsSnapshot};
 
 /// What the engine is doing, as the server reports it to the editor.
@@ -213,6 +215,10 @@ pub struct Generation {
     pub stop: StopReason,
     /// Other files shown to the model (repository context), in prompt order.
     pub context_files: Vec<String>,
+    /// The model's probability of each generated token, for the confidence gate (the trace
+    /// carries the summary, `completion::confidence::Confidence`, not the list).
+    #[serde(skip)]
+    pub token_logprobs: Vec<TokenLogprob>,
 }
 
 /// What the engine thread receives.

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use super::kv::{self, KvTokens, PROMPT_CHUNK, ReusePlan, Shift};
 use super::model::{self, ModelError, ModelOrigin};
+use super::probability::{self, TokenLogprob};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
 use super::{
@@ -217,7 +218,8 @@ impl Worker<'_> {
         let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let generating = Instant::now();
-        let (text, generated_tokens, stop) = self.generate(job, logits_index)?;
+        let Generated { text, tokens: generated_tokens, stop, token_logprobs } =
+            self.generate(job, logits_index)?;
         Ok(Generation {
             text,
             prompt: prompt.render(),
@@ -229,6 +231,7 @@ impl Worker<'_> {
             generation_ms: generating.elapsed().as_secs_f64() * 1000.0,
             stop,
             context_files: prompt.context_paths.clone(),
+            token_logprobs,
         })
     }
 
@@ -377,13 +380,10 @@ impl Worker<'_> {
 
     /// Samples until a stop token, the token limit, the end of the line in single-line mode, or
     /// cancellation (checked before every token).
-    fn generate(
-        &mut self,
-        job: &Job,
-        mut logits_index: i32,
-    ) -> Result<(String, usize, StopReason), EngineError> {
+    fn generate(&mut self, job: &Job, mut logits_index: i32) -> Result<Generated, EngineError> {
         let mut sampler = make_sampler(&job.params.sampling);
         let mut bytes = Vec::new();
+        let mut token_logprobs = Vec::new();
         let mut batch = LlamaBatch::new(1, 1);
         let mut generated = 0;
         let generating = Instant::now();
@@ -398,12 +398,16 @@ impl Worker<'_> {
             if self.family.is_stop(self.model, token) {
                 break StopReason::StopToken;
             }
+            let logits = self.ctx.get_logits_ith(logits_index);
+            let logprob =
+                probability::logprob_of(logits, usize::try_from(token.0).unwrap_or(usize::MAX));
             generated += 1;
             self.stats.token_generated();
             let piece = self.model.vocab().token_to_piece(token, false, None);
             let piece_len = piece.len();
             job.handle.record_generated(&piece);
             bytes.extend(piece);
+            token_logprobs.push(TokenLogprob { end: bytes.len(), logprob });
             if job.params.single_line
                 && let Some(newline) = bytes.iter().position(|&b| b == b'\n')
             {
@@ -430,7 +434,8 @@ impl Worker<'_> {
             logits_index = 0;
         };
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        Ok((self.cut_at_special_text(text), generated, stop))
+        let text = self.cut_at_special_text(text);
+        Ok(Generated { text, tokens: generated, stop, token_logprobs })
     }
 
     /// A model can spell a special token out of ordinary pieces; such text never reaches the
@@ -443,6 +448,14 @@ impl Worker<'_> {
         }
         text
     }
+}
+
+/// What `Worker::generate` produced.
+struct Generated {
+    text: String,
+    tokens: usize,
+    stop: StopReason,
+    token_logprobs: Vec<TokenLogprob>,
 }
 
 fn make_sampler(sampling: &Sampling) -> LlamaSampler {

@@ -84,6 +84,12 @@ fn trace_figures(source: &Source) -> serde_json::Value {
             let mut figures = serde_json::to_value(&suggestion.generation).unwrap_or_default();
             figures["contextMs"] = suggestion.context_ms.into();
             figures["contextSnippets"] = suggestion.context_snippets.into();
+            if let Some(confidence) = suggestion.confidence {
+                figures["confidence"] = serde_json::to_value(confidence).unwrap_or_default();
+            }
+            if suggestion.withheld {
+                figures["withheld"] = "lowConfidence".into();
+            }
             figures
         }
     }

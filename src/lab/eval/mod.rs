@@ -1,6 +1,7 @@
 //! `infill eval`: completion quality on FIM tasks, through the real product path (the `infill`
 //! server over stdio, one workspace per task), optionally beside a llama-server baseline.
 
+pub mod confidence_curve;
 pub mod filter_effect;
 pub mod pass_at_1;
 pub mod quality_report;
@@ -216,6 +217,9 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         );
     }
     println!("{}", quality_report::table(&results));
+    if let Some(curve) = confidence_curve::table(&results) {
+        println!("{curve}");
+    }
     if let Some(median) = quality_report::median_context_ms(&results) {
         println!("median context gathering per request (infill): {median:.1} ms");
     }
@@ -281,6 +285,7 @@ fn score(task: &Task, engine: &str, answer: anyhow::Result<Answer>, limit: Durat
         reused_tokens: answer.reused_tokens,
         context_ms: answer.context_ms,
         context_files: answer.context_files,
+        confidence: answer.confidence,
         error,
         completion: answer.text,
     }

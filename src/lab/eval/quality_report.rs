@@ -26,6 +26,9 @@ pub struct TaskResult {
     pub context_ms: Option<f64>,
     pub context_files: Option<Vec<String>>,
     pub error: Option<String>,
+    /// infill: how sure the model was of what it showed (absent in results of older runs).
+    #[serde(default)]
+    pub confidence: Option<crate::completion::confidence::Confidence>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -162,6 +165,7 @@ mod tests {
             context_ms: None,
             context_files: None,
             error: None,
+            confidence: None,
         }
     }
 

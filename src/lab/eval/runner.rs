@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::task_workspace::TaskWorkspace;
 use super::tasks::Task;
+use crate::completion::confidence::Confidence;
 use crate::documents::{PositionEncoding, char_to_position};
 use crate::lab::llama_server::{InfillRequest, LlamaServer, LlamaVimContext};
 use crate::lab::lsp_client::{LspClient, file_uri};
@@ -28,6 +29,8 @@ pub struct Answer {
     /// infill: repository-context gathering time and the other files the prompt showed.
     pub context_ms: Option<f64>,
     pub context_files: Option<Vec<String>>,
+    /// infill: how sure the model was of the shown text (`infill/trace`).
+    pub confidence: Option<Confidence>,
 }
 
 /// How long to wait for a completion's `infill/trace` after its response.
@@ -84,6 +87,7 @@ impl InfillRunner {
             context_files: trace["contextFiles"]
                 .as_array()
                 .map(|files| files.iter().filter_map(|f| f.as_str().map(str::to_string)).collect()),
+            confidence: serde_json::from_value(trace["confidence"].clone()).ok(),
         };
         client.shutdown()?;
         Ok(answer)
@@ -137,6 +141,7 @@ impl BaselineRunner {
             raw: None,
             context_ms: None,
             context_files: None,
+            confidence: None,
             text: answer.response.content,
             latency_ms: answer.elapsed.as_secs_f64() * 1000.0,
             prompt_tokens: evaluated.zip(reused).map(|(e, r)| e + r),
