@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::postprocess::Filters;
-use crate::prompt::{Budgets, Order};
+use crate::prompt::{Budgets, Order, RepoHeader};
 
 /// When a suggestion may span several lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -92,6 +92,9 @@ pub struct Settings {
     pub repo_context: bool,
     /// Token budget for that code, counted with the model's tokenizer (was `contextTokens`).
     pub repo_context_tokens: usize,
+    /// When the prompt names the repository and the file (`always`, or `withContext`: only when
+    /// code from other files is shown too), for families trained with a repository format.
+    pub repo_header: RepoHeader,
     /// Show nothing when the model's confidence in a suggestion (the geometric mean of its
     /// shown tokens' probabilities, 0..1) is below this; 0 switches the gate off.
     pub min_confidence: f32,
@@ -126,6 +129,7 @@ impl Default for Settings {
             filters: Filters::default(),
             repo_context: true,
             repo_context_tokens: budgets.repo_context_tokens,
+            repo_header: RepoHeader::Always,
             min_confidence: 0.0,
             context_deny: Vec::new(),
         }

@@ -30,6 +30,7 @@ fn input(prefix: &str, suffix: &str) -> FimInput {
         suffix: suffix.into(),
         context: Vec::new(),
         prefix_first_line: 0,
+        repo_header: Default::default(),
     }
 }
 

@@ -133,6 +133,7 @@ impl Pipeline {
             suffix: window.suffix.clone(),
             context: gathered.snippets,
             prefix_first_line: window.prefix_first_line,
+            repo_header: self.settings.repo_header,
         };
         Some((window, input, gathered.ms))
     }

@@ -472,6 +472,7 @@ def report(shapes):
             suffix: MAIN[MAIN.find("total += ").unwrap() + "total += ".len()..].into(),
             context: gathered.snippets,
             prefix_first_line: 0,
+            repo_header: Default::default(),
         };
         let tokenizer =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/tiny-starcoder2.tokenizer.json");

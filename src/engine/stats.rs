@@ -166,6 +166,7 @@ mod tests {
             suffix: "\n".into(),
             context: Vec::new(),
             prefix_first_line: 0,
+            repo_header: Default::default(),
         };
         let defaults = crate::config::Settings::default();
         let params =

@@ -29,6 +29,20 @@ pub struct FimInput {
     /// Line number in the document of the first line of `prefix`: lets the budget cut the
     /// prefix at document lines that stay put while the user types (see `budget::cut_prefix`).
     pub prefix_first_line: usize,
+    /// When the repository name and the file's path head the prompt.
+    pub repo_header: RepoHeader,
+}
+
+/// When a prompt in a family's repository format (`RepoLayout`) names the repository and the
+/// file (setting `repoHeader`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RepoHeader {
+    /// Whenever the file is in a workspace folder.
+    #[default]
+    Always,
+    /// Only when code from other files is shown too; a lone file is a plain FIM prompt.
+    WithContext,
 }
 
 /// One other file's entry in the prompt: the lines of it that were chosen.
@@ -87,6 +101,10 @@ pub fn build(
         Some(_) => context::fit(&input.context, budgets.repo_context_tokens, counter),
         None => Vec::new(),
     };
+    let repo_name = match input.repo_header {
+        RepoHeader::WithContext if context_files.is_empty() => &None,
+        _ => &input.repo_name,
+    };
     let mut pieces = Vec::new();
     let push_text = |pieces: &mut Vec<Piece>, text: String| {
         if !text.is_empty() {
@@ -97,7 +115,7 @@ pub fn build(
     // Repository header and the other files come first: they change least between keystrokes.
     let repo_tokens = template.repo_name.zip(template.file_sep);
     let mut prefix_text = prefix.to_string();
-    match (template.repo_layout, repo_tokens, &input.repo_name) {
+    match (template.repo_layout, repo_tokens, repo_name) {
         (RepoLayout::StarCoder2, Some((repo_token, sep)), Some(repo)) => {
             pieces.push(Piece::Special(repo_token));
             push_text(&mut pieces, repo.clone());
@@ -184,6 +202,7 @@ mod tests {
                 stability: Stability::Workspace,
             }],
             prefix_first_line: 0,
+            repo_header: Default::default(),
         }
     }
 
@@ -216,6 +235,23 @@ mod tests {
         );
         assert_eq!(
             render("qwen2.5-coder", None),
+            "<|fim_prefix|>def fib(n):\n    return <|fim_suffix|>\n\nprint(fib(3))\n<|fim_middle|>"
+        );
+    }
+
+    #[test]
+    fn a_lone_file_can_go_without_the_repository_header() {
+        let template = template::by_name("qwen2.5-coder").expect("row");
+        let mut lone = input(Some("proj"));
+        lone.repo_header = RepoHeader::WithContext;
+        let budgets = Budgets::default();
+        let with_context =
+            build(template, template.order, &lone, budgets, &mut WordCounter { calls: 0 });
+        assert!(with_context.render().starts_with("<|repo_name|>proj\n<|file_sep|>util.py"));
+        lone.context.clear();
+        let alone = build(template, template.order, &lone, budgets, &mut WordCounter { calls: 0 });
+        assert_eq!(
+            alone.render(),
             "<|fim_prefix|>def fib(n):\n    return <|fim_suffix|>\n\nprint(fib(3))\n<|fim_middle|>"
         );
     }
