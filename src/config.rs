@@ -67,7 +67,9 @@ pub struct Settings {
     pub multiline: Multiline,
     pub fim_order: FimOrder,
     /// Milliseconds of generation after which a multi-line suggestion stops at its next line
-    /// break (0: no limit besides `maxTokens`).
+    /// break (0, the default: no limit besides `maxTokens`, so that what is suggested does not
+    /// depend on how fast the machine is; on a slow CPU a time limit cut every multi-line
+    /// suggestion to its first line).
     pub generation_budget_ms: u64,
     /// Wait before a model call, so that a burst of keystrokes starts one call; `null`/absent:
     /// adaptive (from the typing gaps and model-call times seen), 0: never wait.
@@ -120,7 +122,7 @@ impl Default for Settings {
             seed: 0,
             multiline: Multiline::Auto,
             fim_order: FimOrder::Auto,
-            generation_budget_ms: 1500,
+            generation_budget_ms: 0,
             debounce_ms: None,
             prefetch: true,
             warm_up: true,

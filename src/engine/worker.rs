@@ -433,6 +433,9 @@ impl Worker<'_> {
             self.cached.push(token);
             logits_index = 0;
         };
+        if stop == StopReason::MaxTokens && !job.params.single_line {
+            whole_lines(&mut bytes);
+        }
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let text = self.cut_at_special_text(text);
         Ok(Generated { text, tokens: generated, stop, token_logprobs })
@@ -447,6 +450,14 @@ impl Worker<'_> {
             text.truncate(cut);
         }
         text
+    }
+}
+
+/// A multi-line suggestion cut off by the token limit ends with its last whole line: a line
+/// stopped half-way is almost never right. A first line that did not end is kept as it is.
+fn whole_lines(bytes: &mut Vec<u8>) {
+    if let Some(newline) = bytes.iter().rposition(|&b| b == b'\n') {
+        bytes.truncate(newline);
     }
 }
 
@@ -468,4 +479,21 @@ fn make_sampler(sampling: &Sampling) -> LlamaSampler {
         LlamaSampler::temp(sampling.temperature),
         LlamaSampler::dist(sampling.seed),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_suggestion_cut_by_the_token_limit_keeps_its_whole_lines() {
+        let cut = |text: &str| {
+            let mut bytes = text.as_bytes().to_vec();
+            whole_lines(&mut bytes);
+            String::from_utf8(bytes).unwrap()
+        };
+        assert_eq!(cut("if x:\n    return y\n    el"), "if x:\n    return y");
+        assert_eq!(cut("a = 1\n"), "a = 1");
+        assert_eq!(cut("a_long_first_line("), "a_long_first_line(");
+    }
 }

@@ -109,6 +109,7 @@ mod tests {
             context_files: None,
             error: None,
             confidence: mean.map(|mean| Confidence { first: mean, mean, min: mean }),
+            stop: None,
         }
     }
 

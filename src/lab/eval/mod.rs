@@ -286,6 +286,7 @@ fn score(task: &Task, engine: &str, answer: anyhow::Result<Answer>, limit: Durat
         context_ms: answer.context_ms,
         context_files: answer.context_files,
         confidence: answer.confidence,
+        stop: answer.stop,
         error,
         completion: answer.text,
     }

@@ -29,6 +29,9 @@ pub struct TaskResult {
     /// infill: how sure the model was of what it showed (absent in results of older runs).
     #[serde(default)]
     pub confidence: Option<crate::completion::confidence::Confidence>,
+    /// infill: why generation stopped.
+    #[serde(default)]
+    pub stop: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -166,6 +169,7 @@ mod tests {
             context_files: None,
             error: None,
             confidence: None,
+            stop: None,
         }
     }
 

@@ -31,6 +31,8 @@ pub struct Answer {
     pub context_files: Option<Vec<String>>,
     /// infill: how sure the model was of the shown text (`infill/trace`).
     pub confidence: Option<Confidence>,
+    /// infill: why generation stopped (`stopToken`, `maxTokens`, `endOfLine`, `timeBudget`).
+    pub stop: Option<String>,
 }
 
 /// How long to wait for a completion's `infill/trace` after its response.
@@ -88,6 +90,7 @@ impl InfillRunner {
                 .as_array()
                 .map(|files| files.iter().filter_map(|f| f.as_str().map(str::to_string)).collect()),
             confidence: serde_json::from_value(trace["confidence"].clone()).ok(),
+            stop: trace["stop"].as_str().map(str::to_string),
         };
         client.shutdown()?;
         Ok(answer)
@@ -142,6 +145,7 @@ impl BaselineRunner {
             context_ms: None,
             context_files: None,
             confidence: None,
+            stop: None,
             text: answer.response.content,
             latency_ms: answer.elapsed.as_secs_f64() * 1000.0,
             prompt_tokens: evaluated.zip(reused).map(|(e, r)| e + r),
