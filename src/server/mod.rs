@@ -17,7 +17,7 @@ mod notices;
 mod status;
 mod suggest;
 mod text_sync;
-mod transport;
+pub mod transport;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
