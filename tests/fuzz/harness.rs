@@ -44,7 +44,8 @@ fn env_number(name: &str) -> Option<u64> {
 }
 
 /// Checks `test` on generated values of `strategy`: `INFILL_FUZZ_CASES` cases (default
-/// `default_cases`), or batches of them until `INFILL_FUZZ_SECONDS` have passed. Failing seeds
+/// `default_cases`), or batches of them (default a twentieth of `default_cases`) until
+/// `INFILL_FUZZ_SECONDS` have passed. Failing seeds
 /// are saved in `tests/fuzz/regressions/<target>.txt` and tried first on every run. Other
 /// `PROPTEST_*` variables (e.g. `PROPTEST_RNG_SEED`, `PROPTEST_MAX_SHRINK_ITERS`) apply too.
 pub fn fuzz<S: Strategy>(
@@ -55,8 +56,10 @@ pub fn fuzz<S: Strategy>(
 ) where
     S::Value: std::fmt::Debug,
 {
-    let cases = env_number("INFILL_FUZZ_CASES").map_or(default_cases, |n| n as u32).max(1);
     let seconds = env_number("INFILL_FUZZ_SECONDS");
+    // Under a time bound, cases run in small batches so that the bound is kept closely.
+    let default_cases = if seconds.is_some() { default_cases / 20 } else { default_cases };
+    let cases = env_number("INFILL_FUZZ_CASES").map_or(default_cases, |n| n as u32).max(1);
     let regressions: &'static str =
         Box::leak(format!("tests/fuzz/regressions/{target}.txt").into_boxed_str());
     let config = Config {
