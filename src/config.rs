@@ -211,6 +211,11 @@ impl Settings {
             };
             let single = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
             match serde_json::from_value::<Settings>(single) {
+                // A value the settings cannot hold as given (a float beyond f32 becomes
+                // infinite, which JSON cannot write back) would fail every later merge.
+                Ok(read) if !survives_json(&read) => {
+                    warnings.push(format!("setting `{key}` ignored: {value} is out of range"));
+                }
                 Ok(_) => {
                     merged.insert(key, value.clone());
                 }
@@ -237,6 +242,13 @@ impl Settings {
             .filter(|&n| n > 0)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
+}
+
+/// Whether `settings` read back from their own JSON are the same: merges start from that JSON.
+fn survives_json(settings: &Settings) -> bool {
+    serde_json::to_value(settings)
+        .and_then(serde_json::from_value::<Settings>)
+        .is_ok_and(|read| read == *settings)
 }
 
 /// Command-line `--options '{...}'`: extra settings as a JSON object.
@@ -325,6 +337,24 @@ mod tests {
         assert_eq!(changed.debounce_ms, None);
         assert!(changed.trace, "a bad value keeps the value in force");
         assert_eq!(warnings.len(), 1, "{warnings:?}");
+    }
+
+    /// Found by `tests/fuzz` (settings_merge): `1e39` reads as an infinite f32, which JSON
+    /// writes as `null`; with it in force, every later change was refused whole.
+    #[test]
+    fn a_float_beyond_f32_is_refused_and_later_changes_still_apply() {
+        for key in ["temperature", "topP"] {
+            let (settings, warnings) =
+                Settings::from_json(Some(&json!({key: 1e39, "trace": true})));
+            assert!(settings.trace);
+            assert_eq!(settings.temperature, Settings::default().temperature);
+            assert_eq!(settings.top_p, Settings::default().top_p);
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].contains(key) && warnings[0].contains("out of range"));
+            let (later, warnings) = settings.merged(Some(&json!({"maxTokens": 5})));
+            assert_eq!(later.max_tokens, 5);
+            assert!(warnings.is_empty(), "{warnings:?}");
+        }
     }
 
     #[test]

@@ -96,6 +96,17 @@ impl Pipeline {
         self.engine.generate(input, params, job).await.map(drop)
     }
 
+    /// Whether `document` is a secrets file, by its name or by the file it really is (a link
+    /// to `.env`, also one made while the document was open): never completed, not even from
+    /// the suggestion cache.
+    pub async fn never_completed(document: &DocumentSnapshot) -> bool {
+        let Some(path) = workspace::uri_to_path(document.uri.as_ref()) else { return false };
+        // Resolving links is file-system work: off the async workers. A failed task counts as a
+        // secret (nothing is sent).
+        let secret = tokio::task::spawn_blocking(move || secrets::leads_to_secret(&path));
+        secret.await.unwrap_or(true)
+    }
+
     /// The cursor window, the engine's input for `cursor_char` (with the repository context found
     /// for it) and the milliseconds that finding took; `None` for a secrets file, whose text
     /// never reaches a prompt.
@@ -104,13 +115,8 @@ impl Pipeline {
         document: &DocumentSnapshot,
         cursor_char: usize,
     ) -> Option<(CursorWindow, FimInput, f64)> {
-        if let Some(path) = workspace::uri_to_path(document.uri.as_ref()) {
-            // Resolving links is file-system work: off the async workers. A failed task counts
-            // as a secret (nothing is sent).
-            let secret = tokio::task::spawn_blocking(move || secrets::leads_to_secret(&path));
-            if secret.await.unwrap_or(true) {
-                return None;
-            }
+        if Self::never_completed(document).await {
+            return None;
         }
         let window = cursor::window(&document.rope, cursor_char, self.settings.multiline);
         let place = self.workspace.place_of(document.uri.as_ref());

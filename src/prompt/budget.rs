@@ -2,7 +2,7 @@
 //!
 //! The prefix keeps its last lines, the suffix its first lines; the cut always falls on a line
 //! boundary, except when the cursor's own line alone is over budget (minified code), where only
-//! that line is shortened.
+//! that line is shortened. Either way, what is kept fits the budget.
 
 /// Counts tokens the way the model would. The engine's implementation caches counts per line so
 /// that unchanged lines are never tokenized twice.
@@ -65,7 +65,7 @@ fn fit_prefix<'a>(prefix: &'a str, budget: usize, counter: &mut impl TokenCounte
     let cursor_line = &prefix[cursor_line_start..];
     let mut used = counter.count(cursor_line);
     if used > budget {
-        return shorten_from_start(cursor_line, used, budget);
+        return shorten_from_start(cursor_line, used, budget, counter);
     }
     let mut start = cursor_line_start;
     while start > 0 {
@@ -87,7 +87,7 @@ pub fn cut_suffix<'a>(suffix: &'a str, budget: usize, counter: &mut impl TokenCo
     let first_end = line_end(0);
     let mut used = counter.count(&suffix[..first_end]);
     if used > budget {
-        return shorten_from_end(&suffix[..first_end], used, budget);
+        return shorten_from_end(&suffix[..first_end], used, budget, counter);
     }
     let mut end = first_end;
     while end < suffix.len() {
@@ -102,23 +102,46 @@ pub fn cut_suffix<'a>(suffix: &'a str, budget: usize, counter: &mut impl TokenCo
     &suffix[..end]
 }
 
-/// Keeps roughly the last `budget/count` share of an over-long line, on a char boundary.
-fn shorten_from_start(line: &str, count: usize, budget: usize) -> &str {
-    let keep_bytes = line.len() * budget / count.max(1);
-    let mut start = line.len() - keep_bytes.min(line.len());
-    while !line.is_char_boundary(start) {
-        start += 1;
+/// An end of an over-long line that fits `budget`: cut to the `budget/count` share
+/// (on a char boundary), counted again, and cut again while a tokenizer's count of the shorter
+/// text is still over (tokens are not spread evenly over a line).
+fn shorten_from_start<'a>(
+    line: &'a str,
+    count: usize,
+    budget: usize,
+    counter: &mut impl TokenCounter,
+) -> &'a str {
+    let (mut kept, mut count) = (line, count);
+    while count > budget && !kept.is_empty() {
+        // Strictly shorter each time, so this ends.
+        let keep_bytes = (kept.len() * budget / count.max(1)).min(kept.len() - 1);
+        let mut start = kept.len() - keep_bytes;
+        while !kept.is_char_boundary(start) {
+            start += 1;
+        }
+        kept = &kept[start..];
+        count = counter.count(kept);
     }
-    &line[start..]
+    kept
 }
 
-/// Keeps roughly the first `budget/count` share of an over-long line, on a char boundary.
-fn shorten_from_end(line: &str, count: usize, budget: usize) -> &str {
-    let mut end = (line.len() * budget / count.max(1)).min(line.len());
-    while !line.is_char_boundary(end) {
-        end -= 1;
+/// A start of an over-long line that fits `budget` (see `shorten_from_start`).
+fn shorten_from_end<'a>(
+    line: &'a str,
+    count: usize,
+    budget: usize,
+    counter: &mut impl TokenCounter,
+) -> &'a str {
+    let (mut kept, mut count) = (line, count);
+    while count > budget && !kept.is_empty() {
+        let mut end = (kept.len() * budget / count.max(1)).min(kept.len() - 1);
+        while !kept.is_char_boundary(end) {
+            end -= 1;
+        }
+        kept = &kept[..end];
+        count = counter.count(kept);
     }
-    &line[..end]
+    kept
 }
 
 #[cfg(test)]
@@ -197,6 +220,25 @@ pub(crate) mod tests {
         let kept = cut_suffix(&line, 10, &mut counter);
         assert!(kept.len() <= 30 && !kept.is_empty());
         assert!(line.starts_with(kept));
+    }
+
+    /// Found by `tests/fuzz` (prompt_build): a share of the bytes is not a share of the tokens
+    /// when the tokens are not spread evenly over the line; the shortened line must still fit.
+    #[test]
+    fn a_shortened_line_fits_however_its_tokens_are_spread() {
+        /// One token per ASCII letter, one per other char: "😀😀aaaa" is 6 tokens in 12 bytes.
+        struct CharCounter;
+        impl TokenCounter for CharCounter {
+            fn count(&mut self, text: &str) -> usize {
+                text.chars().count()
+            }
+        }
+        let kept = cut_prefix("😀😀aaaa", 0, 3, &mut CharCounter);
+        assert!(CharCounter.count(kept) <= 3 && "😀😀aaaa".ends_with(kept), "{kept:?}");
+        assert_eq!(kept, "aaa");
+        let kept = cut_suffix("aaaa😀😀", 3, &mut CharCounter);
+        assert_eq!(kept, "aaa");
+        assert_eq!(cut_suffix("aaaa", 0, &mut CharCounter), "");
     }
 
     #[test]

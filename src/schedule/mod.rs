@@ -1,6 +1,7 @@
 //! Scheduling stage, between the LSP requests and the engine: which requests reach the model and
 //! when. `Scheduler::suggest` is a request's whole path, top to bottom:
 //!
+//! 0. a secrets file (by name or by what it links to) gets nothing, whatever follows;
 //! 1. **join** the document's running job when the user is typing what it writes, or asks again
 //!    where it runs (`in_flight`): its suggestion answers this request too;
 //! 2. otherwise this request is the document's newest: the older job is cancelled;
@@ -96,6 +97,11 @@ impl Scheduler {
         cursor_char: usize,
     ) -> Answer {
         let uri = &document.uri;
+        // Checked before the cache too: its suggestions are keyed by text, not by document.
+        if Pipeline::never_completed(document).await {
+            tracing::debug!(%uri, "no completion inside a secrets file");
+            return Answer::Nothing;
+        }
         let wait = self.debounce.on_request(Instant::now());
 
         if let Some(answer) = self.join_running_job(document, cursor_char).await {

@@ -17,7 +17,7 @@ mod notices;
 mod status;
 mod suggest;
 mod text_sync;
-mod transport;
+pub mod transport;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -95,6 +95,37 @@ struct IndexStatusParams {
     wait: bool,
 }
 
+/// The environment variable that turns on the test-only requests (`infill/debug/*`).
+pub const TEST_HOOKS_ENV: &str = "INFILL_TEST_HOOKS";
+
+#[derive(Debug, serde::Deserialize)]
+struct DocumentTextParams {
+    uri: Uri,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct DocumentText {
+    version: i32,
+    text: String,
+}
+
+impl Backend {
+    /// `infill/debug/documentText` (test-only: MethodNotFound unless the server was started with
+    /// `INFILL_TEST_HOOKS=1`): the server's copy of an open document (`null` when it is not
+    /// open), the one every completion reads, so that a test can compare it with the client's.
+    async fn document_text(&self, params: DocumentTextParams) -> Result<Option<DocumentText>> {
+        if std::env::var_os(TEST_HOOKS_ENV).is_none_or(|v| v != "1") {
+            return Err(tower_lsp_server::jsonrpc::Error::method_not_found());
+        }
+        let session =
+            self.session().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
+        Ok(session
+            .documents
+            .snapshot(&params.uri)
+            .map(|doc| DocumentText { version: doc.version, text: doc.rope.to_string() }))
+    }
+}
+
 /// Serves LSP on stdin/stdout until the client exits. Returns whether the session ended as the
 /// protocol asks (`shutdown`, then `exit`): the process then exits with 0, else with 1.
 pub async fn serve_stdio(command_line_model: Option<PathBuf>) -> bool {
@@ -102,6 +133,7 @@ pub async fn serve_stdio(command_line_model: Option<PathBuf>) -> bool {
         LspService::build(|client| Backend::new(client, command_line_model.clone()))
             .custom_method("infill/stats", Backend::stats)
             .custom_method("infill/indexStatus", Backend::index_status)
+            .custom_method("infill/debug/documentText", Backend::document_text)
             .finish();
     // The editor's bytes reach the crate through our framing (`transport`), and the crate's
     // output reaches stdout through it too, so our own answers never split one of its frames.

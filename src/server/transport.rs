@@ -112,10 +112,10 @@ impl Framer {
             let available = self.buffer.len() - body_start;
             let body_len = match content_length(&self.buffer[..header_end]) {
                 Some(length) if available >= length => {
-                    let body = &self.buffer[body_start..body_start + length];
-                    // A length too long takes in the next header: the body ends with its value.
-                    let header_inside = contains_header_name(body);
-                    header_inside.then(|| value_before_header(body)).flatten().unwrap_or(length)
+                    // A length too long takes in (the start of) the next header: the body ends
+                    // with its value.
+                    value_then_header(&self.buffer[body_start..body_start + length])
+                        .unwrap_or(length)
                 }
                 // Not all there yet: wait, unless a whole value is there with the next header
                 // after it (a length too long, and the client waits for the answer).
@@ -149,12 +149,12 @@ impl Framer {
         read_body(body)
     }
 
-    /// Drops everything before the next `Content-Length` header at or after `from`, keeping a
+    /// Drops everything before the next header at or after `from`, keeping a
     /// tail that may be the start of one still arriving. Reports the first skip of a run.
     fn skip_to_next_header(&mut self, from: usize, reason: &str) -> Option<Frame> {
         let from = from.min(self.buffer.len());
         let next = (from..self.buffer.len())
-            .find(|&i| starts_with_ignore_case(&self.buffer[i..], HEADER_NAME))
+            .find(|&i| HEADER_NAMES.iter().any(|n| starts_with_ignore_case(&self.buffer[i..], n)))
             .unwrap_or_else(|| {
                 (from..self.buffer.len())
                     .find(|&i| could_become_header(&self.buffer[i..]))
@@ -256,6 +256,21 @@ fn first_value_end(bytes: &[u8]) -> Option<usize> {
 /// follows it: the sign of a `Content-Length` too long.
 fn value_before_header(bytes: &[u8]) -> Option<usize> {
     first_value_end(bytes).filter(|&end| starts_a_header(&bytes[end..]))
+}
+
+/// Where the JSON value at the start of `bytes` ends, when what follows it in `bytes` is not
+/// whitespace but the start of a header (whole or cut short): the sign of a `Content-Length` too
+/// long, which took in the next message's first bytes. A body that is one JSON value (and maybe
+/// whitespace) is never cut.
+fn value_then_header(bytes: &[u8]) -> Option<usize> {
+    first_value_end(bytes).filter(|&end| {
+        let rest = &bytes[end..];
+        let start = rest.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(rest.len());
+        let rest = &rest[start..];
+        !rest.is_empty()
+            && (HEADER_NAMES.iter().any(|name| starts_with_ignore_case(rest, name))
+                || could_become_header(rest))
+    })
 }
 
 fn contains_header_name(bytes: &[u8]) -> bool {
@@ -559,6 +574,28 @@ mod tests {
         let found = frames(&too_short, 6);
         assert_eq!(methods(&found).last().map(String::as_str), Some("b"), "{found:?}");
         assert!(found[..found.len() - 1].iter().all(|f| matches!(f, Frame::Bad { .. })));
+    }
+
+    /// Found by `tests/fuzz` (framing): a length a few bytes too long takes in the start of the
+    /// next header, not all of it; and bytes skipped before a frame that has only a
+    /// `Content-Type` header must not take that frame with them.
+    #[test]
+    fn a_length_too_long_by_less_than_a_header_name_loses_nothing() {
+        for extra in 1..=20 {
+            let mut bytes = format!("Content-Length: {}\r\n\r\n{A}", A.len() + extra).into_bytes();
+            bytes.extend(framed(B));
+            for step in [1, 5, bytes.len()] {
+                assert_eq!(
+                    methods(&frames(&bytes, step)),
+                    ["a", "b"],
+                    "extra {extra}, step {step}"
+                );
+            }
+        }
+        let mut bytes = framed(&A[..A.len() - 1]); // cut short: its last byte is skipped
+        bytes.extend(format!("}}Content-Type: x\r\n\r\n{B}").into_bytes());
+        let found = frames(&bytes, 3);
+        assert_eq!(methods(&found).last().map(String::as_str), Some("b"), "{found:?}");
     }
 
     #[test]

@@ -34,6 +34,14 @@ pub fn real_model() -> PathBuf {
     path
 }
 
+/// `VmHWM` (peak resident memory) of process `pid`, in MiB.
+pub fn peak_rss_mib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+    let kib: u64 = line["VmHWM:".len()..].trim().trim_end_matches("kB").trim().parse().unwrap();
+    kib / 1024
+}
+
 /// A fresh temporary folder named `name`, removed on drop. Its own name carries no process id
 /// or time (those go on a parent folder): the workspace folder's name is the repository name in
 /// the model's prompt, and a prompt that changed from run to run would change what a real model
@@ -150,6 +158,10 @@ impl LspClient {
 
     pub fn is_alive(&mut self) -> bool {
         self.inner.is_alive()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.inner.pid()
     }
 
     /// Shuts the server down; a server that does not exit cleanly fails with its stderr.

@@ -18,6 +18,8 @@ pub struct Timing {
     pub max_wait: Duration,
     /// Print every pause's outcome to stderr.
     pub verbose: bool,
+    /// Stop typing (and close the document) once this moment has passed (a soak's end).
+    pub until: Option<Instant>,
 }
 
 /// An LSP position (UTF-16 code units, the encoding the replay negotiates).
@@ -119,6 +121,9 @@ pub fn play(
         client.open(trace)?;
         let mut rope = Rope::from_str(&trace.text);
         for edit in &trace.edits {
+            if timing.until.is_some_and(|until| Instant::now() >= until) {
+                break;
+            }
             let start = Position::of(&rope, edit.at);
             let end = Position::of(&rope, edit.at + edit.delete);
             rope.remove(edit.at..edit.at + edit.delete);

@@ -78,6 +78,16 @@ pub struct BenchArgs {
     /// Also write every figure as JSON to this file.
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
+    /// Soak: keep typing against the same infill server for this many minutes (each round
+    /// re-types other bodies: seed + round), then report all rounds together.
+    #[arg(long, value_name = "MINUTES")]
+    pub minutes: Option<f64>,
+    /// Sample the infill server's resident memory into this CSV (`seconds,rss_mib,round`).
+    #[arg(long, value_name = "PATH")]
+    pub rss_csv: Option<PathBuf>,
+    /// Seconds between two memory samples.
+    #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
+    pub rss_every: f64,
 }
 
 pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
@@ -88,12 +98,14 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         max_lines: args.max_region_lines,
         max_chars: args.max_region_chars,
     };
-    let mut traces = Vec::new();
+    let mut texts = Vec::new();
     for path in &files {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        traces.push(trace::build(path, &text, &options));
+        texts.push(text);
     }
+    let traces: Vec<FileTrace> =
+        files.iter().zip(&texts).map(|(path, text)| trace::build(path, text, &options)).collect();
     print_trace(&traces, &args);
     if traces.iter().all(|t| t.edits.is_empty()) {
         bail!("no function body in these files fits the limits (--max-region-lines/-chars)");
@@ -106,6 +118,7 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         pause: Duration::from_millis(args.pause_ms),
         max_wait: Duration::from_millis(args.max_wait_ms.max(args.pause_ms)),
         verbose: args.verbose,
+        until: None,
     };
     // Check the baseline first: a missing server should fail before a long replay, not after.
     let baseline = match &args.baseline_url {
@@ -134,9 +147,44 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
             &args.options.clone().unwrap_or_default(),
         )?;
         say!("infill: {loaded}");
+        let sampler = match &args.rss_csv {
+            Some(path) => Some(process::RssSampler::start(client.pid(), path, args.rss_every)?),
+            None => None,
+        };
+        let deadline = args
+            .minutes
+            .map(|minutes| std::time::Instant::now() + Duration::from_secs_f64(minutes * 60.0));
+        let timing = Timing { until: deadline, ..timing };
         let progress = progress_bar("infill", total);
-        let played = play(&mut client, &traces, &timing, &progress)?;
+        let mut played = play(&mut client, &traces, &timing, &progress)?;
+        if let Some(deadline) = deadline {
+            let mut round = 1;
+            while std::time::Instant::now() < deadline {
+                let options = TraceOptions { seed: args.seed + round, ..options };
+                let traces: Vec<FileTrace> = files
+                    .iter()
+                    .zip(&texts)
+                    .map(|(path, text)| trace::build(path, text, &options))
+                    .collect();
+                if let Some(sampler) = &sampler {
+                    sampler.set_round(round);
+                }
+                progress.set_length(traces.iter().map(|t| t.edits.len() as u64).sum());
+                progress.set_position(0);
+                progress.set_prefix(format!("round {round}"));
+                let more = play(&mut client, &traces, &timing, &progress)?;
+                played.keystrokes += more.keystrokes;
+                played.pauses.extend(more.pauses);
+                played.wall += more.wall;
+                round += 1;
+            }
+            say!("soak: {round} rounds in {:.1} min", played.wall.as_secs_f64() / 60.0);
+        }
         progress.finish_and_clear();
+        if let Some(sampler) = sampler {
+            let samples = sampler.stop();
+            say!("{}", process::rss_summary(&samples));
+        }
         runs.push(combine(client.finish()?, played));
     }
     if let Some((url, server)) = baseline {

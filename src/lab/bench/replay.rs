@@ -77,6 +77,11 @@ impl InfillClient {
         Ok((client, loaded))
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.lsp.pid()
+    }
+
     /// Engine counters and peak memory, then shutdown; the figures the driver does not know.
     pub fn finish(mut self) -> anyhow::Result<Figures> {
         let response = self.lsp.request("infill/stats", Value::Null)?;
