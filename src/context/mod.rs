@@ -14,6 +14,8 @@ pub mod filter;
 pub mod identifiers;
 pub mod index;
 pub mod lang;
+#[cfg(test)]
+mod lang_fixtures;
 pub mod rank;
 pub mod recent;
 pub mod walk;
