@@ -272,10 +272,10 @@ pub fn rank(
     (scored.into_iter().map(|(_, s)| s).collect(), figures)
 }
 
-/// Largest cursor document parsed on the request path (about 10 ms on a slow 2-core machine);
+/// Largest cursor document parsed on the request path (about 8 ms on a slow 2-core machine);
 /// a larger one's definitions and imports are taken from its index entry, parsed off the
 /// request path when it was opened, saved or last left, so the gather budget holds.
-const CURSOR_PARSE_BYTES: usize = 64 * 1024;
+const CURSOR_PARSE_BYTES: usize = 32 * 1024;
 
 /// The definitions and imports of the cursor's document.
 fn cursor_outline(index: &Index, cursor: &Cursor, language: Language) -> lang::Outline {
