@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::imports::{self, Import};
-use super::symbols::{self, Definition, Language};
+use super::identifiers::identifiers;
+use super::lang::{self, Definition, Import, Language};
 use crate::prompt::Stability;
 
 /// Lines per similarity window, and the step between window starts (windows overlap by half,
@@ -239,11 +239,11 @@ pub struct AnalysedFile {
 /// Splits `text` into lines, definitions, imports and windows of identifiers. Pure and
 /// lock-free: the walker runs it on its own thread, the server on the document's new text.
 pub fn analyse(display: String, root: PathBuf, origin: Stability, text: String) -> AnalysedFile {
-    let language = symbols::language_of(&display);
+    let language = lang::language_of(&display);
     let mut line_starts = vec![0];
     line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1).filter(|&i| i < text.len()));
-    let definitions = symbols::definitions(language, &text);
-    let imports = imports::imports(language, &display, &text);
+    // Parsed here, once; only what it found is kept (never the syntax tree).
+    let lang::Outline { definitions, imports } = lang::outline(language, &display, &text);
     let line_count = line_starts.len();
     let mut window_terms = Vec::new();
     let mut first = 0;
@@ -251,7 +251,7 @@ pub fn analyse(display: String, root: PathBuf, origin: Stability, text: String) 
         let end = (first + WINDOW_LINES).min(line_count);
         let start_byte = line_starts[first];
         let end_byte = line_starts.get(end).copied().unwrap_or(text.len());
-        let words: Vec<String> = symbols::identifiers(&text[start_byte..end_byte])
+        let words: Vec<String> = identifiers(&text[start_byte..end_byte])
             .filter(|w| w.len() >= 2)
             .map(str::to_string)
             .collect();

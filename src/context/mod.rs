@@ -2,8 +2,8 @@
 //!
 //! Sources, each its own module: the workspace files (`walk`, through the safety `filter`, into
 //! the `index`), open documents (indexed from the editor's text), recently edited and viewed
-//! regions (`recent`), and the definitions and imports the language lexers find (`symbols`,
-//! `imports`). `rank` orders candidate snippets for a cursor; the prompt stage keeps what fits
+//! regions (`recent`), and the definitions and imports each language's tree-sitter grammar and
+//! queries find (`lang`). `rank` orders candidate snippets for a cursor; the prompt stage keeps what fits
 //! the token budget (`prompt::context`).
 //!
 //! Locks: the index sits behind a `std::sync::RwLock`; `gather` holds the read side for at most
@@ -11,11 +11,13 @@
 //! blocking thread).
 
 pub mod filter;
-pub mod imports;
+pub mod identifiers;
 pub mod index;
+pub mod lang;
+#[cfg(test)]
+mod lang_fixtures;
 pub mod rank;
 pub mod recent;
-pub mod symbols;
 pub mod walk;
 
 use std::collections::{HashMap, HashSet};

@@ -14,10 +14,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::imports::{self, Import};
+use super::identifiers::identifiers;
 use super::index::{Index, IndexedFile, TermId};
+use super::lang::{self, Definition, Import, Language};
 use super::recent::RecentChunk;
-use super::symbols::{self, Definition};
 use crate::prompt::{ContextSnippet, Stability};
 
 /// Lines above and below the cursor line that make up the query.
@@ -81,7 +81,7 @@ impl<'a> Query<'a> {
             (cursor_line + 1).min(lines.len())..(cursor_line + 1 + QUERY_BELOW).min(lines.len());
         for n in above.chain(below) {
             let d = n.abs_diff(cursor_line);
-            for word in symbols::identifiers(lines[n]).filter(|w| w.len() >= 2) {
+            for word in identifiers(lines[n]).filter(|w| w.len() >= 2) {
                 distance.entry(word).and_modify(|old| *old = (*old).min(d)).or_insert(d);
             }
         }
@@ -90,7 +90,7 @@ impl<'a> Query<'a> {
 
     /// Share of `text`'s identifiers that occur in the query.
     fn overlap(&self, text: &str) -> f32 {
-        let words: HashSet<&str> = symbols::identifiers(text).filter(|w| w.len() >= 2).collect();
+        let words: HashSet<&str> = identifiers(text).filter(|w| w.len() >= 2).collect();
         if words.is_empty() {
             return 0.0;
         }
@@ -108,20 +108,21 @@ pub fn rank(
     let mut figures = RankFigures::default();
     let lines: Vec<&str> = cursor.text.lines().collect();
     let query = Query::new(&lines, cursor.line);
-    let language = symbols::language_of(cursor.display);
-    let own_names: HashSet<String> =
-        symbols::definitions(language, cursor.text).into_iter().map(|d| d.name).collect();
+    let language = lang::language_of(cursor.display);
+    let outline = cursor_outline(index, cursor, language);
+    let own_names: HashSet<&str> = outline.definitions.iter().map(|d| d.name.as_str()).collect();
     let is_other = |path: &Path| cursor.path != Some(path);
     // Code in another language is noise to the model (a Rust test that mentions `fib` says
-    // nothing about the Python being written).
+    // nothing about the Python being written); a family (TypeScript and JavaScript, C and C++)
+    // counts as one language.
     let extension = |display: &str| display.rsplit_once('.').map(|(_, e)| e.to_string());
     let cursor_extension = extension(cursor.display);
     let same_language = |display: &str| match language {
-        symbols::Language::Other => extension(display) == cursor_extension,
-        _ => symbols::language_of(display) == language,
+        Language::OTHER => extension(display) == cursor_extension,
+        _ => lang::language_of(display).same_family(language),
     };
 
-    let imports = imports::imports(language, cursor.display, cursor.text);
+    let imports = outline.imports;
     let imported = resolve_imports(index, cursor.root, &imports, cursor.path);
     figures.imported_files = imported.len();
 
@@ -269,6 +270,24 @@ pub fn rank(
     });
     scored.truncate(MAX_SNIPPETS);
     (scored.into_iter().map(|(_, s)| s).collect(), figures)
+}
+
+/// Largest cursor document parsed on the request path (about 8 ms on a slow 2-core machine);
+/// a larger one's definitions and imports are taken from its index entry, parsed off the
+/// request path when it was opened, saved or last left, so the gather budget holds.
+const CURSOR_PARSE_BYTES: usize = 32 * 1024;
+
+/// The definitions and imports of the cursor's document.
+fn cursor_outline(index: &Index, cursor: &Cursor, language: Language) -> lang::Outline {
+    if cursor.text.len() <= CURSOR_PARSE_BYTES {
+        return lang::outline(language, cursor.display, cursor.text);
+    }
+    match cursor.path.and_then(|path| index.file(path)) {
+        Some(file) => {
+            lang::Outline { definitions: file.definitions.clone(), imports: file.imports.clone() }
+        }
+        None => lang::Outline::default(),
+    }
 }
 
 fn credit<'a>(

@@ -1,19 +1,24 @@
 //! Background indexing of the workspace: walks every root with the `ignore` crate (so
 //! `.gitignore`, `.ignore` and hidden files are respected), admits files through the
-//! `FileFilter`, analyses them off the lock and inserts them in small batches, so completions
-//! never wait for the walk.
+//! `FileFilter`, analyses (parses) them off the lock, a batch at a time on up to
+//! `ANALYSIS_THREADS` threads, and inserts them in small batches, so completions never wait for
+//! the walk.
 
 use std::path::PathBuf;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::filter::{FileFilter, MAX_FILE_BYTES, SKIPPED_FOLDERS};
+use super::filter::{Admitted, FileFilter, MAX_FILE_BYTES, SKIPPED_FOLDERS};
 use super::index::{self, Index};
 use crate::prompt::Stability;
 
 /// Files analysed before they are inserted under one write lock.
 const BATCH: usize = 32;
+
+/// Most threads that analyse a batch: parsing is most of the walk's time, and spreads evenly
+/// over files.
+const ANALYSIS_THREADS: usize = 4;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -36,7 +41,8 @@ pub fn index_workspace(
 ) -> WalkReport {
     let started = Instant::now();
     let mut report = WalkReport::default();
-    let mut batch = Vec::with_capacity(BATCH);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(ANALYSIS_THREADS));
+    let mut read: Vec<(Admitted, String)> = Vec::with_capacity(BATCH);
     'roots: for root in filter.roots() {
         let walker = ignore::WalkBuilder::new(root)
             .hidden(true)
@@ -68,17 +74,48 @@ pub fn index_workspace(
                 report.skipped += 1;
                 continue;
             };
-            let bytes = text.len();
-            let file = index::analyse(admitted.display, admitted.root, Stability::Workspace, text);
-            batch.push((admitted.path, file, bytes));
-            if batch.len() == BATCH && !flush(index, &mut batch, &mut report) {
-                break 'roots;
+            read.push((admitted, text));
+            if read.len() == BATCH {
+                let mut batch = analyse_all(std::mem::take(&mut read), threads);
+                if !flush(index, &mut batch, &mut report) {
+                    break 'roots;
+                }
             }
         }
     }
+    let mut batch = analyse_all(read, threads);
     flush(index, &mut batch, &mut report);
     report.ms = started.elapsed().as_secs_f64() * 1000.0;
     report
+}
+
+/// The files analysed, in their order, split over `threads` scoped threads.
+fn analyse_all(
+    files: Vec<(Admitted, String)>,
+    threads: usize,
+) -> Vec<(PathBuf, index::AnalysedFile, usize)> {
+    let analyse = |(admitted, text): (Admitted, String)| {
+        let bytes = text.len();
+        let file = index::analyse(admitted.display, admitted.root, Stability::Workspace, text);
+        (admitted.path, file, bytes)
+    };
+    if threads <= 1 || files.len() <= 1 {
+        return files.into_iter().map(analyse).collect();
+    }
+    let per_thread = files.len().div_ceil(threads);
+    let mut chunks: Vec<Vec<(Admitted, String)>> = Vec::new();
+    let mut files = files.into_iter().peekable();
+    while files.peek().is_some() {
+        chunks.push(files.by_ref().take(per_thread).collect());
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(analyse).collect::<Vec<_>>()))
+            .collect();
+        // A worker that panicked loses its files, not the walk.
+        workers.into_iter().filter_map(|w| w.join().ok()).flatten().collect()
+    })
 }
 
 /// Inserts the batch; `false` once the index is full.
