@@ -12,7 +12,7 @@ use infill::prompt::budget::{cut_prefix, cut_suffix};
 use infill::prompt::context::fit;
 use infill::prompt::template::TEMPLATES;
 use infill::prompt::{
-    Budgets, ContextSnippet, FimInput, Order, Piece, Stability, TokenCounter, build,
+    Budgets, ContextSnippet, FimInput, Order, Piece, RepoHeader, Stability, TokenCounter, build,
 };
 use proptest::prelude::*;
 
@@ -108,7 +108,10 @@ struct Case {
 fn case_strategy() -> impl Strategy<Value = Case> {
     (
         0..TEMPLATES.len(),
-        prop::sample::select(vec![Order::PrefixSuffixMiddle, Order::SuffixPrefixMiddle]),
+        (
+            prop::sample::select(vec![Order::PrefixSuffixMiddle, Order::SuffixPrefixMiddle]),
+            prop::sample::select(vec![RepoHeader::Always, RepoHeader::WithContext]),
+        ),
         (
             text_strategy(3),
             prop::option::of(text_strategy(2)),
@@ -120,7 +123,12 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         (0usize..60, 0usize..40, 0usize..80),
     )
         .prop_map(
-            |(template, order, (path, repo_name, prefix, suffix, context, first), budgets)| Case {
+            |(
+                template,
+                (order, repo_header),
+                (path, repo_name, prefix, suffix, context, first),
+                budgets,
+            )| Case {
                 template,
                 order,
                 input: FimInput {
@@ -130,6 +138,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                     suffix,
                     context,
                     prefix_first_line: first,
+                    repo_header,
                 },
                 budgets: Budgets {
                     prefix_tokens: budgets.0,
@@ -286,6 +295,7 @@ fn case_from_json(value: &serde_json::Value) -> Case {
             suffix: text("suffix"),
             context,
             prefix_first_line: number("firstLine"),
+            repo_header: RepoHeader::default(),
         },
         budgets: Budgets {
             prefix_tokens: number("prefixTokens"),
