@@ -48,6 +48,8 @@ fn round_trip_with_tiny_starcoder2_model() {
         &root,
         json!({
             "model": tiny_model(), "threads": 1,
+            // The tiny model is never sure of its guesses: the confidence gate would hide them.
+            "minConfidence": 0,
             "trace": true,
             "maxTokens": 6,
             "prefetch": false,
@@ -200,7 +202,7 @@ fn loading_progress_ends_even_when_the_model_was_ready_before_initialized() {
             "processId": null,
             "rootUri": file_uri(root.path()),
             "capabilities": {"window": {"workDoneProgress": true}},
-            "initializationOptions": {"model": tiny_model(), "threads": 1}
+            "initializationOptions": {"model": tiny_model(), "threads": 1, "minConfidence": 0}
         }),
     );
     assert!(response.get("error").is_none(), "{response}");

@@ -20,6 +20,7 @@ export const RESTART_KEYS: readonly string[] = ['model', 'family', 'threads', 'c
 /** Settings the server applies live. */
 const LIVE_KEYS: readonly string[] = [
   'maxTokens',
+  'minConfidence',
   'multiline',
   'prefixTokens',
   'repoContext',

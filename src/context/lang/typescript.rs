@@ -325,16 +325,13 @@ const both = [require('./one.cjs'), require('./two.mjs')];
         );
     }
 
+    /// An 84 KB file is read whole: every import in it is found (its speed is measured by the
+    /// index figures of `infill bench`, never timed in a test).
     #[test]
-    fn a_large_file_is_fast() {
+    fn a_large_file_is_read_whole() {
         let block = "import { a, b } from './x';\nconst y = require('../y');\nfunction f() { return 1; }\n\n\n";
         let text = block.repeat(1000);
-        imports_of("typescript", "a.ts", ""); // the queries compile once, on first use
-        let start = std::time::Instant::now();
         let found = imports_of("typescript", "src/app/main.ts", &text);
-        let elapsed = start.elapsed();
         assert_eq!(found.len(), 2000);
-        // 84 KB: about 30 ms on a slow 2-core machine, with room for a loaded test run.
-        assert!(elapsed.as_millis() < 250, "{elapsed:?}");
     }
 }

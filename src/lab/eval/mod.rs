@@ -113,6 +113,9 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     let infill = (!args.baseline_only).then(|| -> anyhow::Result<InfillRunner> {
         let mut options = args.options.clone().unwrap_or_default();
         options.insert("trace".into(), true.into());
+        // Scored with the confidence gate off, so that EM and ES compare with the baselines
+        // (which show everything); the gate's effect is the curve printed from the confidences.
+        options.entry("minConfidence").or_insert(0.into());
         if args.no_repo_context {
             options.insert("repoContext".into(), false.into());
         }

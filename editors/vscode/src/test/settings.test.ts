@@ -12,6 +12,7 @@ function reader(overrides: Record<string, unknown> = {}): SettingsReader {
     contextSize: 4096,
     family: '',
     maxTokens: 64,
+    minConfidence: 0.7,
     multiline: 'auto',
     prefixTokens: 1536,
     suffixTokens: 512,
@@ -30,6 +31,7 @@ void test('defaults leave model, family and threads to the server', () => {
   assert.deepEqual(serverSettings(reader()), {
     contextSize: 4096,
     maxTokens: 64,
+    minConfidence: 0.7,
     multiline: 'auto',
     prefixTokens: 1536,
     repoContext: true,
