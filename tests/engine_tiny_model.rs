@@ -232,3 +232,52 @@ async fn a_prompt_cancelled_part_way_leaves_its_evaluated_chunks_for_the_next_jo
     }
     panic!("in 20 tries, no cancel landed while a prompt was being evaluated");
 }
+
+/// A cancel stops even a prompt chunk being decoded, and leaves the KV cache exact: the next
+/// prompt reuses only the chunks that were finished, and its greedy text is a cold engine's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_inside_a_decode_stops_it_and_keeps_the_cache_exact() {
+    const CHUNK: usize = 128;
+    let warm = start().await;
+    let cold = start().await;
+    let body: String = (0..60).map(|i| format!("    total += values[{i}] * {i}\n")).collect();
+    let prompt = input(&format!("def weigh(values):\n    total = 0\n{body}    return "), "\n");
+    let expected = cold.generate(prompt.clone(), params(8), JobHandle::default()).await.unwrap();
+    assert!(expected.prompt_tokens > 3 * CHUNK, "several chunks: {}", expected.prompt_tokens);
+
+    // Cancelled at the first check of the first chunk's decode: nothing of it stays.
+    let job = JobHandle::default();
+    job.cancel_inside_decode(1);
+    let result = warm.generate(prompt.clone(), params(8), job).await;
+    assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
+    let next = warm.generate(prompt.clone(), params(8), JobHandle::default()).await.unwrap();
+    assert_eq!(next.reused_tokens, 0, "the aborted chunk was not kept");
+    assert_eq!(next.text, expected.text);
+
+    // Later and later inside the evaluation: what was finished is reused, nothing else.
+    let other = input("x = 1\n", "\n"); // moves the cache away from the prompt
+    warm.generate(other.clone(), params(1), JobHandle::default()).await.unwrap();
+    let shared = warm.generate(prompt.clone(), params(1), JobHandle::default()).await.unwrap();
+    let shared = shared.reused_tokens; // the repository header both prompts start with
+    let mut cancelled_later = 0;
+    for checks in (1..20).map(|n| 1u32 << n) {
+        warm.generate(other.clone(), params(1), JobHandle::default()).await.unwrap();
+        let job = JobHandle::default();
+        job.cancel_inside_decode(checks);
+        match warm.generate(prompt.clone(), params(8), job).await {
+            Err(EngineError::Cancelled) => {}
+            Ok(_) => break, // the whole job ran within `checks` checks
+            Err(other) => panic!("{other:?}"),
+        }
+        let next = warm.generate(prompt.clone(), params(8), JobHandle::default()).await.unwrap();
+        let kept = next.reused_tokens;
+        assert_eq!(next.text, expected.text, "after a cancel at check {checks}");
+        // The start shared with `other`, then whole chunks.
+        assert!(kept >= shared, "reused {kept} after a cancel at check {checks}");
+        assert_eq!((kept - shared) % CHUNK, 0, "reused {kept} after a cancel at check {checks}");
+        if kept > shared {
+            cancelled_later += 1;
+        }
+    }
+    assert!(cancelled_later > 0, "some cancel landed in a later chunk");
+}

@@ -4,6 +4,7 @@
 //!
 //! Nothing here runs on a tokio worker: `generate` only sends a job and awaits the answer.
 
+mod abort;
 mod kv;
 pub mod model;
 pub mod probability;
@@ -12,7 +13,7 @@ mod vocab;
 mod worker;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
@@ -83,13 +84,36 @@ struct JobState {
     raised_at: OnceLock<Instant>,
     /// The raw bytes generated so far (before post-processing; may end inside a UTF-8 char).
     generated: Mutex<Vec<u8>>,
+    /// Tests only: raise the flag at this abort check inside a decode (0: never), to cancel
+    /// in the middle of a prompt chunk deterministically.
+    cancel_at_abort_check: AtomicU32,
+}
+
+impl JobState {
+    /// One of llama.cpp's checks during a decode (`abort.rs`): whether to stop it now.
+    fn abort_check(&self) -> bool {
+        let countdown = self.cancel_at_abort_check.load(Ordering::Relaxed);
+        if countdown > 0 && self.cancel_at_abort_check.fetch_sub(1, Ordering::Relaxed) == 1 {
+            JobHandle::raise(self);
+        }
+        self.cancelled.load(Ordering::Acquire)
+    }
 }
 
 impl JobHandle {
     pub fn cancel(&self) {
-        let _ = self.0.raised_at.set(Instant::now());
+        Self::raise(&self.0);
+    }
+    fn raise(state: &JobState) {
+        let _ = state.raised_at.set(Instant::now());
         // Release: whoever sees the flag also sees `raised_at`.
-        self.0.cancelled.store(true, Ordering::Release);
+        state.cancelled.store(true, Ordering::Release);
+    }
+    /// Tests only: cancel the job at the `checks`-th abort check inside llama.cpp's decode, as a
+    /// user's keystroke would in the middle of a prompt chunk.
+    #[doc(hidden)]
+    pub fn cancel_inside_decode(&self, checks: u32) {
+        self.0.cancel_at_abort_check.store(checks, Ordering::Relaxed);
     }
     pub fn is_cancelled(&self) -> bool {
         self.0.cancelled.load(Ordering::Acquire)

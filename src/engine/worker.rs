@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock, mpsc};
 use std::time::Instant;
 
+use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -18,6 +19,7 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use tokio::sync::watch;
 
+use super::abort::{self, AbortWatch};
 use super::kv::{self, KvTokens, PROMPT_CHUNK, ReusePlan, Shift};
 use super::model::{self, ModelError, ModelOrigin};
 use super::probability::{self, TokenLogprob};
@@ -72,6 +74,8 @@ pub(super) fn run(
     // larger than the batch aborts the process inside `llama_decode`.
     let n_ctx = config.context_size.min(model.n_ctx_train()).max(MIN_CONTEXT);
     let threads = i32::try_from(config.threads).unwrap_or(i32::MAX);
+    // Declared before the context, so dropped after it: the context calls into it.
+    let abort_watch = Box::new(AbortWatch::default());
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
         .with_n_batch(PROMPT_CHUNK as u32)
@@ -82,6 +86,7 @@ pub(super) fn run(
         // chunk (see `Worker::shift_reuse`); one unified cache lets both share cells.
         .with_n_seq_max(2)
         .with_kv_unified(true);
+    let params = abort::with_abort_callback(params, &abort_watch);
     let ctx = match model.new_context(backend, params) {
         Ok(ctx) => ctx,
         Err(err) => return fail(EngineError::Context(err.to_string()), jobs, status),
@@ -125,12 +130,15 @@ pub(super) fn run(
         }
         stats.model_call_started(job.params.background);
         let call_started = Instant::now();
+        // A cancel stops even a decode in progress.
+        abort_watch.watch(&job.handle);
         // A panic inside llama-cpp-2 must not take the engine (and every later request) down.
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| worker.run(&job)))
             .unwrap_or_else(|panic| {
                 worker.forget_cache();
                 Err(EngineError::Panicked(panic_message(&panic)))
             });
+        abort_watch.clear();
         let outcome = match &result {
             Ok(_) => Outcome::Completed,
             Err(EngineError::Cancelled) => Outcome::Cancelled {
@@ -371,11 +379,25 @@ impl Worker<'_> {
     }
 
     fn decode(&mut self, batch: &mut LlamaBatch) -> Result<(), EngineError> {
-        self.ctx.decode(batch).map_err(|e| {
-            // The cache may hold part of the batch now; rebuild it from scratch next time.
-            self.forget_cache();
-            EngineError::Decode(e.to_string())
-        })
+        match self.ctx.decode(batch) {
+            Ok(()) => Ok(()),
+            // Cancelled mid-batch: llama.cpp has removed the batch's cells (one batch is one
+            // ubatch here); removing everything past `cached` keeps the cache exact even if it
+            // had not.
+            Err(DecodeError::Unknown(abort::DECODE_ABORTED)) => {
+                let keep = Some(self.cached.len() as u32);
+                if self.ctx.kv_cache_seq_rm(MAIN_SEQ, keep, None).is_err() {
+                    self.forget_cache();
+                }
+                let _ = self.ctx.kv_cache_seq_rm(SCRATCH_SEQ, None, None);
+                Err(EngineError::Cancelled)
+            }
+            Err(e) => {
+                // The cache may hold part of the batch now; rebuild it from scratch next time.
+                self.forget_cache();
+                Err(EngineError::Decode(e.to_string()))
+            }
+        }
     }
 
     /// Samples until a stop token, the token limit, the end of the line in single-line mode, or
