@@ -38,7 +38,8 @@ fn qwen_completes_fib_correctly() {
         generation["generatedTokens"],
         generation["generationMs"]
     );
-    assert!(generation["prompt"].as_str().unwrap().starts_with("<|repo_name|>"));
+    // A lone file (no code from other files to show) gets the plain FIM prompt.
+    assert!(generation["prompt"].as_str().unwrap().starts_with("<|fim_prefix|>"));
 
     // The right code is code that runs: fib(10) == 55.
     let program = format!("{PREFIX}{suggestion}{SUFFIX}");

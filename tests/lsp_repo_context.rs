@@ -86,7 +86,8 @@ fn the_prompt_shows_the_defining_file_and_never_a_secret() {
         json!({"textDocument": {"uri": main_uri, "version": 3}, "contentChanges": [{"text": MAIN}]}),
     );
     let prompt = prompt_at(&mut client, &main_uri, 4, 11);
-    assert!(prompt.starts_with("<repo_name>proj<file_sep><fim_prefix>main.py\n"), "{prompt}");
+    // Nothing from other files, so no repository header either (`repoHeader: withContext`).
+    assert!(prompt.starts_with("<fim_prefix>main.py\n"), "{prompt}");
 
     // Back on with a deny list, no restart: the index is rebuilt without the denied file.
     client.notify(

@@ -91,7 +91,8 @@ fn round_trip_with_tiny_starcoder2_model() {
     );
 
     let trace = client.wait_notification("infill/trace", |_| true);
-    let expected_prompt = "<repo_name>proj<file_sep><fim_prefix>src/main.py\n\
+    // No other file is shown, so no repository header (`repoHeader: withContext`).
+    let expected_prompt = "<fim_prefix>src/main.py\n\
         \n\ndef main():\n    print(\"😀 𝕏\", total<fim_suffix>)\n    return 0\n<fim_middle>";
     assert_eq!(trace["params"]["generation"]["prompt"], expected_prompt);
     assert_eq!(trace["params"]["suggestion"], suggestion.as_str());
