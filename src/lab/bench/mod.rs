@@ -8,6 +8,7 @@ pub mod context_timing;
 mod driver;
 pub mod latency_report;
 mod llama_vim;
+mod load;
 mod process;
 mod replay;
 pub mod trace;
@@ -88,6 +89,10 @@ pub struct BenchArgs {
     /// Seconds between two memory samples.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     pub rss_every: f64,
+    /// Keep this many threads busy beside the servers for the whole replay (a build in the
+    /// next terminal), to measure latency on a loaded machine.
+    #[arg(long, default_value_t = 0, value_name = "THREADS")]
+    pub load: usize,
 }
 
 pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
@@ -135,6 +140,10 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         None => None,
     };
 
+    if args.load > 0 {
+        say!("load: {} busy threads beside the servers for the whole replay", args.load);
+    }
+    let _load = load::BusyLoad::start(args.load);
     let total: u64 = traces.iter().map(|t| t.edits.len() as u64).sum();
     let mut runs = Vec::new();
     if !args.baseline_only {
@@ -211,6 +220,7 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
             "keyDelayMs": args.key_delay_ms,
             "pauseMs": args.pause_ms,
             "maxWaitMs": args.max_wait_ms,
+            "loadThreads": args.load,
             "traces": traces,
             "runs": runs,
         });
