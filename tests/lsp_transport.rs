@@ -215,3 +215,31 @@ fn exit_after_shutdown_ends_the_process_even_with_stdin_left_open() {
     // stdin stays open: the client has not closed its end of the pipe.
     assert_eq!(client.exit_code(), Some(0));
 }
+
+/// llama.cpp's OpenMP threads spin unless told otherwise, and spinning threads stall each other
+/// on a busy machine: the server runs with `OMP_WAIT_POLICY=PASSIVE` unless the user chose a
+/// policy (it starts itself again with the variable set; OpenMP reads it at load).
+#[test]
+fn the_server_runs_with_passive_openmp_threads_unless_told_otherwise() {
+    let root = TempDir::new("omp");
+    for (given, expected) in [(None, "PASSIVE"), (Some("ACTIVE"), "ACTIVE")] {
+        let state = TempDir::new("state");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_infill"));
+        command.arg("serve").env("XDG_STATE_HOME", state.path()).env_remove("INFILL_MODEL");
+        match given {
+            Some(policy) => command.env("OMP_WAIT_POLICY", policy),
+            None => command.env_remove("OMP_WAIT_POLICY"),
+        };
+        let mut client = infill::lab::lsp_client::LspClient::spawn(command).unwrap();
+        // Answering `initialize` means the process runs its final program.
+        client.initialize(root.path(), json!({"model": tiny_model()}), &["utf-16"]).unwrap();
+        let environ = std::fs::read(format!("/proc/{}/environ", client.pid())).unwrap();
+        let policy = environ
+            .split(|&b| b == 0)
+            .filter_map(|entry| entry.strip_prefix(b"OMP_WAIT_POLICY="))
+            .map(|value| String::from_utf8_lossy(value).into_owned())
+            .collect::<Vec<_>>();
+        assert_eq!(policy, [expected], "given {given:?}");
+        client.shutdown().unwrap();
+    }
+}
