@@ -91,6 +91,7 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
             "model": info.path,
             "family": info.family,
             "loadMs": info.load_ms,
+            "placement": info.placement,
             "promptTokens": generation.prompt_tokens,
             "reusedTokens": generation.reused_tokens,
             "evaluatedTokens": generation.evaluated_tokens,

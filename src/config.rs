@@ -56,6 +56,11 @@ pub struct Settings {
     pub threads: Option<usize>,
     /// KV cache size in tokens (capped by the model's training context).
     pub context_size: u32,
+    /// Model layers offloaded to a GPU (absent: all of them when the binary has a GPU backend
+    /// and it finds a GPU, else none).
+    pub gpu_layers: Option<u32>,
+    /// Which GPU holds the model when there are several (llama.cpp's device order).
+    pub main_gpu: u32,
     pub prefix_tokens: usize,
     pub suffix_tokens: usize,
     pub max_tokens: usize,
@@ -117,6 +122,8 @@ impl Default for Settings {
             family: None,
             threads: None,
             context_size: 4096,
+            gpu_layers: None,
+            main_gpu: 0,
             prefix_tokens: budgets.prefix_tokens,
             suffix_tokens: budgets.suffix_tokens,
             max_tokens: 64,
@@ -145,7 +152,8 @@ impl Default for Settings {
 /// Keys the engine loads the model with: a new value takes effect when the server restarts.
 /// Every other key applies from the next request on. The VS Code extension keeps the same list
 /// (`editors/vscode/src/settings.ts`; a test holds them equal).
-pub const RESTART_KEYS: [&str; 4] = ["model", "family", "threads", "contextSize"];
+pub const RESTART_KEYS: [&str; 6] =
+    ["model", "family", "threads", "contextSize", "gpuLayers", "mainGpu"];
 
 /// Keys that were renamed: (old name, new name). The old name is still read, with a warning.
 const RENAMED_KEYS: [(&str, &str); 1] = [("contextTokens", "repoContextTokens")];

@@ -13,7 +13,7 @@ use infill::prompt::{Budgets, FimInput};
 use support::{repo_path, tiny_model};
 
 async fn start() -> Engine {
-    let config = EngineConfig { family: None, threads: 1, context_size: 2048 };
+    let config = EngineConfig::cpu(1, 2048);
     let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
     match engine.wait_loaded().await {
         EngineStatus::Ready(info) => assert_eq!(info.family, "starcoder2"),
@@ -98,7 +98,7 @@ async fn prompt_tokens_agree_with_the_models_tokenizer_json() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_long_a_prompt_is_an_error_not_a_crash() {
-    let config = EngineConfig { family: None, threads: 1, context_size: 64 };
+    let config = EngineConfig::cpu(1, 64);
     let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
     engine.wait_loaded().await;
     let long = "x = 1\n".repeat(200);
@@ -114,7 +114,7 @@ async fn too_long_a_prompt_is_an_error_not_a_crash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_context_size_never_aborts_the_process() {
     for context_size in [1, 100, 127] {
-        let config = EngineConfig { family: None, threads: 1, context_size };
+        let config = EngineConfig::cpu(1, context_size);
         let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
         assert!(matches!(engine.wait_loaded().await, EngineStatus::Ready(_)));
         for lines in [5, 20, 40, 200] {
@@ -131,8 +131,7 @@ async fn a_tiny_context_size_never_aborts_the_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_family_the_vocabulary_lacks_fails_to_load_with_a_reason() {
-    let config =
-        EngineConfig { family: Some("qwen2.5-coder".into()), threads: 1, context_size: 512 };
+    let config = EngineConfig { family: Some("qwen2.5-coder".into()), ..EngineConfig::cpu(1, 512) };
     let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
     match engine.wait_loaded().await {
         EngineStatus::Failed(message) => assert!(message.contains("<|fim_prefix|>"), "{message}"),

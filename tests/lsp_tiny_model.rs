@@ -219,3 +219,26 @@ fn loading_progress_ends_even_when_the_model_was_ready_before_initialized() {
     assert!(message.contains("ready"), "{message}");
     assert!(client.shutdown().success());
 }
+
+/// The model-loaded message says where the model runs; `gpuLayers` on a machine or build
+/// without a GPU is a warning, not a failure: the model runs on the CPU.
+#[test]
+fn gpu_layers_without_a_gpu_run_on_the_cpu_and_say_so() {
+    let root = TempDir::new("gpu");
+    let mut client = LspClient::start(&[]);
+    client.initialize(
+        root.path(),
+        json!({"model": tiny_model(), "threads": 1, "gpuLayers": 8}),
+        &["utf-16"],
+    );
+    let loaded = client.wait_model_loaded();
+    assert!(loaded.contains("CPU, 1 thread"), "{loaded}");
+    let warning = client.wait_notification("window/showMessage", |p| p["type"] == 2);
+    let message = warning["params"]["message"].as_str().unwrap();
+    assert!(message.contains("gpuLayers is 8") && message.contains("CPU"), "{message}");
+    let uri = root.uri("a.py");
+    client.open(&uri, "python", "x = ");
+    let response = client.inline_completion(&uri, 0, 4);
+    assert!(response.get("error").is_none(), "still serving: {response}");
+    assert!(client.shutdown().success());
+}

@@ -5,6 +5,7 @@
 //! Nothing here runs on a tokio worker: `generate` only sends a job and awaits the answer.
 
 mod abort;
+pub mod device;
 mod kv;
 pub mod model;
 pub mod probability;
@@ -40,6 +41,10 @@ pub struct ModelInfo {
     pub family: &'static str,
     pub context_size: u32,
     pub load_ms: u64,
+    /// Where it runs ("Vulkan0: llvmpipe, 25/25 layers", "CPU, 2 threads": `device::placement`).
+    pub placement: String,
+    /// A setting that could not be honoured (`gpuLayers` without a GPU), for the user.
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +272,10 @@ pub struct EngineConfig {
     pub family: Option<String>,
     pub threads: usize,
     pub context_size: u32,
+    /// Layers offloaded to a GPU (`None`: all when there is one, `device::offload`).
+    pub gpu_layers: Option<u32>,
+    /// The GPU that holds the model when there are several.
+    pub main_gpu: u32,
 }
 
 impl EngineConfig {
@@ -275,7 +284,14 @@ impl EngineConfig {
             family: settings.family.clone(),
             threads: settings.threads(),
             context_size: settings.context_size,
+            gpu_layers: settings.gpu_layers,
+            main_gpu: settings.main_gpu,
         }
+    }
+
+    /// On the CPU, with `threads` threads and a KV window of `context_size` tokens.
+    pub fn cpu(threads: usize, context_size: u32) -> Self {
+        Self { family: None, threads, context_size, gpu_layers: Some(0), main_gpu: 0 }
     }
 }
 

@@ -156,7 +156,7 @@ mod tests {
 
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/tiny-starcoder2.gguf");
-        let config = EngineConfig { family: None, threads: 1, context_size: 2048 };
+        let config = EngineConfig::cpu(1, 2048);
         let engine = Engine::start(path, ModelOrigin::CommandLine, config);
         assert!(matches!(engine.wait_loaded().await, EngineStatus::Ready(_)));
         let input = FimInput {

@@ -20,6 +20,7 @@ use llama_cpp_2::token::LlamaToken;
 use tokio::sync::watch;
 
 use super::abort::{self, AbortWatch};
+use super::device;
 use super::kv::{self, KvTokens, PROMPT_CHUNK, ReusePlan, Shift};
 use super::model::{self, ModelError, ModelOrigin};
 use super::probability::{self, TokenLogprob};
@@ -59,14 +60,19 @@ pub(super) fn run(
     let started = Instant::now();
     let loaded = backend().and_then(|backend| {
         model::check_gguf(path, origin)?;
-        let params = LlamaModelParams::default();
+        // The backends are registered now; ask them for GPUs.
+        let devices = device::gpu_devices();
+        let offload = device::offload(config.gpu_layers, &devices);
+        let params = LlamaModelParams::default()
+            .with_n_gpu_layers(offload.layers)
+            .with_main_gpu(i32::try_from(config.main_gpu).unwrap_or(0));
         let model = LlamaModel::load_from_file(backend, path, &params)
             .map_err(|_| ModelError::LoadFailed { path: path.to_path_buf() })?;
         let family = FamilyTokens::new(&model, config.family.as_deref())
             .map_err(|e| ModelError::Unsupported(e.to_string()))?;
-        Ok((backend, model, family))
+        Ok((backend, model, family, devices, offload))
     });
-    let (backend, model, family) = match loaded {
+    let (backend, model, family, devices, offload) = match loaded {
         Ok(loaded) => loaded,
         Err(err) => return fail(err, jobs, status),
     };
@@ -101,8 +107,13 @@ pub(super) fn run(
         family: family.template.name,
         context_size: n_ctx,
         load_ms: started.elapsed().as_millis() as u64,
+        placement: device::placement(offload.layers, model.n_layer(), &devices, config.threads),
+        warning: offload.warning.clone(),
     };
-    tracing::info!(path = %path.display(), family = info.family, n_ctx, load_ms = info.load_ms, "model ready");
+    if let Some(warning) = &info.warning {
+        tracing::warn!("{warning}");
+    }
+    tracing::info!(path = %path.display(), family = info.family, n_ctx, load_ms = info.load_ms, placement = %info.placement, "model ready");
     status.send_replace(EngineStatus::Ready(Arc::new(info)));
 
     let mut worker = Worker {

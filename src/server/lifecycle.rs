@@ -122,9 +122,10 @@ pub async fn initialized(backend: &Backend) {
         let status = engine.wait_loaded().await;
         let summary = match &status {
             EngineStatus::Ready(info) => format!(
-                "{} ready ({} format, {} ms)",
+                "{} ready ({} format, {}, {} ms)",
                 display_name(&info.path),
                 info.family,
+                info.placement,
                 info.load_ms
             ),
             EngineStatus::Failed(message) => format!("model not loaded: {message}"),
@@ -134,8 +135,16 @@ pub async fn initialized(backend: &Backend) {
             progress.finish_with_message(summary.clone()).await;
         }
         status::send(&client, status::state_of(&status), summary).await;
-        if let EngineStatus::Failed(message) = status {
-            notices.show_once(&client, MessageType::Error, failure_message(&message)).await;
+        match status {
+            EngineStatus::Failed(message) => {
+                notices.show_once(&client, MessageType::Error, failure_message(&message)).await;
+            }
+            EngineStatus::Ready(info) => {
+                if let Some(warning) = &info.warning {
+                    notices.show_once(&client, MessageType::Warning, warning.clone()).await;
+                }
+            }
+            EngineStatus::Loading { .. } => {}
         }
     });
 }

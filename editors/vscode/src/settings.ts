@@ -15,7 +15,14 @@ export type ServerSettings = Record<string, unknown>;
  * Server keys that take effect only when the server restarts (the model is loaded with them).
  * The server declares the same list (`RESTART_KEYS` in src/config.rs; a Rust test holds them equal).
  */
-export const RESTART_KEYS: readonly string[] = ['model', 'family', 'threads', 'contextSize'];
+export const RESTART_KEYS: readonly string[] = [
+  'model',
+  'family',
+  'threads',
+  'contextSize',
+  'gpuLayers',
+  'mainGpu',
+];
 
 /** Settings the server applies live. */
 const LIVE_KEYS: readonly string[] = [
