@@ -206,6 +206,7 @@ fn an_unsure_suggestion_is_withheld_with_its_reason_in_the_trace() {
     }
     assert!(value("min") <= value("mean") && value("min") <= value("first"), "{confidence}");
     assert!(generation.get("withheld").is_none(), "{generation}");
+    assert_eq!(trace["params"]["reason"], "model", "{trace}");
 
     // The strictest gate: the tiny model's guesses are never sure, so nothing is shown and the
     // trace says why.
@@ -215,5 +216,8 @@ fn an_unsure_suggestion_is_withheld_with_its_reason_in_the_trace() {
     let trace = client.wait_notification("infill/trace", |_| true);
     assert_eq!(trace["params"]["suggestion"], "");
     assert_eq!(trace["params"]["generation"]["withheld"], "lowConfidence", "{trace}");
+    assert_eq!(trace["params"]["reason"], "lowConfidence", "{trace}");
+    let stats = client.request("infill/stats", json!(null));
+    assert_eq!(stats["result"]["reasons"]["lowConfidence"], 1, "{stats}");
     assert!(client.shutdown().success());
 }

@@ -174,6 +174,10 @@ fn secrets_files_are_never_completed() {
     client.open(&env, "dotenv", "API_KEY=sk-live-123\nDB_PASSWORD=");
     let response = client.inline_completion(&env, 1, 12);
     assert_eq!(response["result"]["items"], json!([]), "{response}");
+    // The trace says why, and no prompt was built.
+    let trace = client.wait_notification("infill/trace", |p| p["uri"] == env.as_str());
+    assert_eq!(trace["params"]["reason"], "secretFile", "{trace}");
+    assert_eq!(trace["params"]["generation"], json!({}), "{trace}");
     // A source-named link to the secret is the secret.
     let text = "API_KEY=sk-live-123\nDB_PASSWORD=";
     std::fs::write(root.path().join(".env"), text).unwrap();
@@ -182,13 +186,18 @@ fn secrets_files_are_never_completed() {
     client.open(&link, "python", text);
     let response = client.inline_completion(&link, 1, 12);
     assert_eq!(response["result"]["items"], json!([]), "{response}");
+    let trace = client.wait_notification("infill/trace", |p| p["uri"] == link.as_str());
+    assert_eq!(trace["params"]["reason"], "secretFile", "{trace}");
 
     let code = root.uri("app.py");
     client.open(&code, "python", "x = ");
     client.inline_completion(&code, 0, 4);
-    let trace = client.wait_notification("infill/trace", |_| true);
-    assert_eq!(trace["params"]["uri"], code.as_str(), "the .env request must not reach the engine");
-    assert!(!client.notifications().iter().any(|n| n["method"] == "infill/trace"));
+    let trace = client.wait_notification("infill/trace", |p| p["uri"] == code.as_str());
+    assert!(trace["params"]["generation"]["prompt"].is_string(), "{trace}");
+    // Only ordinary code reached the engine; infill/stats counts each request's reason.
+    let stats = client.request("infill/stats", json!(null));
+    assert_eq!(stats["result"]["modelCalls"], 1, "{stats}");
+    assert_eq!(stats["result"]["reasons"]["secretFile"], 2, "{stats}");
     assert!(client.shutdown().success());
 }
 

@@ -44,11 +44,21 @@ pub enum Answer {
     /// Text to insert at the cursor (empty when the model had nothing to add), and where it
     /// came from.
     Suggested { text: String, source: Source },
-    /// Nothing to show: a newer request took over, the request was cancelled, or the document
-    /// is never completed (a secrets file).
-    Nothing,
+    /// Nothing to show, and why.
+    Nothing(NoAnswer),
     /// The engine failed; the message is for the user.
     Failed(String),
+}
+
+/// Why a request got no suggestion at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// The document is never completed (a secrets file).
+    SecretFile,
+    /// A newer request for the document took over before a model call started.
+    Superseded,
+    /// The model call was cancelled: a newer request, or no one waits for it any more.
+    Cancelled,
 }
 
 /// Where a suggestion came from.
@@ -100,7 +110,7 @@ impl Scheduler {
         // Checked before the cache too: its suggestions are keyed by text, not by document.
         if Pipeline::never_completed(document).await {
             tracing::debug!(%uri, "no completion inside a secrets file");
-            return Answer::Nothing;
+            return Answer::Nothing(NoAnswer::SecretFile);
         }
         let wait = self.debounce.on_request(Instant::now());
 
@@ -124,7 +134,8 @@ impl Scheduler {
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
             if job.is_cancelled() {
-                return Answer::Nothing; // a newer request took over during the wait
+                // A newer request took over during the wait.
+                return Answer::Nothing(NoAnswer::Superseded);
             }
         }
 
@@ -132,7 +143,7 @@ impl Scheduler {
         // writes may wait for it too, after this one is gone.
         let Some((started, waiter)) = self.in_flight.start(uri, &job, &document.rope, cursor_char)
         else {
-            return Answer::Nothing;
+            return Answer::Nothing(NoAnswer::Superseded);
         };
         reservation.disarm();
         self.run_job(document.clone(), cursor_char, started, JobKind::Request);
@@ -153,7 +164,7 @@ impl Scheduler {
                 let text = suggestion.text.clone();
                 Answer::Suggested { text, source: Source::Model(Box::new(suggestion)) }
             }
-            Outcome::Nothing => Answer::Nothing,
+            Outcome::Nothing => Answer::Nothing(NoAnswer::Cancelled),
             Outcome::Failed(message) => Answer::Failed(message),
         }
     }
@@ -176,7 +187,7 @@ impl Scheduler {
                 Some(Answer::Suggested { text: rest, source: Source::Joined { typed_chars } })
             }
             // Cancelled by a newer request (or the document closed): this one is stale too.
-            Outcome::Nothing => Some(Answer::Nothing),
+            Outcome::Nothing => Some(Answer::Nothing(NoAnswer::Cancelled)),
             Outcome::Failed(message) => Some(Answer::Failed(message)),
         }
     }

@@ -7,6 +7,7 @@
 //! Handlers never hold a lock or a dashmap guard across an `.await`, and never run model work:
 //! completions go to the engine thread through `completion::Pipeline`.
 
+mod answer_reason;
 mod capabilities;
 mod completion;
 mod did_change_configuration;
@@ -46,6 +47,8 @@ pub struct Backend {
     notices: Notices,
     /// Suggestions the user accepted (the item's `command`, run by the editor); local only.
     accepted: AtomicU64,
+    /// Why each completion request ended as it did, counted for `infill/stats`.
+    answer_reasons: answer_reason::ReasonCounts,
 }
 
 impl Backend {
@@ -58,6 +61,7 @@ impl Backend {
             client_watches_files: OnceLock::new(),
             notices: Notices::default(),
             accepted: AtomicU64::new(0),
+            answer_reasons: Default::default(),
         }
     }
 
@@ -72,11 +76,15 @@ impl Backend {
     }
 
     /// `infill/stats` (custom request, no params): the engine's counters — model calls,
-    /// cancellations, tokens evaluated — for `infill bench`.
-    async fn stats(&self) -> Result<EngineStatsSnapshot> {
+    /// cancellations, tokens evaluated — for `infill bench`, and `reasons`: how many requests
+    /// ended for each reason (answered by the model, the cache…, or empty and why).
+    async fn stats(&self) -> Result<Stats> {
         let session =
             self.session().ok_or_else(tower_lsp_server::jsonrpc::Error::invalid_request)?;
-        Ok(session.pipeline.engine.stats())
+        Ok(Stats {
+            engine: session.pipeline.engine.stats(),
+            reasons: self.answer_reasons.snapshot(),
+        })
     }
 
     /// `infill/indexStatus` (custom request): the workspace index's state; with
@@ -87,6 +95,14 @@ impl Backend {
         let Some(context) = self.context() else { return Ok(IndexStatus::default()) };
         Ok(if params.wait { context.indexed().await } else { context.status() })
     }
+}
+
+/// The `infill/stats` answer: the engine's counters, flattened, and the answer reasons.
+#[derive(Debug, serde::Serialize)]
+struct Stats {
+    #[serde(flatten)]
+    engine: EngineStatsSnapshot,
+    reasons: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]

@@ -84,6 +84,9 @@ pub struct TraceParams {
     pub uri: String,
     pub suggestion: String,
     pub generation: serde_json::Value,
+    /// Why the request ended as it did (`answer_reason::Reason`).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<super::answer_reason::Reason>,
 }
 
 impl Notification for TraceNotification {

@@ -1,11 +1,12 @@
 //! What `inlineCompletion` and `completion` share: find the document and the cursor, make sure
-//! the model is ready (else tell the user, once), ask the scheduler, send the opt-in trace, and
-//! turn engine trouble into one clear message.
+//! the model is ready (else tell the user, once), ask the scheduler, count why the request
+//! ended as it did, send the opt-in trace, and turn engine trouble into one clear message.
 
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::{Error, Result};
 
 use super::Backend;
+use super::answer_reason::Reason;
 use super::lifecycle::failure_message;
 use super::notices::{TraceNotification, TraceParams};
 use crate::documents::{DocumentSnapshot, PositionEncoding};
@@ -38,32 +39,52 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
     let cursor_char = document
         .offset_of(at.position, encoding)
         .map_err(|err| Error::invalid_params(err.to_string()))?;
-    match session.pipeline.engine.status() {
-        EngineStatus::Ready(_) => {}
+    let trace = session.pipeline.settings.trace;
+    let not_ready = match session.pipeline.engine.status() {
+        EngineStatus::Ready(_) => None,
         EngineStatus::Loading { path } => {
             let message = format!(
                 "infill: the model ({}) is still loading; suggestions start when it is ready",
                 path.display()
             );
             backend.notices.show_once(&backend.client, MessageType::Info, message).await;
-            return Ok(None);
+            Some(Reason::Loading)
         }
         EngineStatus::Failed(reason) => {
             let message = failure_message(&reason);
             backend.notices.show_once(&backend.client, MessageType::Error, message).await;
-            return Ok(None);
+            Some(Reason::ModelFailed)
         }
+    };
+    if let Some(reason) = not_ready {
+        backend.answer_reasons.count(reason);
+        if trace {
+            send_trace(backend, &uri, "", serde_json::json!({}), reason).await;
+        }
+        return Ok(None);
     }
 
-    match session.scheduler.suggest(&document, cursor_char).await {
+    let answer = session.scheduler.suggest(&document, cursor_char).await;
+    let reason = Reason::of(&answer);
+    backend.answer_reasons.count(reason);
+    match answer {
         Answer::Suggested { text, source } => {
-            if session.pipeline.settings.trace {
-                send_trace(backend, &uri, &text, trace_figures(&source)).await;
+            if trace {
+                send_trace(backend, &uri, &text, trace_figures(&source), reason).await;
             }
             Ok(Some(Placed { text, document, cursor_char, position: at.position, encoding }))
         }
-        Answer::Nothing => Ok(None),
+        Answer::Nothing(_) => {
+            if trace {
+                send_trace(backend, &uri, "", serde_json::json!({}), reason).await;
+            }
+            Ok(None)
+        }
         Answer::Failed(message) => {
+            if trace {
+                let figures = serde_json::json!({ "error": message });
+                send_trace(backend, &uri, "", figures, reason).await;
+            }
             backend.notices.show_once(&backend.client, MessageType::Error, message).await;
             Ok(None)
         }
@@ -95,8 +116,18 @@ fn trace_figures(source: &Source) -> serde_json::Value {
     }
 }
 
-async fn send_trace(backend: &Backend, uri: &Uri, suggestion: &str, generation: serde_json::Value) {
-    let params =
-        TraceParams { uri: uri.to_string(), suggestion: suggestion.to_string(), generation };
+async fn send_trace(
+    backend: &Backend,
+    uri: &Uri,
+    suggestion: &str,
+    generation: serde_json::Value,
+    reason: Reason,
+) {
+    let params = TraceParams {
+        uri: uri.to_string(),
+        suggestion: suggestion.to_string(),
+        generation,
+        reason: Some(reason),
+    };
     backend.client.send_notification::<TraceNotification>(params).await;
 }

@@ -108,8 +108,9 @@ impl InfillClient {
             Some("infill/trace") if message["params"]["generation"]["joined"] == true => {
                 *self.figures.joined_answers.get_or_insert(0) += 1;
             }
-            // Answers from the suggestion cache carry no token figures: they are no model call.
-            Some("infill/trace") if message["params"]["generation"]["cached"] != true => {
+            // Only a model call of its own carries token figures (not the cache, nor a request
+            // that ended empty before one: `reason`).
+            Some("infill/trace") if message["params"]["generation"]["promptTokens"].is_number() => {
                 let generation = &message["params"]["generation"];
                 let figure = |key: &str| generation[key].as_f64().unwrap_or(0.0);
                 self.figures.prompt_tokens.push(figure("promptTokens"));
