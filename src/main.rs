@@ -42,7 +42,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    infill::logging::init();
+    infill::logging::init(match cli.command {
+        // It prints its own warnings and errors; the log file has the rest.
+        Some(Command::Complete(_)) => infill::logging::Stderr::Quiet,
+        _ => infill::logging::Stderr::Log,
+    });
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => with_runtime(|runtime| {
             // LSP: exit code 1 when the client sent `exit` without `shutdown` first.
