@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod logging;
+pub mod version;
 pub mod secrets;
 pub mod workspace;
 

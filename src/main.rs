@@ -8,10 +8,15 @@ use clap::{Parser, Subcommand};
 
 mod cli_complete;
 
+/// `infill --version`: version, commit, llama.cpp backends (`-V`: the first two on one line).
+static LONG_VERSION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(infill::version::long_version);
+
 #[derive(Parser)]
 #[command(
     name = "infill",
-    version,
+    version = infill::version::VERSION,
+    long_version = LONG_VERSION.as_str(),
     about = "Local code-completion LSP server (fill-in-the-middle, llama.cpp)"
 )]
 struct Cli {

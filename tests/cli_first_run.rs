@@ -156,3 +156,25 @@ fn cancelled_requests_are_not_logged_at_the_default_level() {
     let verbose = cancel_one_request(Some("debug"));
     assert!(verbose.contains("cancelled request"), "{verbose}");
 }
+
+#[test]
+fn version_names_the_commit_and_the_backends() {
+    let dir = TempDir::new("version");
+    let output = infill(&dir, &["--version"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with(&format!("infill {}\n", env!("CARGO_PKG_VERSION"))), "{stdout}");
+    // Built from a git checkout (as here and in CI): its commit; from a tarball: "unknown".
+    let head = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_string(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    assert!(stdout.contains(&format!("\ncommit: {head}\n")), "{stdout}");
+    assert!(stdout.contains("llama.cpp backends: CPU"), "{stdout}");
+    let short = infill(&dir, &["-V"]);
+    let short = String::from_utf8_lossy(&short.stdout);
+    assert_eq!(short.trim(), format!("infill {} (commit {head})", env!("CARGO_PKG_VERSION")));
+}

@@ -1,0 +1,27 @@
+//! What `infill --version` says: the crate version, the git commit it was built from (`build.rs`;
+//! "unknown" outside a git checkout) and the llama.cpp backends compiled in.
+
+/// The crate version and commit, e.g. `0.1.0 (commit 1a2b3c4)`.
+pub const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("INFILL_GIT_COMMIT"), ")");
+
+/// The git commit the binary was built from, or "unknown".
+pub const COMMIT: &str = env!("INFILL_GIT_COMMIT");
+
+/// The llama.cpp backends this binary was built with. Only the CPU backend is built today (with
+/// OpenMP threads). A GPU backend would be a cargo feature passing the matching `llama-cpp-2`
+/// feature through, and would list itself here, e.g.
+/// `if cfg!(feature = "vulkan") { backends.push("Vulkan") }` (a `cfg!` on a feature that
+/// Cargo.toml does not declare is a compile warning, so none is written before its feature).
+pub fn backends() -> Vec<&'static str> {
+    vec!["CPU (OpenMP)"]
+}
+
+/// The long `--version` text: version, commit and backends, one per line.
+pub fn long_version() -> String {
+    format!(
+        "{}\ncommit: {COMMIT}\nllama.cpp backends: {}",
+        env!("CARGO_PKG_VERSION"),
+        backends().join(", ")
+    )
+}
