@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use tower_lsp_server::gen_lsp_types::{Position, Uri};
 
-use infill::config::Settings;
+use infill::config_file;
 use infill::documents::{DocumentStore, PositionEncoding};
 use infill::engine::{EngineStatus, JobHandle};
 use infill::session::Session;
@@ -46,8 +46,14 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
     check_position(&file, &text, line, column)?;
     let file = std::fs::canonicalize(&file)?;
 
-    let (mut settings, warnings) =
-        Settings::from_json(args.options.map(serde_json::Value::Object).as_ref());
+    // As the server layers them: defaults < user config file < the project's `.infill.toml` <
+    // --options < the flags below.
+    let root = project_root(&file);
+    let (from_files, mut warnings) =
+        config_file::layered(config_file::user_file().as_deref(), std::slice::from_ref(&root));
+    let (mut settings, option_warnings) =
+        from_files.merged(args.options.map(serde_json::Value::Object).as_ref());
+    warnings.extend(option_warnings);
     for warning in warnings {
         eprintln!("infill: {warning}");
     }
@@ -71,7 +77,7 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
         .with_context(|| format!("{}:{line}:{column} is not in the file", file.display()))?;
 
     let started = Instant::now();
-    let workspace = Workspace::new(vec![project_root(&file)]);
+    let workspace = Workspace::new(vec![root]);
     let (session, warnings) =
         Session::start(settings, workspace, command_line_model.as_deref(), documents);
     for warning in warnings {
