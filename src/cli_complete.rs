@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use tower_lsp_server::gen_lsp_types::{Position, Uri};
 
-use infill::config::Settings;
+use infill::config_file;
 use infill::documents::{DocumentStore, PositionEncoding};
 use infill::engine::{EngineStatus, JobHandle};
 use infill::session::Session;
@@ -31,6 +31,10 @@ pub struct CompleteArgs {
     /// Leave code from other files of the project out of the prompt.
     #[arg(long)]
     no_repo_context: bool,
+    /// Any settings, as a JSON object with the server's keys (e.g. '{"temperature": 0.2}').
+    /// `--model`, `--max-tokens` and `--no-repo-context` outrank it.
+    #[arg(long, value_name = "JSON", value_parser = infill::config::parse_json_object)]
+    options: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> anyhow::Result<()> {
@@ -38,13 +42,27 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     let text = String::from_utf8(bytes)
         .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text", file.display()))?;
+    // Before anything slow (the model, the index): a wrong position is the user's typo.
+    check_position(&file, &text, line, column)?;
     let file = std::fs::canonicalize(&file)?;
 
-    let mut settings = Settings::default();
+    // As the server layers them: defaults < user config file < the project's `.infill.toml` <
+    // --options < the flags below.
+    let root = project_root(&file);
+    let (from_files, mut warnings) =
+        config_file::layered(config_file::user_file().as_deref(), std::slice::from_ref(&root));
+    let (mut settings, option_warnings) =
+        from_files.merged(args.options.map(serde_json::Value::Object).as_ref());
+    warnings.extend(option_warnings);
+    for warning in warnings {
+        eprintln!("infill: {warning}");
+    }
     if let Some(max_tokens) = args.max_tokens {
         settings.max_tokens = max_tokens;
     }
-    settings.repo_context = !args.no_repo_context;
+    if args.no_repo_context {
+        settings.repo_context = false;
+    }
     let uri = Uri::from(
         url::Url::from_file_path(&file)
             .map_err(|_| anyhow::anyhow!("cannot make a URI of {}", file.display()))?
@@ -59,7 +77,7 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
         .with_context(|| format!("{}:{line}:{column} is not in the file", file.display()))?;
 
     let started = Instant::now();
-    let workspace = Workspace::new(vec![project_root(&file)]);
+    let workspace = Workspace::new(vec![root]);
     let (session, warnings) =
         Session::start(settings, workspace, command_line_model.as_deref(), documents);
     for warning in warnings {
@@ -133,6 +151,34 @@ fn parse_location(location: &str) -> anyhow::Result<(PathBuf, u32, u32)> {
     Ok((PathBuf::from(file), number(line, "LINE")?, number(column, "COL")?))
 }
 
+/// That LINE:COL (1-based, COL in characters) is in `text`, told in the user's own numbers. The
+/// line after a final line break exists (it is where one types at the end of a file), and so
+/// does the column just past a line's last character.
+fn check_position(file: &Path, text: &str, line: u32, column: u32) -> anyhow::Result<()> {
+    let rope = ropey::Rope::from_str(text);
+    // What an editor numbers: the empty line after a final line break is there to type on, but
+    // "it has N lines" counts the lines the file has, as `wc -l` and editors do.
+    let lines_in_file =
+        rope.len_lines() - usize::from(text.is_empty() || text.ends_with(['\n', '\r']));
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let Some(line_text) = rope.get_line(line as usize - 1) else {
+        bail!(
+            "line {line} is past the end of {} (it has {})",
+            file.display(),
+            plural(lines_in_file, "line")
+        );
+    };
+    let line_text = line_text.to_string();
+    let characters = line_text.trim_end_matches(['\n', '\r']).chars().count();
+    if column as usize > characters + 1 {
+        bail!(
+            "column {column} is past the end of line {line} ({})",
+            plural(characters, "character")
+        );
+    }
+    Ok(())
+}
+
 /// The enclosing repository (nearest folder with `.git`), else the file's folder: what an editor
 /// would have opened as the workspace.
 fn project_root(file: &Path) -> PathBuf {
@@ -142,7 +188,29 @@ fn project_root(file: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_location;
+    use std::path::Path;
+
+    use super::{check_position, parse_location};
+
+    #[test]
+    fn positions_are_checked_in_the_users_numbers() {
+        let file = Path::new("f.py");
+        let text = "def f():\n    return 1\n";
+        assert!(check_position(file, text, 1, 1).is_ok());
+        assert!(check_position(file, text, 2, 13).is_ok(), "just past the last character");
+        assert!(check_position(file, text, 3, 1).is_ok(), "the line after the final break");
+        let err = check_position(file, text, 99, 1).unwrap_err().to_string();
+        assert_eq!(err, "line 99 is past the end of f.py (it has 2 lines)");
+        let err = check_position(file, text, 2, 40).unwrap_err().to_string();
+        assert_eq!(err, "column 40 is past the end of line 2 (12 characters)");
+        let err = check_position(file, "x", 1, 3).unwrap_err().to_string();
+        assert_eq!(err, "column 3 is past the end of line 1 (1 character)");
+        let err = check_position(file, "é\r\n", 1, 3).unwrap_err().to_string();
+        assert_eq!(err, "column 3 is past the end of line 1 (1 character)");
+        assert!(check_position(file, "", 1, 1).is_ok());
+        let err = check_position(file, "", 2, 1).unwrap_err().to_string();
+        assert_eq!(err, "line 2 is past the end of f.py (it has 0 lines)");
+    }
 
     #[test]
     fn location_parses_from_the_right() {

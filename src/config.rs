@@ -209,7 +209,15 @@ impl Settings {
         let Ok(Value::Object(mut merged)) = serde_json::to_value(self) else {
             return (self.clone(), warnings);
         };
+        let known = known_keys();
         for (key, value) in object {
+            if !known.contains(key) && !RENAMED_KEYS.iter().any(|(old, _)| old == key) {
+                let hint = nearest_key(key, known.iter().map(String::as_str))
+                    .map(|near| format!("; did you mean `{near}`?"))
+                    .unwrap_or_default();
+                warnings.push(format!("setting `{key}` ignored: no such setting{hint}"));
+                continue;
+            }
             let key = match RENAMED_KEYS.iter().find(|(old, _)| old == key) {
                 Some(&(old, new)) => {
                     warnings.push(format!("setting `{old}` is deprecated: it is now `{new}`"));
@@ -256,6 +264,31 @@ impl Settings {
     }
 }
 
+/// Every setting's key, as written in a settings object.
+pub fn known_keys() -> &'static [String] {
+    static KEYS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+        // Every field serializes (none is skipped), so the default settings name them all.
+        match serde_json::to_value(Settings::default()) {
+            Ok(Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    });
+    &KEYS
+}
+
+/// The valid key `key` was most likely meant to be: the closest by edit distance (ignoring case),
+/// if it is close enough to be a typo (at most a third of the key's length, and at least 2).
+pub fn nearest_key<'a>(key: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = key.to_lowercase();
+    let limit = (key.chars().count() / 3).max(2);
+    known
+        .into_iter()
+        .map(|k| (strsim::levenshtein(&lower, &k.to_lowercase()), k))
+        .filter(|&(distance, _)| distance <= limit)
+        .min()
+        .map(|(_, k)| k)
+}
+
 /// Whether `settings` read back from their own JSON are the same: merges start from that JSON.
 fn survives_json(settings: &Settings) -> bool {
     serde_json::to_value(settings)
@@ -293,7 +326,9 @@ mod tests {
         assert_eq!(settings.multiline, Multiline::Never);
         assert_eq!(settings.temperature, 0.0);
         assert_eq!(warnings.len(), 2, "{warnings:?}");
-        assert!(warnings.iter().any(|w| w.contains("`modle`") && w.contains("unknown field")));
+        assert!(
+            warnings.iter().any(|w| w.contains("`modle`") && w.contains("did you mean `model`?"))
+        );
         assert!(warnings.iter().any(|w| w.contains("`temperature`")));
     }
 

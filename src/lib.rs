@@ -4,8 +4,10 @@
 //! Modules follow the way a keystroke travels; ARCHITECTURE.md has the map.
 
 pub mod config;
+pub mod config_file;
 pub mod logging;
 pub mod secrets;
+pub mod version;
 pub mod workspace;
 
 pub mod completion;

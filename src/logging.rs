@@ -1,12 +1,23 @@
 //! Logging to stderr and to a log file, never to stdout (stdout carries the LSP messages).
 //!
 //! The level comes from `INFILL_LOG` (tracing's filter syntax, e.g. `debug` or `infill=trace`).
+//! Every infill process appends to the same file, so that there is one place to look; it is
+//! rotated at start-up when it has grown past `ROTATE_BYTES` (the old one is kept as
+//! `infill.log.1`, replacing the previous one), so it never grows without bound.
 
 use std::fs::OpenOptions;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+
+/// A log file past this size at start-up is moved to `infill.log.1`.
+pub const ROTATE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The default filter. llama.cpp is chatty at info level; its warnings and errors are what users
+/// need. tower-lsp-server logs every cancelled request (`$/cancelRequest`, several per second of
+/// typing) at info: that is debug-level chatter here.
+const DEFAULT_FILTER: &str = "info,llama-cpp-2=warn,tower_lsp_server::service::pending=warn";
 
 /// Where the log file goes: `$XDG_STATE_HOME/infill/infill.log`, else `~/.local/state/infill/`.
 pub fn log_file_path() -> Option<PathBuf> {
@@ -16,18 +27,62 @@ pub fn log_file_path() -> Option<PathBuf> {
     Some(state.join("infill").join("infill.log"))
 }
 
+/// Where the log goes besides the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stderr {
+    /// Everything the filter lets through (the server: stderr is the editor's log view).
+    Log,
+    /// Nothing unless `INFILL_LOG` is set: a command that prints its own messages and errors
+    /// (`infill complete`) would otherwise say each twice.
+    Quiet,
+}
+
 /// Installs the global subscriber. Safe to call once per process; later calls do nothing.
-pub fn init() {
-    // llama.cpp is chatty at info level; its warnings and errors are what users need.
-    let filter = EnvFilter::try_from_env("INFILL_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,llama-cpp-2=warn"));
+pub fn init(stderr: Stderr) {
+    let from_env = std::env::var_os("INFILL_LOG").is_some();
+    let filter =
+        || EnvFilter::try_from_env("INFILL_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let file = log_file_path().and_then(|path| {
         std::fs::create_dir_all(path.parent()?).ok()?;
+        rotate_if_large(&path, ROTATE_BYTES);
         OpenOptions::new().create(true).append(true).open(path).ok()
     });
-    let stderr_layer = fmt::layer().with_writer(std::io::stderr).with_ansi(false);
-    let file_layer = file.map(|f| fmt::layer().with_writer(Mutex::new(f)).with_ansi(false));
-    let _ =
-        tracing_subscriber::registry().with(filter).with(stderr_layer).with(file_layer).try_init();
+    let stderr_layer = (stderr == Stderr::Log || from_env)
+        .then(|| fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_filter(filter()));
+    let file_layer = file
+        .map(|f| fmt::layer().with_writer(Mutex::new(f)).with_ansi(false).with_filter(filter()));
+    let _ = tracing_subscriber::registry().with(stderr_layer).with(file_layer).try_init();
     llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+}
+
+/// Moves `path` to `path.1` (replacing it) when it is larger than `limit`. Another process that
+/// still has the old file open keeps writing into `.1`, which is harmless; a failed rename
+/// leaves the log where it was.
+pub fn rotate_if_large(path: &Path, limit: u64) {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > limit) {
+        let mut old = path.as_os_str().to_owned();
+        old.push(".1");
+        let _ = std::fs::rename(path, PathBuf::from(old));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_large_log_is_rotated_and_a_small_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("infill.log");
+        std::fs::write(&log, "small\n").unwrap();
+        rotate_if_large(&log, 10);
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "small\n");
+        std::fs::write(dir.path().join("infill.log.1"), "older\n").unwrap();
+        std::fs::write(&log, "more than ten bytes\n").unwrap();
+        rotate_if_large(&log, 10);
+        assert!(!log.exists());
+        let rotated = std::fs::read_to_string(dir.path().join("infill.log.1")).unwrap();
+        assert_eq!(rotated, "more than ten bytes\n", "the older rotation is replaced");
+        rotate_if_large(&log, 10); // nothing there: nothing happens
+    }
 }

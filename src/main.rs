@@ -8,10 +8,15 @@ use clap::{Parser, Subcommand};
 
 mod cli_complete;
 
+/// `infill --version`: version, commit, llama.cpp backends (`-V`: the first two on one line).
+static LONG_VERSION: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(infill::version::long_version);
+
 #[derive(Parser)]
 #[command(
     name = "infill",
-    version,
+    version = infill::version::VERSION,
+    long_version = LONG_VERSION.as_str(),
     about = "Local code-completion LSP server (fill-in-the-middle, llama.cpp)"
 )]
 struct Cli {
@@ -43,7 +48,11 @@ enum Command {
 fn main() -> ExitCode {
     passive_openmp_threads();
     let cli = Cli::parse();
-    infill::logging::init();
+    infill::logging::init(match cli.command {
+        // It prints its own warnings and errors; the log file has the rest.
+        Some(Command::Complete(_)) => infill::logging::Stderr::Quiet,
+        _ => infill::logging::Stderr::Log,
+    });
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => with_runtime(|runtime| {
             // LSP: exit code 1 when the client sent `exit` without `shutdown` first.

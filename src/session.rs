@@ -43,11 +43,22 @@ impl Session {
             env_model.as_deref(),
             model::default_cache_path().as_deref(),
         ) {
-            Ok((path, origin)) => {
-                tracing::info!(path = %path.display(), %origin, "loading model");
-                Engine::start(path, origin, EngineConfig::from_settings(&settings))
+            // The header check is a few bytes: a wrong path fails here, before anything waits
+            // for the model or walks the workspace.
+            Ok((path, origin)) => match model::check_gguf(&path, origin) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), %origin, "loading model");
+                    Engine::start(path, origin, EngineConfig::from_settings(&settings))
+                }
+                Err(err) => {
+                    tracing::error!(%err, "model not loaded");
+                    Engine::failed(err.to_string())
+                }
+            },
+            Err(err) => {
+                tracing::error!(%err, "model not loaded");
+                Engine::failed(err.to_string())
             }
-            Err(err) => Engine::failed(err.to_string()),
         };
         let mut warnings = Vec::new();
         let context = settings

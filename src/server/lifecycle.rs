@@ -10,14 +10,19 @@ use tower_lsp_server::jsonrpc::Result;
 use super::Backend;
 use super::capabilities::server_capabilities;
 use super::status;
-use crate::config::Settings;
+use crate::config_file;
 use crate::documents::{DocumentStore, PositionEncoding};
 use crate::engine::EngineStatus;
 use crate::session::Session;
 use crate::workspace::Workspace;
 
 pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<InitializeResult> {
-    let (settings, warnings) = Settings::from_json(params.initialization_options.as_ref());
+    let workspace = workspace_from(&params);
+    // Defaults < user config file < each workspace folder's `.infill.toml` < the editor's.
+    let (from_files, mut warnings) =
+        config_file::layered(config_file::user_file().as_deref(), workspace.roots());
+    let (settings, editor_warnings) = from_files.merged(params.initialization_options.as_ref());
+    warnings.extend(editor_warnings);
     for warning in warnings {
         // Shown after `initialized`: the client may not take messages before that.
         backend.notices.defer(format!("infill: {warning}"));
@@ -31,12 +36,8 @@ pub fn initialize(backend: &Backend, params: InitializeParams) -> Result<Initial
     let _ = backend.client_watches_files.set(watches_files(&params));
 
     let documents = Arc::new(DocumentStore::with_encoding(encoding));
-    let (session, warnings) = Session::start(
-        settings,
-        workspace_from(&params),
-        backend.command_line_model.as_deref(),
-        documents,
-    );
+    let (session, warnings) =
+        Session::start(settings, workspace, backend.command_line_model.as_deref(), documents);
     for warning in warnings {
         backend.notices.defer(format!("infill: {warning}"));
     }

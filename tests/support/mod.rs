@@ -91,14 +91,23 @@ impl LspClient {
     }
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_logging(args, env, Some("info"))
+    }
+
+    /// Starts `infill` with `env` and `INFILL_LOG` set to `log`, or unset (the default level).
+    pub fn start_logging(args: &[&str], env: &[(&str, &str)], log: Option<&str>) -> Self {
         let state = TempDir::new("state");
         let mut command = Command::new(env!("CARGO_BIN_EXE_infill"));
         command
             .args(args)
             .env("XDG_STATE_HOME", state.path())
             .env("XDG_CACHE_HOME", state.path())
-            .env_remove("INFILL_MODEL")
-            .env("INFILL_LOG", "info");
+            .env("XDG_CONFIG_HOME", state.path())
+            .env_remove("INFILL_MODEL");
+        match log {
+            Some(log) => command.env("INFILL_LOG", log),
+            None => command.env_remove("INFILL_LOG"),
+        };
         for (key, value) in env {
             command.env(key, value);
         }
@@ -156,12 +165,29 @@ impl LspClient {
         self.inner.completion(uri, line, character).expect("completion")
     }
 
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.inner.stderr()
+    }
+
+    /// Waits for the answer to request `id`.
+    pub fn wait_response(&mut self, id: i64) -> Value {
+        self.inner.wait_response(id).expect("response")
+    }
+
     pub fn is_alive(&mut self) -> bool {
         self.inner.is_alive()
     }
 
     pub fn pid(&self) -> u32 {
         self.inner.pid()
+    }
+
+    /// Shuts the server down (as `shutdown`) and returns all it wrote to stderr.
+    pub fn shutdown_for_stderr(self) -> String {
+        let stderr = self.inner.stderr_handle();
+        self.shutdown();
+        stderr()
     }
 
     /// Shuts the server down; a server that does not exit cleanly fails with its stderr.

@@ -1,0 +1,180 @@
+//! What a new user meets first, tried as one would: `infill complete` with a wrong position, a
+//! wrong model path, settings given with `--options`, and the log a server leaves behind.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use support::{LspClient, TempDir, file_uri, tiny_model};
+
+const CODE: &str = "def add(a, b):\n    return a + b\n\n\ndef main():\n    print(add(1, 2))\n";
+
+/// `infill ARGS` with private state, cache and config folders and no `$INFILL_MODEL`.
+fn infill(dir: &TempDir, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_infill"))
+        .args(args)
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env_remove("INFILL_MODEL")
+        .env_remove("INFILL_LOG")
+        .output()
+        .expect("run infill")
+}
+
+fn project(dir: &TempDir) -> String {
+    let root = dir.path().join("proj");
+    std::fs::create_dir_all(&root).unwrap();
+    let file = root.join("main.py");
+    std::fs::write(&file, CODE).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_position_past_the_end_is_told_in_the_users_numbers_before_any_model_is_read() {
+    let dir = TempDir::new("position");
+    let file = project(&dir);
+    // The model path is wrong too: the position is checked first, so that is what is reported.
+    let missing = dir.path().join("missing.gguf");
+    let missing = missing.to_str().unwrap();
+    let output = infill(&dir, &["--model", missing, "complete", &format!("{file}:99:1")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        format!("infill: line 99 is past the end of {file} (it has 6 lines)\n")
+    );
+
+    let output = infill(&dir, &["--model", missing, "complete", &format!("{file}:2:40")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr(&output), "infill: column 40 is past the end of line 2 (16 characters)\n");
+}
+
+#[test]
+fn a_wrong_model_path_is_reported_once() {
+    let dir = TempDir::new("model");
+    let file = project(&dir);
+    let missing = dir.path().join("missing.gguf");
+    let output =
+        infill(&dir, &["--model", missing.to_str().unwrap(), "complete", &format!("{file}:7:1")]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = stderr(&output);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("infill: cannot read model "), "{stderr}");
+    assert!(stderr.contains("missing.gguf (from --model)"), "{stderr}");
+    // The log file still has it, for a server's user who never sees stderr.
+    let log = std::fs::read_to_string(dir.path().join("state/infill/infill.log")).unwrap();
+    assert!(log.contains("model not loaded"), "{log}");
+}
+
+#[test]
+fn options_give_any_setting_and_the_command_line_model_outranks_them() {
+    let dir = TempDir::new("options");
+    let file = project(&dir);
+    let options = json!({
+        "model": dir.path().join("not-this.gguf"),
+        "threads": 1, "maxTokens": 2, "minConfidence": 0, "repoContext": false,
+        "maxTokenz": 5,
+    });
+    let output = infill(
+        &dir,
+        &[
+            "--model",
+            tiny_model().to_str().unwrap(),
+            "complete",
+            &format!("{file}:7:1"),
+            "--json",
+            "--options",
+            &options.to_string(),
+        ],
+    );
+    let stderr = stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("JSON report");
+    assert_eq!(report["model"].as_str(), tiny_model().to_str());
+    let generated = report["generatedTokens"].as_u64().unwrap();
+    assert!(generated <= 2, "maxTokens 2 from --options: {report}");
+    assert_eq!(report["contextFiles"], json!([]), "repoContext false from --options: {report}");
+    // A bad key costs only that key, and is named.
+    assert!(stderr.contains("setting `maxTokenz` ignored"), "{stderr}");
+
+    let output = infill(&dir, &["complete", &format!("{file}:7:1"), "--options", "[1]"]);
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    assert!(self::stderr(&output).contains("must be a JSON object"));
+}
+
+#[test]
+fn a_large_log_is_rotated_when_infill_starts() {
+    let dir = TempDir::new("rotate");
+    let file = project(&dir);
+    let logs = dir.path().join("state/infill");
+    std::fs::create_dir_all(&logs).unwrap();
+    let big = "x".repeat(infill::logging::ROTATE_BYTES as usize + 1);
+    std::fs::write(logs.join("infill.log"), &big).unwrap();
+    infill(&dir, &["complete", &format!("{file}:99:1")]);
+    assert_eq!(std::fs::read_to_string(logs.join("infill.log.1")).unwrap().len(), big.len());
+    let fresh = std::fs::metadata(logs.join("infill.log")).map_or(0, |m| m.len());
+    assert!(fresh < 4096, "a new log was started: {fresh} bytes");
+}
+
+/// One `inlineCompletion` cancelled while it waits (a long fixed debounce keeps it waiting), on
+/// a server logging at `log`; returns the server's stderr.
+fn cancel_one_request(log: Option<&str>) -> String {
+    let dir = TempDir::new("cancel");
+    let root = dir.path().join("proj");
+    std::fs::create_dir_all(&root).unwrap();
+    let uri = file_uri(&root.join("main.py"));
+    let mut client = LspClient::start_logging(&[], &[], log);
+    client.initialize(
+        &root,
+        json!({"model": tiny_model(), "threads": 1, "debounceMs": 60000, "prefetch": false,
+               "warmUp": false}),
+        &["utf-16"],
+    );
+    client.wait_model_loaded();
+    client.open(&uri, "python", CODE);
+    let id = client.send_request(
+        "textDocument/inlineCompletion",
+        infill::lab::lsp_client::LspClient::inline_completion_params(&uri, 6, 0),
+    );
+    client.cancel(id);
+    let answer = client.wait_response(id);
+    assert_eq!(answer["error"]["code"], -32800, "cancelled: {answer}");
+    client.shutdown_for_stderr()
+}
+
+#[test]
+fn cancelled_requests_are_not_logged_at_the_default_level() {
+    let quiet = cancel_one_request(None);
+    assert!(!quiet.contains("cancelled request"), "{quiet}");
+    assert!(quiet.contains("model ready"), "the default level still logs: {quiet}");
+    // The same at debug level logs the cancel: the check above is not vacuous.
+    let verbose = cancel_one_request(Some("debug"));
+    assert!(verbose.contains("cancelled request"), "{verbose}");
+}
+
+#[test]
+fn version_names_the_commit_and_the_backends() {
+    let dir = TempDir::new("version");
+    let output = infill(&dir, &["--version"]);
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with(&format!("infill {}\n", env!("CARGO_PKG_VERSION"))), "{stdout}");
+    // Built from a git checkout (as here and in CI): its commit; from a tarball: "unknown".
+    let head = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_string(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    assert!(stdout.contains(&format!("\ncommit: {head}\n")), "{stdout}");
+    assert!(stdout.contains("llama.cpp backends: CPU"), "{stdout}");
+    let short = infill(&dir, &["-V"]);
+    let short = String::from_utf8_lossy(&short.stdout);
+    assert_eq!(short.trim(), format!("infill {} (commit {head})", env!("CARGO_PKG_VERSION")));
+}
