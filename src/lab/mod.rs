@@ -20,6 +20,17 @@ pub mod eval;
 pub mod llama_server;
 pub mod lsp_client;
 
+/// `infill serve` as the lab starts it: without the user's settings file
+/// (`$XDG_CONFIG_HOME/infill/config.toml`), so that a measurement depends only on its own
+/// `--options`.
+pub fn measured_server(exe: &std::path::Path) -> std::process::Command {
+    let no_config = std::env::temp_dir().join("infill-lab-no-config");
+    let _ = std::fs::create_dir_all(&no_config);
+    let mut command = std::process::Command::new(exe);
+    command.arg("serve").env("XDG_CONFIG_HOME", no_config);
+    command
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};

@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -41,8 +40,7 @@ impl InfillClient {
         root: &Path,
         options: &serde_json::Map<String, serde_json::Value>,
     ) -> anyhow::Result<(Self, String)> {
-        let mut command = Command::new(exe);
-        command.arg("serve");
+        let mut command = crate::lab::measured_server(exe);
         if let Some(model) = model {
             command.arg("--model").arg(model);
         }

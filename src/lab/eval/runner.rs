@@ -2,7 +2,6 @@
 //! server per task, rooted at the task's workspace), or from a llama-server baseline.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
@@ -47,8 +46,8 @@ pub struct InfillRunner {
 
 impl InfillRunner {
     pub fn complete(&self, task: &Task, workspace: &TaskWorkspace) -> anyhow::Result<Answer> {
-        let mut command = Command::new(&self.binary);
-        command.arg("serve").env("INFILL_LOG", "warn");
+        let mut command = crate::lab::measured_server(&self.binary);
+        command.env("INFILL_LOG", "warn");
         if let Some(model) = &self.model {
             command.arg("--model").arg(model);
         }
