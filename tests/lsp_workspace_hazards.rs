@@ -109,7 +109,7 @@ fn hazards_named_like_source_never_block_leak_or_crash() {
     let lines = main.lines().count() as u32;
     let response = client.inline_completion(&main_uri, lines - 1, 11);
     assert!(response.get("error").is_none(), "{response}");
-    let trace = client.wait_notification("infill/trace", |_| true);
+    let trace = client.wait_notification("infill/trace", |p| p["generation"]["prompt"].is_string());
     let prompt = trace["params"]["generation"]["prompt"].as_str().unwrap().to_string();
     assert!(prompt.contains("<file_sep>util.py\n"), "the ordinary import is shown: {prompt}");
     assert_clean(&prompt, "main.py");
@@ -192,13 +192,14 @@ fn hazards_named_like_source_never_block_leak_or_crash() {
     );
     let response = client.inline_completion(&main_uri, lines, 11);
     assert!(response.get("error").is_none(), "{response}");
-    let trace = client.wait_notification("infill/trace", |_| true);
+    let trace = client.wait_notification("infill/trace", |p| p["generation"]["prompt"].is_string());
     let prompt = trace["params"]["generation"]["prompt"].as_str().unwrap();
     assert_clean(prompt, "main.py after the events");
-    let traced_secret = client
-        .notifications()
-        .iter()
-        .any(|n| n["method"] == "infill/trace" && n["params"]["uri"] == json!(swap_secret));
+    let traced_secret = client.notifications().iter().any(|n| {
+        n["method"] == "infill/trace"
+            && n["params"]["uri"] == json!(swap_secret)
+            && n["params"]["reason"] != "secretFile"
+    });
     assert!(!traced_secret, "no completion for a document that leads to a secret");
     let rest: Vec<&Value> =
         client.notifications().iter().filter(|n| n["method"] == "infill/trace").collect();
@@ -250,7 +251,7 @@ fn a_ten_thousand_file_tree_is_indexed_with_bounded_memory() {
     client.open(&uri, "python", main);
     let response = client.inline_completion(&uri, 4, 11);
     assert!(response.get("error").is_none(), "{response}");
-    let trace = client.wait_notification("infill/trace", |_| true);
+    let trace = client.wait_notification("infill/trace", |p| p["generation"]["prompt"].is_string());
     let prompt = trace["params"]["generation"]["prompt"].as_str().unwrap();
     assert!(prompt.contains("pkg_7/mod_3.py"), "the imported file is shown: {prompt}");
     let context_ms = trace["params"]["generation"]["contextMs"].as_f64().unwrap_or_default();
