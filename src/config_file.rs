@@ -17,9 +17,13 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::config::Settings;
+use crate::regular_file::{self, ReadError};
 
 /// The project file's name, at a workspace root.
 pub const PROJECT_FILE: &str = ".infill.toml";
+
+/// A settings file is a few lines; anything bigger is not one.
+const MAX_SETTINGS_FILE_BYTES: u64 = 1 << 20;
 
 /// The user-file-only key that lets project files set `PROJECT_RESTRICTED_KEYS`.
 pub const ALLOW_PROJECT_MODEL: &str = "allowProjectModel";
@@ -116,9 +120,15 @@ fn apply(
 /// Reads and parses one file; `None` when it does not exist or cannot be used (then said in
 /// `warnings`).
 fn read(path: &Path, warnings: &mut Vec<String>) -> Option<FileSettings> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return None,
+    // A project file comes with whatever repository was cloned: read it as any workspace file
+    // (regular, bounded, never a blocking open).
+    let text = match regular_file::read(path, MAX_SETTINGS_FILE_BYTES).map(String::from_utf8) {
+        Ok(Ok(text)) => text,
+        Err(ReadError::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => return None,
+        Ok(Err(_)) => {
+            warnings.push(format!("{}: ignored: not UTF-8 text", path.display()));
+            return None;
+        }
         Err(err) => {
             warnings.push(format!("{}: ignored: cannot read it: {err}", path.display()));
             return None;
@@ -252,6 +262,23 @@ mod tests {
         let (settings, warnings) = layered(Some(&absent), &[files.dir.path().to_path_buf()]);
         assert_eq!(settings, Settings::default());
         assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_project_file_that_is_a_fifo_is_refused_without_waiting() {
+        let files = Files::new();
+        let root = files.dir.path().join("cloned");
+        std::fs::create_dir_all(&root).unwrap();
+        let fifo = root.join(PROJECT_FILE);
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        // A blocking open would hang here: nothing writes to the FIFO.
+        let (settings, warnings) = layered(None, &[root]);
+        assert_eq!(settings, Settings::default());
+        assert_eq!(
+            warnings,
+            [format!("{}: ignored: cannot read it: not a regular file", fifo.display())]
+        );
     }
 
     #[test]

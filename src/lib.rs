@@ -6,6 +6,7 @@
 pub mod config;
 pub mod config_file;
 pub mod logging;
+pub mod regular_file;
 pub mod secrets;
 pub mod version;
 pub mod workspace;

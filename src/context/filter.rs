@@ -2,11 +2,11 @@
 //! resolving symlinks), never secrets or what the user's deny list names, only source code that
 //! people wrote (no vendored, generated, binary or oversized files).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
+use crate::regular_file::{self, ReadError};
 use crate::secrets;
 
 /// Files over this size are skipped: generated tables, bundles, data.
@@ -199,30 +199,14 @@ impl FileFilter {
     }
 
     /// Reads an admitted file: at most `MAX_FILE_BYTES`, UTF-8 without NUL bytes, and not marked
-    /// as generated in its first lines.
-    /// Only regular files are opened: opening a FIFO named like source would block until a
-    /// writer comes, and a device could be read forever.
+    /// as generated in its first lines. Only regular files, opened without blocking
+    /// (`regular_file`): a FIFO named like source must not wedge the server.
     pub fn read(&self, file: &Admitted) -> Result<String, Refusal> {
-        let unreadable = |e: std::io::Error| Refusal::Unreadable(e.to_string());
-        if !std::fs::metadata(&file.path).map_err(unreadable)?.is_file() {
-            return Err(Refusal::NotRegular);
-        }
-        let handle = std::fs::File::open(&file.path).map_err(unreadable)?;
-        let metadata = handle.metadata().map_err(unreadable)?;
-        // Replaced by something else between the two looks: refuse it all the same.
-        if !metadata.is_file() {
-            return Err(Refusal::NotRegular);
-        }
-        let size = metadata.len();
-        if size > MAX_FILE_BYTES {
-            return Err(Refusal::TooLarge);
-        }
-        let mut bytes = Vec::with_capacity(size as usize);
-        // `take` guards against a file that grew since `metadata`.
-        handle.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(unreadable)?;
-        if bytes.len() as u64 > MAX_FILE_BYTES {
-            return Err(Refusal::TooLarge);
-        }
+        let bytes = regular_file::read(&file.path, MAX_FILE_BYTES).map_err(|e| match e {
+            ReadError::NotRegular => Refusal::NotRegular,
+            ReadError::TooLarge { .. } => Refusal::TooLarge,
+            ReadError::Io(e) => Refusal::Unreadable(e.to_string()),
+        })?;
         check_text(bytes)
     }
 }
