@@ -42,6 +42,8 @@ pub struct BracketContext {
     /// Closers on the cursor line after the cursor that close something opened before it
     /// (or nothing): the suggestion must leave that many brackets open for them.
     pub closed_by_suffix: usize,
+    /// Brackets opened on the cursor line before the cursor and still open there.
+    pub open_on_cursor_line: usize,
 }
 
 impl BracketContext {
@@ -52,12 +54,20 @@ impl BracketContext {
             .iter()
             .filter(|b| matches!(b.role, Role::ClosesBeforeCursor | Role::Unmatched))
             .count();
-        Self { open_before_cursor, closed_by_suffix }
+        let open_on_cursor_line = open_brackets(last_line(prefix)).len();
+        Self { open_before_cursor, closed_by_suffix, open_on_cursor_line }
     }
 
     /// How many brackets opened before the cursor a suggestion may close.
     pub fn closable(&self) -> usize {
         self.open_before_cursor.len().saturating_sub(self.closed_by_suffix)
+    }
+
+    /// How many brackets the suggestion must close for the cursor line to balance: those the
+    /// line opened before the cursor, less those the rest of the line closes. Brackets opened
+    /// on earlier lines (the enclosing function's `{`) close on later lines, not this one.
+    pub fn to_close_on_cursor_line(&self) -> usize {
+        self.open_on_cursor_line.saturating_sub(self.closed_by_suffix)
     }
 }
 

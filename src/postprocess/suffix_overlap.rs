@@ -24,8 +24,9 @@
 //!   - it closes no bracket that the suggestion opened before it (`foo(x)` before `)` keeps its
 //!     `)`);
 //!   - if it closes brackets opened before the cursor, the suggestion without it closes exactly
-//!     as many of those as the rest of the line leaves open: `a, b)` inside `foo(bar(` before
-//!     `)` is right as it is, `a, b))` loses one `)`. The `bracket_balance` filter cuts closers
+//!     as many of those as the cursor line opened and the rest of the line leaves open: `a, b)`
+//!     inside `foo(bar(` before `)` is right as it is, `a, b))` loses one `)`. Brackets opened
+//!     on earlier lines (the enclosing function's `{`) do not count: they close further down. The `bracket_balance` filter cuts closers
 //!     that are simply unmatched; this one drops the duplicated text around them (`lo");`
 //!     before `");`).
 
@@ -125,7 +126,7 @@ fn drop_tail_overlap<'a>(
         }
         let roles = roles
             .get_or_insert_with(|| walk(line_before_cursor, written, &brackets.open_before_cursor));
-        if brackets_allow_dropping(roles, start, brackets.closable()) {
+        if brackets_allow_dropping(roles, start, brackets.to_close_on_cursor_line()) {
             return &text[..start];
         }
     }
@@ -133,7 +134,7 @@ fn drop_tail_overlap<'a>(
 }
 
 /// Whether the brackets allow dropping everything from `start` (see the module comment).
-fn brackets_allow_dropping(roles: &[Bracket], start: usize, closable: usize) -> bool {
+fn brackets_allow_dropping(roles: &[Bracket], start: usize, to_close: usize) -> bool {
     let (mut kept, mut dropped) = (0, 0);
     for bracket in roles {
         match bracket.role {
@@ -145,7 +146,7 @@ fn brackets_allow_dropping(roles: &[Bracket], start: usize, closable: usize) -> 
             _ => {}
         }
     }
-    dropped == 0 || kept == closable
+    dropped == 0 || kept == to_close
 }
 
 fn is_word_char(c: char) -> bool {
@@ -282,6 +283,15 @@ mod tests {
             ("x = foo(", "a, b);", ");", "a, b"),
             ("print(\"hel", "lo\");", "\");", "lo"),
             ("a(b(c(", "x))", "))", "x)"),
+            // Brackets open from earlier lines close on later lines, not on this one.
+            (
+                "class P {\n  d(o: P): number {\n    return distance(this.x, this.y, ",
+                "other.x, other.y);",
+                ");\n  }\n}\n",
+                "other.x, other.y",
+            ),
+            ("fn f() {\n    foo(bar(", "a, b)", ")\n}", "a, b)"),
+            ("fn f() {\n    let v = vec![", "1, 2];", "];\n}", "1, 2"),
             ("foo(bar(", "a, b)", ")", "a, b)"),
             // Only the start of the rest of the line counts: a `;` written before its `)` stays.
             ("print(", "foo(x);", ");", "foo(x);"),
