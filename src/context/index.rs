@@ -85,7 +85,6 @@ impl IndexedFile {
     }
 }
 
-#[derive(Default)]
 pub struct Index {
     /// By real path; a `BTreeMap` so that every scan visits files in the same order.
     files: BTreeMap<PathBuf, IndexedFile>,
@@ -98,11 +97,34 @@ pub struct Index {
     definitions: HashMap<String, Vec<PathBuf>>,
     bytes: usize,
     memory: usize,
+    /// `MAX_INDEX_MEMORY`; smaller in tests, to reach the bound with a few files.
+    memory_limit: usize,
     /// Bumped by every change, so that callers can tell whether what they computed still holds.
     generation: u64,
 }
 
+impl Default for Index {
+    fn default() -> Self {
+        Self::with_memory_limit(MAX_INDEX_MEMORY)
+    }
+}
+
 impl Index {
+    pub fn with_memory_limit(memory_limit: usize) -> Self {
+        Self {
+            files: BTreeMap::new(),
+            term_ids: HashMap::new(),
+            document_frequency: HashMap::new(),
+            window_count: 0,
+            window_length_total: 0,
+            definitions: HashMap::new(),
+            bytes: 0,
+            memory: 0,
+            memory_limit,
+            generation: 0,
+        }
+    }
+
     pub fn file(&self, path: &Path) -> Option<&IndexedFile> {
         self.files.get(path)
     }
@@ -159,7 +181,7 @@ impl Index {
 
     /// Whether another workspace file may still go in (the memory bound is not reached).
     pub fn has_room(&self) -> bool {
-        self.memory < MAX_INDEX_MEMORY
+        self.memory < self.memory_limit
     }
 
     /// Adds or replaces a file. The text is analysed here, so callers should prefer to build an

@@ -117,6 +117,15 @@ impl RepoContext {
         let spawned = std::thread::Builder::new().name("infill-index".into()).spawn(move || {
             let report = walk::index_workspace(&context.filter, &context.index, &context.stop);
             tracing::info!(?report, "workspace indexed");
+            if report.full {
+                tracing::warn!(
+                    skipped = report.skipped,
+                    "the workspace is larger than the index's memory bound ({} MiB): {} files \
+                     are left out of the repository context",
+                    index::MAX_INDEX_MEMORY >> 20,
+                    report.skipped
+                );
+            }
             context.publish(false, Some(report));
         });
         if let Err(err) = spawned {

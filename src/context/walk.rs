@@ -172,4 +172,36 @@ mod tests {
         assert_eq!(report.files, 2);
         assert!(!report.full);
     }
+
+    #[test]
+    fn the_walk_stops_at_the_memory_bound_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let body: String =
+            (0..100).map(|i| format!("def f{i}(x):\n    return x + {i}\n")).collect();
+        for n in 0..20 {
+            std::fs::write(root.join(format!("m{n:02}.py")), &body).unwrap();
+        }
+        let (filter, _) = FileFilter::new(&[root.to_path_buf()], &[]);
+        // Measure one file, then allow a little under five.
+        let one = {
+            let index = RwLock::new(Index::default());
+            std::fs::create_dir(root.join("one")).unwrap();
+            std::fs::write(root.join("one/m.py"), &body).unwrap();
+            let (one_filter, _) = FileFilter::new(&[root.join("one")], &[]);
+            index_workspace(&one_filter, &index, &AtomicBool::new(false));
+            std::fs::remove_dir_all(root.join("one")).unwrap();
+            index.read().unwrap().memory()
+        };
+        assert!(one > 0);
+        let limit = one * 5 - one / 2;
+        let index = RwLock::new(Index::with_memory_limit(limit));
+        let report = index_workspace(&filter, &index, &AtomicBool::new(false));
+        let index = index.read().unwrap();
+        assert!(report.full, "the bound was reached and reported");
+        assert_eq!((report.files, index.len()), (5, 5), "files go in while the index is under it");
+        assert_eq!(report.skipped, 15);
+        // Checked before each insert: at most one file over the bound, never more.
+        assert!(index.memory() < limit + one, "{} of {limit}", index.memory());
+    }
 }
