@@ -3,7 +3,8 @@
 //!
 //! A closer may close a bracket the suggestion opened, or one opened before the cursor — but only
 //! as many of those as the rest of the cursor line leaves open: closers the suffix already has
-//! are not emitted again (`foo(a, b))` inside `print(` before `)` becomes `foo(a, b)`).
+//! are not emitted again (`foo(a, b))` inside `print(` before `)` becomes `foo(a, b)`, also
+//! inside a function whose `{` is still open: `BracketContext::closable`).
 //! A closer of the wrong kind (`]` while `(` is innermost) closes nothing.
 //!
 //! Brackets inside string literals and line comments don't count; see `brackets.rs` for the
@@ -40,6 +41,10 @@ mod tests {
             // The suffix already closes `print(`.
             ("print(", "foo(a, b))", ")", "foo(a, b)"),
             ("print(", "foo(a, b))", "", "foo(a, b))"),
+            // ... also inside a block: its brace closes further down, not on this line.
+            ("fn f() {\n    print(", "foo(a, b));", ")", "foo(a, b)"),
+            ("def f():\n    x = [g(", "1)].pop()", ")]", "1"),
+            ("fn f() {\n    g(\n        a, ", "b)", ")", "b"),
             ("foo(bar(", "a, b)", ")", "a, b)"),
             ("foo(bar(", "a, b)), c", ")", "a, b)"),
             ("f(x[", "0])", ")", "0]"),

@@ -58,16 +58,18 @@ impl BracketContext {
         Self { open_before_cursor, closed_by_suffix, open_on_cursor_line }
     }
 
-    /// How many brackets opened before the cursor a suggestion may close.
+    /// How many brackets opened before the cursor a suggestion may close. When the rest of the
+    /// cursor line closes some, they are the cursor line's own (innermost) brackets, and the
+    /// suggestion may close only those the line opened that the rest leaves open: more would
+    /// write the rest's closers a second time. Brackets opened on earlier lines (the enclosing
+    /// function's `{`) close further down, so they count only when the rest of the line closes
+    /// nothing (a multi-line suggestion may then close the block it is in).
     pub fn closable(&self) -> usize {
-        self.open_before_cursor.len().saturating_sub(self.closed_by_suffix)
-    }
-
-    /// How many brackets the suggestion must close for the cursor line to balance: those the
-    /// line opened before the cursor, less those the rest of the line closes. Brackets opened
-    /// on earlier lines (the enclosing function's `{`) close on later lines, not this one.
-    pub fn to_close_on_cursor_line(&self) -> usize {
-        self.open_on_cursor_line.saturating_sub(self.closed_by_suffix)
+        if self.closed_by_suffix > 0 {
+            self.open_on_cursor_line.saturating_sub(self.closed_by_suffix)
+        } else {
+            self.open_before_cursor.len()
+        }
     }
 }
 

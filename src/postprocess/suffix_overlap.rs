@@ -126,7 +126,7 @@ fn drop_tail_overlap<'a>(
         }
         let roles = roles
             .get_or_insert_with(|| walk(line_before_cursor, written, &brackets.open_before_cursor));
-        if brackets_allow_dropping(roles, start, brackets.to_close_on_cursor_line()) {
+        if brackets_allow_dropping(roles, start, brackets.closable()) {
             return &text[..start];
         }
     }
@@ -134,7 +134,7 @@ fn drop_tail_overlap<'a>(
 }
 
 /// Whether the brackets allow dropping everything from `start` (see the module comment).
-fn brackets_allow_dropping(roles: &[Bracket], start: usize, to_close: usize) -> bool {
+fn brackets_allow_dropping(roles: &[Bracket], start: usize, closable: usize) -> bool {
     let (mut kept, mut dropped) = (0, 0);
     for bracket in roles {
         match bracket.role {
@@ -146,7 +146,7 @@ fn brackets_allow_dropping(roles: &[Bracket], start: usize, to_close: usize) -> 
             _ => {}
         }
     }
-    dropped == 0 || kept == to_close
+    dropped == 0 || kept == closable
 }
 
 fn is_word_char(c: char) -> bool {
