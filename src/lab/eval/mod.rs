@@ -80,6 +80,11 @@ pub struct EvalArgs {
     /// every prefix is spread over the file, so a stopped run has scored a fair sample.
     #[arg(long)]
     pub minutes: Option<f64>,
+    /// Ask each task as an editor that closes brackets would: the cursor after the first
+    /// bracket of the answer's first line, its closer already after the cursor, the answer what
+    /// goes inside (ids get `+closer`; tasks without such a bracket are left out).
+    #[arg(long)]
+    pub editor_closers: bool,
 }
 
 pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
@@ -99,6 +104,9 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     }
     if !args.kind.is_empty() {
         all.retain(|task| args.kind.contains(&task.kind));
+    }
+    if args.editor_closers {
+        all = all.iter().filter_map(tasks::with_editor_closer).collect();
     }
     let tasks = tasks::run_order(tasks::spread(all, args.limit));
     let repos = args.repos.clone().unwrap_or_else(|| {

@@ -42,6 +42,68 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<Task>> {
         .collect()
 }
 
+/// The task as met in an editor that closes brackets itself (VS Code, Zed, Neovim and Helix
+/// with the usual plugins): the user has typed the first line of the answer up to its first
+/// bracket that closes on that line, and the editor put the closer after the cursor. The answer
+/// is what goes inside; the closer is already there, and text after it is not typed yet. `None`
+/// for multi-line tasks and when the first line has no such bracket, or nothing inside it.
+pub fn with_editor_closer(task: &Task) -> Option<Task> {
+    // A multi-line answer's first line alone would be a different kind of task.
+    if !task.is_single_line() {
+        return None;
+    }
+    let line = task.middle.split('\n').next().unwrap_or_default();
+    let (open, close) = first_bracket_pair(line)?;
+    let inside = &line[open + 1..close];
+    if inside.trim().is_empty() {
+        return None;
+    }
+    Some(Task {
+        id: format!("{}+closer", task.id),
+        prefix: format!("{}{}", task.prefix, &line[..=open]),
+        middle: inside.to_string(),
+        suffix: format!("{}{}", &line[close..=close], task.suffix),
+        ..task.clone()
+    })
+}
+
+/// Byte offsets of the first `(`, `[` or `{` in `line` and of its closer, outside string
+/// literals (`"`, `'`, `` ` ``, on this line).
+fn first_bracket_pair(line: &str) -> Option<(usize, usize)> {
+    let mut open: Vec<(u8, usize)> = Vec::new();
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, b) in line.bytes().enumerate() {
+        if let Some(q) = quote {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                _ if b == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' | b'\'' | b'`' => quote = Some(b),
+            b'(' | b'[' | b'{' => open.push((b, i)),
+            b')' | b']' | b'}' => {
+                let opener = match b {
+                    b')' => b'(',
+                    b']' => b'[',
+                    _ => b'{',
+                };
+                match open.pop() {
+                    Some((o, at)) if o == opener && open.is_empty() => return Some((at, i)),
+                    Some((o, _)) if o == opener => {}
+                    _ => return None,
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// `limit` tasks spread evenly over the file, so a short run still covers every kind.
 pub fn spread(tasks: Vec<Task>, limit: Option<usize>) -> Vec<Task> {
     match limit {
@@ -115,6 +177,26 @@ mod tests {
         assert_eq!(&order[..5], [0, 8, 4, 2, 6]);
         assert!(ids(run_order(Vec::new())).is_empty());
         assert_eq!(ids(run_order(vec![task("x", "multi-line")])), ["x"]);
+    }
+
+    #[test]
+    fn an_editor_closer_moves_the_first_brackets_content_into_the_answer() {
+        let mut t = task("HumanEval/1/0", "single-line");
+        t.prefix = "def f(l):\n".into();
+        t.middle = "    return sorted(set(l)) + [\")\"]".into();
+        t.suffix = "\n\nprint(f([1]))\n".into();
+        let moved = with_editor_closer(&t).unwrap();
+        assert_eq!(moved.id, "HumanEval/1/0+closer");
+        assert_eq!(moved.prefix, "def f(l):\n    return sorted(");
+        assert_eq!(moved.middle, "set(l)");
+        assert_eq!(moved.suffix, ")\n\nprint(f([1]))\n");
+        // Brackets in strings do not count; empty brackets and none at all give no task.
+        t.middle = "x = \"(\" + g(a)".into();
+        assert_eq!(with_editor_closer(&t).unwrap().middle, "a");
+        for middle in ["f()", "x = 1", "a)", "f(\n    a)"] {
+            t.middle = middle.into();
+            assert_eq!(with_editor_closer(&t), None, "{middle:?}");
+        }
     }
 
     #[test]
