@@ -45,7 +45,8 @@ pub fn load(path: &Path) -> anyhow::Result<Vec<Task>> {
 /// The task as met in an editor that closes brackets itself (VS Code, Zed, Neovim and Helix
 /// with the usual plugins): the user has typed the first line of the answer up to its first
 /// bracket that closes on that line, and the editor put the closer after the cursor. The answer
-/// is what goes inside; the closer is already there, and text after it is not typed yet. `None`
+/// is what goes inside; the closer is already there, and text after it is not typed yet (so
+/// there is no pass@1: the file is not whole). `None`
 /// for multi-line tasks and when the first line has no such bracket, or nothing inside it.
 pub fn with_editor_closer(task: &Task) -> Option<Task> {
     // A multi-line answer's first line alone would be a different kind of task.
@@ -63,6 +64,8 @@ pub fn with_editor_closer(task: &Task) -> Option<Task> {
         prefix: format!("{}{}", task.prefix, &line[..=open]),
         middle: inside.to_string(),
         suffix: format!("{}{}", &line[close..=close], task.suffix),
+        // The rest of the line is not typed yet: the file cannot run.
+        test: None,
         ..task.clone()
     })
 }
@@ -185,11 +188,13 @@ mod tests {
         t.prefix = "def f(l):\n".into();
         t.middle = "    return sorted(set(l)) + [\")\"]".into();
         t.suffix = "\n\nprint(f([1]))\n".into();
+        t.test = Some("assert f([1]) == [1]".into());
         let moved = with_editor_closer(&t).unwrap();
         assert_eq!(moved.id, "HumanEval/1/0+closer");
         assert_eq!(moved.prefix, "def f(l):\n    return sorted(");
         assert_eq!(moved.middle, "set(l)");
         assert_eq!(moved.suffix, ")\n\nprint(f([1]))\n");
+        assert_eq!(moved.test, None, "the line is not whole: no pass@1");
         // Brackets in strings do not count; empty brackets and none at all give no task.
         t.middle = "x = \"(\" + g(a)".into();
         assert_eq!(with_editor_closer(&t).unwrap().middle, "a");
