@@ -112,6 +112,12 @@ pub struct Settings {
     /// Extra glob patterns (gitignore syntax, relative to a workspace root) of files whose text
     /// must never reach a prompt, on top of the built-in secrets list (`.env*`, keys, …).
     pub context_deny: Vec<String>,
+    /// Language ids (as the editor names them: `markdown`, `plaintext`…) never completed.
+    /// Default: prose and commit messages, as other completion tools do.
+    pub disabled_languages: Vec<String>,
+    /// Globs (gitignore syntax, relative to a workspace root) of files never completed.
+    #[serde(deserialize_with = "crate::completion::switches::deserialize_globs")]
+    pub disabled_files: Vec<String>,
 }
 
 impl Default for Settings {
@@ -145,6 +151,10 @@ impl Default for Settings {
             repo_header: RepoHeader::WithContext,
             min_confidence: 0.7,
             context_deny: Vec::new(),
+            disabled_languages: ["plaintext", "markdown", "scminput", "git-commit"]
+                .map(String::from)
+                .to_vec(),
+            disabled_files: Vec::new(),
         }
     }
 }

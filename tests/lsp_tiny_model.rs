@@ -201,6 +201,41 @@ fn secrets_files_are_never_completed() {
     assert!(client.shutdown().success());
 }
 
+/// Prose is off by default; `disabledFiles` and `disabledLanguages` switch off more (live,
+/// through `workspace/didChangeConfiguration`), and each switched-off request says why.
+#[test]
+fn switched_off_languages_and_files_are_never_completed() {
+    let root = TempDir::new("switches");
+    let mut client = LspClient::start(&[]);
+    let options = json!({"model": tiny_model(), "threads": 1, "trace": true, "minConfidence": 0});
+    client.initialize(root.path(), options, &["utf-16"]);
+    client.wait_model_loaded();
+    let asks = |client: &mut LspClient, uri: &str| {
+        let response = client.inline_completion(uri, 0, 4);
+        let trace = client.wait_notification("infill/trace", |p| p["uri"] == uri);
+        (response["result"]["items"].clone(), trace["params"]["reason"].clone())
+    };
+    let notes = root.uri("notes.md");
+    client.open(&notes, "markdown", "The ");
+    assert_eq!(asks(&mut client, &notes), (json!([]), json!("switchedOff")));
+
+    let generated = root.uri("gen/schema.py");
+    let code = root.uri("app.py");
+    client.open(&generated, "python", "x = ");
+    client.open(&code, "python", "x = ");
+    assert_ne!(asks(&mut client, &generated).1, json!("switchedOff"));
+    client.notify(
+        "workspace/didChangeConfiguration",
+        json!({"settings": {"disabledFiles": ["gen/"], "disabledLanguages": []}}),
+    );
+    assert_eq!(asks(&mut client, &generated), (json!([]), json!("switchedOff")));
+    assert_ne!(asks(&mut client, &code).1, json!("switchedOff"), "other files go on");
+    assert_ne!(asks(&mut client, &notes).1, json!("switchedOff"), "markdown switched back on");
+    let stats = client.request("infill/stats", json!(null));
+    assert_eq!(stats["result"]["reasons"]["switchedOff"], 2, "{stats}");
+    assert!(client.shutdown().success());
+}
+
 #[test]
 fn loading_progress_ends_even_when_the_model_was_ready_before_initialized() {
     let root = TempDir::new("early");

@@ -3,6 +3,7 @@
 
 pub mod confidence;
 pub mod cursor;
+pub mod switches;
 
 use std::sync::Arc;
 
@@ -45,7 +46,7 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// Completes at `cursor_char`, a char index already validated against `document.rope`.
-    /// `Ok(None)`: this document is never completed (a secrets file).
+    /// `Ok(None)`: this document is never completed (a secrets file, or switched off).
     /// `background`: no request waits for this suggestion (a prefetch).
     pub async fn complete(
         &self,
@@ -55,7 +56,7 @@ impl Pipeline {
         background: bool,
     ) -> Result<Option<Suggestion>, EngineError> {
         let Some((window, input, context_ms)) = self.prepare(document, cursor_char).await else {
-            tracing::debug!(uri = %document.uri, "no completion inside a secrets file");
+            tracing::debug!(uri = %document.uri, "document never completed");
             return Ok(None);
         };
         let context_snippets = input.context.len();
@@ -107,15 +108,21 @@ impl Pipeline {
         secret.await.unwrap_or(true)
     }
 
+    /// Whether the settings switch completion off for `document` (`disabledLanguages`,
+    /// `disabledFiles`).
+    pub fn switched_off(&self, document: &DocumentSnapshot) -> bool {
+        switches::switched_off(&self.settings, &self.workspace, document)
+    }
+
     /// The cursor window, the engine's input for `cursor_char` (with the repository context found
-    /// for it) and the milliseconds that finding took; `None` for a secrets file, whose text
-    /// never reaches a prompt.
+    /// for it) and the milliseconds that finding took; `None` for a secrets file or a document
+    /// completion is switched off for, whose text never reaches a prompt.
     async fn prepare(
         &self,
         document: &DocumentSnapshot,
         cursor_char: usize,
     ) -> Option<(CursorWindow, FimInput, f64)> {
-        if Self::never_completed(document).await {
+        if self.switched_off(document) || Self::never_completed(document).await {
             return None;
         }
         let window = cursor::window(&document.rope, cursor_char, self.settings.multiline);

@@ -55,6 +55,9 @@ pub enum Answer {
 pub enum NoAnswer {
     /// The document is never completed (a secrets file).
     SecretFile,
+    /// The settings switch completion off for the document (`disabledLanguages`,
+    /// `disabledFiles`).
+    SwitchedOff,
     /// A newer request for the document took over before a model call started.
     Superseded,
     /// The model call was cancelled: a newer request, or no one waits for it any more.
@@ -111,6 +114,9 @@ impl Scheduler {
         if Pipeline::never_completed(document).await {
             tracing::debug!(%uri, "no completion inside a secrets file");
             return Answer::Nothing(NoAnswer::SecretFile);
+        }
+        if self.pipeline.switched_off(document) {
+            return Answer::Nothing(NoAnswer::SwitchedOff);
         }
         let wait = self.debounce.on_request(Instant::now());
 

@@ -22,6 +22,8 @@ pub enum Reason {
     ModelFailed,
     /// The document is a secrets file (`.env`, keys…): never completed.
     SecretFile,
+    /// The user switched completion off for the document's language or path.
+    SwitchedOff,
     /// A newer request for the document took over before a model call started.
     Superseded,
     /// The model call was cancelled (a newer request, or the client gave up).
@@ -36,13 +38,14 @@ pub enum Reason {
     EngineError,
 }
 
-const ALL: [Reason; 12] = [
+const ALL: [Reason; 13] = [
     Reason::Model,
     Reason::Cache,
     Reason::Joined,
     Reason::Loading,
     Reason::ModelFailed,
     Reason::SecretFile,
+    Reason::SwitchedOff,
     Reason::Superseded,
     Reason::Cancelled,
     Reason::LowConfidence,
@@ -68,6 +71,7 @@ impl Reason {
                 }
             }
             Answer::Nothing(NoAnswer::SecretFile) => Reason::SecretFile,
+            Answer::Nothing(NoAnswer::SwitchedOff) => Reason::SwitchedOff,
             Answer::Nothing(NoAnswer::Superseded) => Reason::Superseded,
             Answer::Nothing(NoAnswer::Cancelled) => Reason::Cancelled,
             Answer::Failed(_) => Reason::EngineError,

@@ -26,6 +26,8 @@ export const RESTART_KEYS: readonly string[] = [
 
 /** Settings the server applies live. */
 const LIVE_KEYS: readonly string[] = [
+  'disabledFiles',
+  'disabledLanguages',
   'maxTokens',
   'minConfidence',
   'multiline',

@@ -21,6 +21,8 @@ function reader(overrides: Record<string, unknown> = {}): SettingsReader {
     repoContext: true,
     repoContextTokens: 1024,
     contextDeny: [],
+    disabledLanguages: ['plaintext', 'markdown', 'scminput', 'git-commit'],
+    disabledFiles: [],
     extraOptions: {},
   };
   const values = { ...defaults, ...overrides };
@@ -30,6 +32,8 @@ function reader(overrides: Record<string, unknown> = {}): SettingsReader {
 void test('defaults leave model, family and threads to the server', () => {
   assert.deepEqual(serverSettings(reader()), {
     contextSize: 4096,
+    disabledFiles: [],
+    disabledLanguages: ['plaintext', 'markdown', 'scminput', 'git-commit'],
     maxTokens: 64,
     minConfidence: 0.7,
     multiline: 'auto',
