@@ -74,7 +74,7 @@ impl RemoteConfig {
             "https" => {
                 return Err(format!(
                     "engine url {url}: this build of infill speaks plain http:// only (no TLS \
-                     library is compiled in); put a TLS proxy on this machine in front of it"
+                     library is compiled in); reach it through a tunnel from this machine (ssh -L, stunnel)"
                 ));
             }
             other => return Err(format!("engine url {url}: `{other}:` is not http://")),
