@@ -73,6 +73,8 @@ pub struct EngineSettings {
     /// Name of the environment variable that holds the API key (sent as a bearer token).
     pub api_key_env: Option<String>,
     /// Longest wait for the server: to connect, for an answer, and between two streamed pieces.
+    /// Default 120 s: a CPU llama-server takes 30-70 s for a 2-3k-token prompt on 2 cores, and a
+    /// suggestion no longer wanted is cancelled at once whatever this says.
     pub timeout_ms: u64,
     /// Ollama's `keep_alive` (how long it keeps the model loaded), e.g. "30m".
     pub keep_alive: Option<String>,
@@ -85,7 +87,7 @@ impl Default for EngineSettings {
             url: None,
             model: None,
             api_key_env: None,
-            timeout_ms: 30_000,
+            timeout_ms: 120_000,
             keep_alive: None,
         }
     }
