@@ -431,7 +431,14 @@ fn a_cancelled_request_closes_its_stream() {
         assert!(Instant::now() < deadline, "the stream was not closed");
         std::thread::yield_now();
     }
-    let stats = session.client.request("infill/stats", json!(null))["result"].clone();
+    // Counted once the engine has finished with the job (just after it closed the stream).
+    let stats = loop {
+        let stats = session.client.request("infill/stats", json!(null))["result"].clone();
+        if stats["cancelled"] != 0 {
+            break stats;
+        }
+        assert!(Instant::now() < deadline, "the job was never counted: {stats}");
+    };
     assert_eq!(stats["cancelled"], 1, "{stats}");
     assert_eq!(stats["failed"], 0, "a cancel is no failure: {stats}");
     server.set(Mode::Ok);

@@ -249,7 +249,14 @@ fn a_cancel_closes_the_stream_and_the_server_stops(server: &Server) {
         last_decoded - decoded_at_cancel
     );
     assert!(last_decoded < 1000, "stopped early");
-    let stats = client.request("infill/stats", json!(null))["result"].clone();
+    // Counted once the engine has finished with the job (just after it closed the stream).
+    let stats = loop {
+        let stats = client.request("infill/stats", json!(null))["result"].clone();
+        if stats["cancelled"] != 0 {
+            break stats;
+        }
+        assert!(Instant::now() < deadline, "the job was never counted: {stats}");
+    };
     assert_eq!(stats["cancelled"], 1, "{stats}");
     assert_eq!(stats["failed"], 0, "{stats}");
     assert!(client.shutdown().success());
