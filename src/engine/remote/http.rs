@@ -25,6 +25,9 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
+/// The longest wait for a short JSON answer.
+const JSON_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// One server: its base URL, the agent (keep-alive connections) and the key.
 pub struct Http {
     /// Who the user is talking to, for messages ("llama-server at http://…").
@@ -36,6 +39,9 @@ pub struct Http {
 
 impl Http {
     pub fn new(name: String, base: &str, api_key: Option<ApiKey>, timeout: Duration) -> Self {
+        // These calls (props, tokenize, model lists) never wait for the model, and they cannot
+        // be cancelled: a hung server must not hold a job for the whole generation timeout.
+        let timeout = timeout.min(JSON_TIMEOUT);
         let config = ureq::Agent::config_builder()
             // Status codes are read, with the server's own message, rather than turned into
             // a bare error.

@@ -35,10 +35,18 @@ use crate::prompt::{self, FimTemplate, Piece as PromptPiece, TokenCounter};
 use http::{ApiKey, Http};
 use stream::Next;
 
+/// Which protocol the server speaks (the `engine.kind`s other than `local`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    LlamaServer,
+    Openai,
+    Ollama,
+}
+
 /// Where prompts go, read from the `engine` setting.
 #[derive(Debug, Clone)]
 pub struct RemoteConfig {
-    pub kind: EngineKind,
+    pub protocol: Protocol,
     pub url: String,
     pub model: Option<String>,
     pub api_key: Option<ApiKey>,
@@ -53,17 +61,21 @@ impl RemoteConfig {
     /// variable, a URL that is not http(s)).
     pub fn from_settings(settings: &Settings) -> Option<Result<Self, String>> {
         let engine = &settings.engine;
-        let default_url = match engine.kind {
+        let (protocol, default_url) = match engine.kind {
             EngineKind::Local => return None,
-            EngineKind::LlamaServer => "http://127.0.0.1:8080",
-            EngineKind::Openai => "http://127.0.0.1:8080/v1",
-            EngineKind::Ollama => "http://127.0.0.1:11434",
+            EngineKind::LlamaServer => (Protocol::LlamaServer, "http://127.0.0.1:8080"),
+            EngineKind::Openai => (Protocol::Openai, "http://127.0.0.1:8080/v1"),
+            EngineKind::Ollama => (Protocol::Ollama, "http://127.0.0.1:11434"),
         };
         let url = engine.url.clone().unwrap_or_else(|| default_url.to_string());
-        Some(Self::read(engine, url))
+        Some(Self::read(engine, protocol, url))
     }
 
-    fn read(engine: &crate::config::EngineSettings, url: String) -> Result<Self, String> {
+    fn read(
+        engine: &crate::config::EngineSettings,
+        protocol: Protocol,
+        url: String,
+    ) -> Result<Self, String> {
         let parsed = url::Url::parse(&url).map_err(|e| format!("engine url {url:?}: {e}"))?;
         let warning = match parsed.scheme() {
             "http" if !is_loopback(&parsed) => Some(format!(
@@ -87,7 +99,7 @@ impl RemoteConfig {
             None => None,
         };
         Ok(Self {
-            kind: engine.kind,
+            protocol,
             url,
             model: engine.model.clone(),
             api_key,
@@ -99,11 +111,10 @@ impl RemoteConfig {
 
     /// "llama-server at http://…", as the user is told.
     pub fn name(&self) -> String {
-        let kind = match self.kind {
-            EngineKind::Local => "local",
-            EngineKind::LlamaServer => "llama-server",
-            EngineKind::Openai => "OpenAI-compatible server",
-            EngineKind::Ollama => "Ollama",
+        let kind = match self.protocol {
+            Protocol::LlamaServer => "llama-server",
+            Protocol::Openai => "OpenAI-compatible server",
+            Protocol::Ollama => "Ollama",
         };
         format!("{kind} at {}", self.url)
     }
@@ -310,13 +321,13 @@ impl Remote<'_> {
     fn connect(&mut self) {
         let started = Instant::now();
         let forced = self.engine.family.as_deref();
-        let probed = match self.config.kind {
-            EngineKind::LlamaServer | EngineKind::Local => llama_server::probe(&self.http, forced),
-            EngineKind::Openai => {
+        let probed = match self.config.protocol {
+            Protocol::LlamaServer => llama_server::probe(&self.http, forced),
+            Protocol::Openai => {
                 let root = self.config.url.trim_end_matches('/').trim_end_matches("/v1");
                 openai::probe(&self.http, root, self.config.model.as_deref(), forced)
             }
-            EngineKind::Ollama => ollama::probe(&self.http, self.config.model.as_deref(), forced),
+            Protocol::Ollama => ollama::probe(&self.http, self.config.model.as_deref(), forced),
         };
         match probed {
             Ok(probe) => {
@@ -411,14 +422,14 @@ impl Remote<'_> {
             single_line: job.params.single_line,
             sampling: job.params.sampling,
         };
-        let (path, body, prompt_tokens) = match self.config.kind {
-            EngineKind::LlamaServer | EngineKind::Local => {
+        let (path, body, prompt_tokens) = match self.config.protocol {
+            Protocol::LlamaServer => {
                 let ids = prompt_ids(&mut counter, probe, &prompt).map_err(remote)?;
                 counter.finish().map_err(remote)?;
                 let (path, body) = llama_server::request(template, &ids, &request);
                 (path, body, ids.len())
             }
-            kind => {
+            protocol => {
                 let count = prompt
                     .pieces
                     .iter()
@@ -430,8 +441,8 @@ impl Remote<'_> {
                 counter.finish().map_err(remote)?;
                 let text = prompt.render();
                 let model = probe.model.as_str();
-                let (path, body) = match kind {
-                    EngineKind::Ollama => ollama::request(
+                let (path, body) = match protocol {
+                    Protocol::Ollama => ollama::request(
                         template,
                         model,
                         &text,
@@ -452,10 +463,10 @@ impl Remote<'_> {
                 context_size,
             });
         }
-        let parse = match self.config.kind {
-            EngineKind::LlamaServer | EngineKind::Local => llama_server::parse,
-            EngineKind::Openai => openai::parse,
-            EngineKind::Ollama => ollama::parse,
+        let parse = match self.config.protocol {
+            Protocol::LlamaServer => llama_server::parse,
+            Protocol::Openai => openai::parse,
+            Protocol::Ollama => ollama::parse,
         };
         let stops: HashSet<u32> =
             template.special_texts().filter_map(|t| probe.special_ids.get(t).copied()).collect();
