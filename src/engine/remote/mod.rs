@@ -9,6 +9,8 @@
 //! editor's status shows it) and probes the server again with backoff; jobs in between fail at
 //! once without a request. A probe that works makes it `Ready` again.
 
+mod config;
+mod decoding;
 mod http;
 mod llama_server;
 mod ollama;
@@ -25,109 +27,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::stats::{EngineStats, Outcome};
-use super::worker::{cut_at_special_text, panic_message, whole_lines};
+use super::worker::panic_message;
 use super::{
     EngineConfig, EngineError, EngineStatus, Generation, Job, Message, ModelInfo, Sampling,
-    StopReason, TokenLogprob,
 };
-use crate::config::{EngineKind, Settings};
 use crate::prompt::{self, FimTemplate, Piece as PromptPiece, TokenCounter};
-use http::{ApiKey, Http};
+pub use config::{Protocol, RemoteConfig};
+use decoding::Decoding;
+use http::Http;
 use stream::Next;
-
-/// Which protocol the server speaks (the `engine.kind`s other than `local`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    LlamaServer,
-    Openai,
-    Ollama,
-}
-
-/// Where prompts go, read from the `engine` setting.
-#[derive(Debug, Clone)]
-pub struct RemoteConfig {
-    pub protocol: Protocol,
-    pub url: String,
-    pub model: Option<String>,
-    pub api_key: Option<ApiKey>,
-    pub timeout: Duration,
-    pub keep_alive: Option<String>,
-    /// For the user: plain HTTP to another machine.
-    pub warning: Option<String>,
-}
-
-impl RemoteConfig {
-    /// `None` for the local engine; an error for settings that cannot work (a missing API key
-    /// variable, a URL that is not http(s)).
-    pub fn from_settings(settings: &Settings) -> Option<Result<Self, String>> {
-        let engine = &settings.engine;
-        let (protocol, default_url) = match engine.kind {
-            EngineKind::Local => return None,
-            EngineKind::LlamaServer => (Protocol::LlamaServer, "http://127.0.0.1:8080"),
-            EngineKind::Openai => (Protocol::Openai, "http://127.0.0.1:8080/v1"),
-            EngineKind::Ollama => (Protocol::Ollama, "http://127.0.0.1:11434"),
-        };
-        let url = engine.url.clone().unwrap_or_else(|| default_url.to_string());
-        Some(Self::read(engine, protocol, url))
-    }
-
-    fn read(
-        engine: &crate::config::EngineSettings,
-        protocol: Protocol,
-        url: String,
-    ) -> Result<Self, String> {
-        let parsed = url::Url::parse(&url).map_err(|e| format!("engine url {url:?}: {e}"))?;
-        let warning = match parsed.scheme() {
-            "http" if !is_loopback(&parsed) => Some(format!(
-                "prompts go to {url} over plain http:// (unencrypted); use https:// for \
-                 a server on another machine"
-            )),
-            "http" => None,
-            "https" => {
-                return Err(format!(
-                    "engine url {url}: this build of infill speaks plain http:// only (no TLS \
-                     library is compiled in); reach it through a tunnel from this machine (ssh -L, stunnel)"
-                ));
-            }
-            other => return Err(format!("engine url {url}: `{other}:` is not http://")),
-        };
-        let api_key = match &engine.api_key_env {
-            Some(name) => match std::env::var(name) {
-                Ok(key) if !key.is_empty() => Some(ApiKey::new(key)),
-                _ => return Err(format!("engine.apiKeyEnv: the variable {name} is not set")),
-            },
-            None => None,
-        };
-        Ok(Self {
-            protocol,
-            url,
-            model: engine.model.clone(),
-            api_key,
-            timeout: Duration::from_millis(engine.timeout_ms.max(1)),
-            keep_alive: engine.keep_alive.clone(),
-            warning,
-        })
-    }
-
-    /// "llama-server at http://…", as the user is told.
-    pub fn name(&self) -> String {
-        let kind = match self.protocol {
-            Protocol::LlamaServer => "llama-server",
-            Protocol::Openai => "OpenAI-compatible server",
-            Protocol::Ollama => "Ollama",
-        };
-        format!("{kind} at {}", self.url)
-    }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
 
 /// What a server told us when it was probed.
 pub(super) struct Probe {
@@ -566,150 +474,9 @@ fn prompt_ids(
     Ok(ids)
 }
 
-/// The streamed pieces made into a suggestion, with the local engine's stop rules.
-struct Decoding<'a> {
-    job: &'a Job,
-    stops: &'a HashSet<u32>,
-    stats: &'a EngineStats,
-    bytes: Vec<u8>,
-    generated: usize,
-    token_logprobs: Vec<TokenLogprob>,
-    /// Every token came with its probability (else the confidence gate has nothing to judge).
-    all_logprobs: bool,
-    stop: Option<StopReason>,
-    started: Instant,
-}
-
-impl<'a> Decoding<'a> {
-    fn new(job: &'a Job, stops: &'a HashSet<u32>, stats: &'a EngineStats) -> Self {
-        Self {
-            job,
-            stops,
-            stats,
-            bytes: Vec::new(),
-            generated: 0,
-            token_logprobs: Vec::new(),
-            all_logprobs: true,
-            stop: None,
-            started: Instant::now(),
-        }
-    }
-
-    /// Takes one piece; whether the suggestion is complete.
-    fn push(&mut self, piece: Piece) -> bool {
-        let params = &self.job.params;
-        if self.stop.is_some() {
-            return true;
-        }
-        if params.max_tokens == 0 {
-            // A warm-up: the prompt is evaluated once the first piece comes.
-            self.stop = Some(StopReason::MaxTokens);
-            return true;
-        }
-        if piece.ids.iter().any(|id| self.stops.contains(id)) {
-            self.stop = Some(StopReason::StopToken);
-            return true;
-        }
-        let tokens = piece
-            .ids
-            .len()
-            .max(piece.logprobs.as_ref().map_or(0, Vec::len))
-            .max(usize::from(!piece.text.is_empty()));
-        self.generated += tokens;
-        for _ in 0..tokens {
-            self.stats.token_generated();
-        }
-        self.job.handle.record_generated(piece.text.as_bytes());
-        let start = self.bytes.len();
-        self.bytes.extend_from_slice(piece.text.as_bytes());
-        match piece.logprobs {
-            Some(list) if !list.is_empty() => {
-                let mut end = start;
-                for (len, logprob) in list {
-                    end = (end + len).min(self.bytes.len());
-                    self.token_logprobs.push(TokenLogprob { end, logprob });
-                }
-            }
-            _ if tokens > 0 => self.all_logprobs = false,
-            _ => {}
-        }
-        if params.single_line
-            && let Some(newline) = self.bytes.iter().position(|&b| b == b'\n')
-        {
-            self.bytes.truncate(newline);
-            self.stop = Some(StopReason::EndOfLine);
-            return true;
-        }
-        let over_budget = params.newline_after.is_some_and(|b| self.started.elapsed() > b);
-        if over_budget && self.bytes[start..].contains(&b'\n') {
-            let newline = self.bytes.iter().rposition(|&b| b == b'\n').unwrap_or(0);
-            self.bytes.truncate(newline);
-            self.stop = Some(StopReason::TimeBudget);
-            return true;
-        }
-        false
-    }
-
-    /// (text, generated tokens, stop reason, per-token probabilities).
-    fn finish(
-        mut self,
-        template: &FimTemplate,
-        done: Option<DoneReason>,
-    ) -> (String, usize, StopReason, Vec<TokenLogprob>) {
-        let stop = self.stop.unwrap_or(match done {
-            Some(DoneReason::Length) => StopReason::MaxTokens,
-            Some(DoneReason::EndOfLine) => StopReason::EndOfLine,
-            _ if self.generated >= self.job.params.max_tokens => StopReason::MaxTokens,
-            _ => StopReason::StopToken,
-        });
-        if stop == StopReason::MaxTokens && !self.job.params.single_line {
-            whole_lines(&mut self.bytes);
-        }
-        let text = String::from_utf8_lossy(&self.bytes).into_owned();
-        let text = cut_at_special_text(template, text);
-        let logprobs = if self.all_logprobs { self.token_logprobs } else { Vec::new() };
-        (text, self.generated, stop, logprobs)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::EngineSettings;
-
-    fn config(url: &str) -> Result<RemoteConfig, String> {
-        let engine = EngineSettings {
-            kind: EngineKind::LlamaServer,
-            url: Some(url.into()),
-            ..EngineSettings::default()
-        };
-        RemoteConfig::from_settings(&Settings { engine, ..Settings::default() }).unwrap()
-    }
-
-    #[test]
-    fn plain_http_to_another_machine_is_warned_about() {
-        assert!(config("http://127.0.0.1:8080").unwrap().warning.is_none());
-        assert!(config("http://localhost:8080").unwrap().warning.is_none());
-        assert!(config("http://[::1]:8080").unwrap().warning.is_none());
-        let far = config("http://gpu.example.com:8080").unwrap();
-        assert!(far.warning.unwrap().contains("plain http://"));
-        assert!(config("ftp://x").is_err());
-        assert!(RemoteConfig::from_settings(&Settings::default()).is_none(), "local");
-    }
-
-    #[test]
-    fn a_missing_key_variable_is_an_error_and_a_key_is_never_printed() {
-        let engine = EngineSettings {
-            kind: EngineKind::Openai,
-            api_key_env: Some("INFILL_TEST_NO_SUCH_VARIABLE".into()),
-            ..EngineSettings::default()
-        };
-        let settings = Settings { engine, ..Settings::default() };
-        let err = RemoteConfig::from_settings(&settings).unwrap().unwrap_err();
-        assert!(err.contains("INFILL_TEST_NO_SUCH_VARIABLE"), "{err}");
-        let key = ApiKey::new("sk-secret".into());
-        assert!(!format!("{key:?}").contains("sk-secret"));
-    }
 
     #[test]
     fn the_family_comes_from_the_setting_the_vocabulary_or_the_name() {
