@@ -94,7 +94,7 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
     }
     let info = match pipeline.engine.wait_loaded().await {
         EngineStatus::Ready(info) => info,
-        EngineStatus::Failed(message) => bail!("{message}"),
+        EngineStatus::Failed(message) | EngineStatus::Unreachable(message) => bail!("{message}"),
         EngineStatus::Loading { .. } => bail!("the engine stopped while loading"),
     };
     let Some(suggestion) =

@@ -45,9 +45,59 @@ impl FimOrder {
     }
 }
 
+/// Which engine runs the model: in-process, or a server the user runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineKind {
+    /// llama.cpp in this process, with `model`.
+    #[default]
+    Local,
+    /// llama.cpp's own server: `/completion` with infill's prompt as tokens.
+    LlamaServer,
+    /// Any server with OpenAI's `/v1/completions` (vLLM, SGLang, LM Studio, llama-server).
+    Openai,
+    /// Ollama's `/api/generate` with `raw: true`.
+    Ollama,
+}
+
+/// The `engine` setting: where prompts go. infill builds the prompt for every kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct EngineSettings {
+    pub kind: EngineKind,
+    /// The server's base URL (`openai`: up to and including `/v1`); absent: the kind's usual
+    /// local address.
+    pub url: Option<String>,
+    /// The model name the server is asked for (`openai`, `ollama`).
+    pub model: Option<String>,
+    /// Name of the environment variable that holds the API key (sent as a bearer token).
+    pub api_key_env: Option<String>,
+    /// Longest wait for the server: to connect, for an answer, and between two streamed pieces.
+    /// Default 120 s: a CPU llama-server takes 30-70 s for a 2-3k-token prompt on 2 cores, and a
+    /// suggestion no longer wanted is cancelled at once whatever this says.
+    pub timeout_ms: u64,
+    /// Ollama's `keep_alive` (how long it keeps the model loaded), e.g. "30m".
+    pub keep_alive: Option<String>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            kind: EngineKind::Local,
+            url: None,
+            model: None,
+            api_key_env: None,
+            timeout_ms: 120_000,
+            keep_alive: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Settings {
+    /// Which engine runs the model (`local`, the default, or a remote server).
+    pub engine: EngineSettings,
     /// Path of the GGUF model.
     pub model: Option<PathBuf>,
     /// Force a prompt family by name (see `prompt::template::TEMPLATES`) instead of detecting it.
@@ -124,6 +174,7 @@ impl Default for Settings {
     fn default() -> Self {
         let budgets = Budgets::default();
         Self {
+            engine: EngineSettings::default(),
             model: None,
             family: None,
             threads: None,
@@ -162,8 +213,8 @@ impl Default for Settings {
 /// Keys the engine loads the model with: a new value takes effect when the server restarts.
 /// Every other key applies from the next request on. The VS Code extension keeps the same list
 /// (`editors/vscode/src/settings.ts`; a test holds them equal).
-pub const RESTART_KEYS: [&str; 6] =
-    ["model", "family", "threads", "contextSize", "gpuLayers", "mainGpu"];
+pub const RESTART_KEYS: [&str; 7] =
+    ["engine", "model", "family", "threads", "contextSize", "gpuLayers", "mainGpu"];
 
 /// Keys that were renamed: (old name, new name). The old name is still read, with a warning.
 const RENAMED_KEYS: [(&str, &str); 1] = [("contextTokens", "repoContextTokens")];
@@ -439,6 +490,21 @@ mod tests {
         let mut expected = RESTART_KEYS.to_vec();
         expected.sort();
         assert_eq!(keys, expected);
+    }
+
+    #[test]
+    fn the_engine_is_one_object_read_whole() {
+        let options = json!({"engine": {"kind": "llama-server", "url": "http://127.0.0.1:9"}});
+        let (settings, warnings) = Settings::from_json(Some(&options));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(settings.engine.kind, EngineKind::LlamaServer);
+        assert_eq!(settings.engine.url.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(settings.engine.timeout_ms, EngineSettings::default().timeout_ms);
+        // A typo inside it is reported and the engine in force stays.
+        let (kept, warnings) = settings.merged(Some(&json!({"engine": {"kind": "olama"}})));
+        assert_eq!(kept.engine, settings.engine);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("`engine`"), "{warnings:?}");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! a typo). A TOML syntax error costs the file, and says where.
 //!
 //! A project file comes with a cloned repository: it may not choose where prompts go (`model`,
-//! and any future engine URL key) unless the user file says `allowProjectModel = true`.
+//! `engine`) unless the user file says `allowProjectModel = true`.
 
 use std::path::{Path, PathBuf};
 
@@ -29,8 +29,8 @@ const MAX_SETTINGS_FILE_BYTES: u64 = 1 << 20;
 pub const ALLOW_PROJECT_MODEL: &str = "allowProjectModel";
 
 /// Keys that decide where prompts go: a project file sets them only with `allowProjectModel`.
-/// An engine URL setting, when there is one, belongs here.
-pub const PROJECT_RESTRICTED_KEYS: [&str; 1] = ["model"];
+/// `engine` names the server prompts are sent to (and the variable an API key is read from).
+pub const PROJECT_RESTRICTED_KEYS: [&str; 2] = ["model", "engine"];
 
 /// `$XDG_CONFIG_HOME/infill/config.toml`, else `~/.config/infill/config.toml`.
 pub fn user_file() -> Option<PathBuf> {
@@ -82,8 +82,8 @@ pub fn layered(user: Option<&Path>, roots: &[PathBuf]) -> (Settings, Vec<String>
             }
             if PROJECT_RESTRICTED_KEYS.contains(&key.as_str()) && !allow_project_model {
                 warnings.push(format!(
-                    "{at}: setting `{key}` ignored: a project file may not choose the model (a \
-                     cloned repository must not redirect your prompts); set `{ALLOW_PROJECT_MODEL} \
+                    "{at}: setting `{key}` ignored: a project file may not choose the model or \
+                     the engine (a cloned repository must not redirect your prompts); set `{ALLOW_PROJECT_MODEL} \
                      = true` in {} to allow it",
                     user.map_or("your config file".into(), |p| p.display().to_string())
                 ));
@@ -307,5 +307,32 @@ mod tests {
         let (settings, warnings) = layered(Some(&user), std::slice::from_ref(&root));
         assert_eq!(settings.model, Some(PathBuf::from("/mine.gguf")));
         assert!(warnings[0].contains(":1: setting `allowProjectModel` ignored"), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_project_file_chooses_the_engine_only_when_the_user_file_allows_it() {
+        use crate::config::EngineKind;
+        let files = Files::new();
+        let text = "[engine]\nkind = \"openai\"\nurl = \"http://evil.example.com/v1\"\n";
+        let root = files.project("cloned", text);
+        let (settings, warnings) = layered(None, std::slice::from_ref(&root));
+        assert_eq!(settings.engine.kind, EngineKind::Local);
+        assert_eq!(settings.engine.url, None);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("setting `engine` ignored"), "{warnings:?}");
+        assert!(warnings[0].contains("allowProjectModel = true"), "{warnings:?}");
+
+        let user = files.user("allowProjectModel = true\n");
+        let (settings, warnings) = layered(Some(&user), std::slice::from_ref(&root));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(settings.engine.kind, EngineKind::Openai);
+        assert_eq!(settings.engine.url.as_deref(), Some("http://evil.example.com/v1"));
+
+        // The user's own file may always choose it.
+        let user = files.user("[engine]\nkind = \"llama-server\"\ntimeoutMs = 500\n");
+        let (settings, warnings) = layered(Some(&user), &[]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(settings.engine.kind, EngineKind::LlamaServer);
+        assert_eq!(settings.engine.timeout_ms, 500);
     }
 }

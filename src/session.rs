@@ -13,6 +13,7 @@ use crate::completion::Pipeline;
 use crate::config::Settings;
 use crate::context::RepoContext;
 use crate::documents::DocumentStore;
+use crate::engine::remote::RemoteConfig;
 use crate::engine::{Engine, EngineConfig, model};
 use crate::schedule::Scheduler;
 use crate::workspace::Workspace;
@@ -24,20 +25,44 @@ pub struct Session {
 }
 
 impl Session {
-    /// Resolves the model (`--model`, the `model` setting, `$INFILL_MODEL`, then the fetch
+    /// Starts the engine the `engine` setting names: a remote server's client, or (`local`)
+    /// resolves the model (`--model`, the `model` setting, `$INFILL_MODEL`, then the fetch
     /// script's cache path) and starts loading it on the engine thread; builds the workspace
     /// index, empty: the caller walks it (the server in the background once the client is
     /// ready, `infill complete` at once). Returns warnings for the user (bad `contextDeny`
-    /// globs); a model that cannot be found makes an engine that reports why.
+    /// globs, plain http:// to another machine); a model that cannot be found makes an engine
+    /// that reports why.
     pub fn start(
         settings: Settings,
         workspace: Workspace,
         command_line_model: Option<&Path>,
         documents: Arc<DocumentStore>,
     ) -> (Self, Vec<String>) {
+        let mut warnings = Vec::new();
+        let engine = match RemoteConfig::from_settings(&settings) {
+            Some(Ok(remote)) => {
+                tracing::info!(server = %remote.name(), "using a remote engine");
+                warnings.extend(remote.warning.clone());
+                Engine::start_remote(remote, EngineConfig::from_settings(&settings))
+            }
+            Some(Err(err)) => {
+                tracing::error!(%err, "remote engine not usable");
+                Engine::failed(err)
+            }
+            None => Self::start_local(&settings, command_line_model),
+        };
+        let context = settings
+            .repo_context
+            .then(|| new_index(&workspace, &settings, &documents, &mut warnings));
+        let pipeline = Pipeline { engine, settings, workspace, context };
+        (Self::assemble(pipeline, documents), warnings)
+    }
+
+    /// The in-process engine with the model found as `start` says.
+    fn start_local(settings: &Settings, command_line_model: Option<&Path>) -> Engine {
         let env_model =
             std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
-        let engine = match model::resolve(
+        match model::resolve(
             command_line_model,
             settings.model.as_deref(),
             env_model.as_deref(),
@@ -48,7 +73,7 @@ impl Session {
             Ok((path, origin)) => match model::check_gguf(&path, origin) {
                 Ok(()) => {
                     tracing::info!(path = %path.display(), %origin, "loading model");
-                    Engine::start(path, origin, EngineConfig::from_settings(&settings))
+                    Engine::start(path, origin, EngineConfig::from_settings(settings))
                 }
                 Err(err) => {
                     tracing::error!(%err, "model not loaded");
@@ -59,13 +84,7 @@ impl Session {
                 tracing::error!(%err, "model not loaded");
                 Engine::failed(err.to_string())
             }
-        };
-        let mut warnings = Vec::new();
-        let context = settings
-            .repo_context
-            .then(|| new_index(&workspace, &settings, &documents, &mut warnings));
-        let pipeline = Pipeline { engine, settings, workspace, context };
-        (Self::assemble(pipeline, documents), warnings)
+        }
     }
 
     /// The session for `settings` on the same engine, documents and workspace. The index is

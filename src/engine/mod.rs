@@ -9,6 +9,7 @@ pub mod device;
 mod kv;
 pub mod model;
 pub mod probability;
+pub mod remote;
 pub mod stats;
 mod vocab;
 mod worker;
@@ -29,9 +30,15 @@ pub use stats::{EngineStats, EngineStatsSnapshot};
 /// What the engine is doing, as the server reports it to the editor.
 #[derive(Debug, Clone)]
 pub enum EngineStatus {
-    Loading { path: PathBuf },
+    Loading {
+        path: PathBuf,
+    },
     Ready(Arc<ModelInfo>),
+    /// The model will not load: every job fails until a restart.
     Failed(String),
+    /// A remote engine's server failed or cannot be reached; it is probed again with backoff
+    /// and becomes `Ready` by itself when it answers.
+    Unreachable(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -72,6 +79,9 @@ pub enum EngineError {
     Stopped,
     #[error("cancelled")]
     Cancelled,
+    /// A remote engine's server failed (says which server and how).
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// A model job's handle, shared by whoever started the job, the requests waiting for it and the
@@ -316,6 +326,23 @@ impl Engine {
         match spawned {
             Ok(_) => Self { jobs: Some(jobs_tx), status, stats },
             Err(err) => Self::failed(format!("could not start the engine thread: {err}")),
+        }
+    }
+
+    /// Starts a remote engine's thread, which probes the server in the background; prompts
+    /// are built here and sent to it (`remote`).
+    pub fn start_remote(remote: remote::RemoteConfig, config: EngineConfig) -> Self {
+        let path = PathBuf::from(&remote.url);
+        let (status_tx, status) = watch::channel(EngineStatus::Loading { path });
+        let (jobs_tx, jobs_rx) = mpsc::channel();
+        let stats = Arc::new(EngineStats::default());
+        let worker_stats = stats.clone();
+        let spawned = std::thread::Builder::new().name("infill-remote".into()).spawn(move || {
+            remote::run(remote, &config, jobs_rx, &status_tx, &worker_stats);
+        });
+        match spawned {
+            Ok(_) => Self { jobs: Some(jobs_tx), status, stats },
+            Err(err) => Self::failed(format!("could not start the remote engine thread: {err}")),
         }
     }
 

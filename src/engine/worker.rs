@@ -193,7 +193,7 @@ fn fail(
     }
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+pub(super) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -476,19 +476,22 @@ impl Worker<'_> {
 
     /// A model can spell a special token out of ordinary pieces; such text never reaches the
     /// editor either.
-    fn cut_at_special_text(&self, mut text: String) -> String {
-        if let Some(cut) =
-            self.family.template.special_texts().filter_map(|special| text.find(special)).min()
-        {
-            text.truncate(cut);
-        }
-        text
+    fn cut_at_special_text(&self, text: String) -> String {
+        cut_at_special_text(self.family.template, text)
     }
+}
+
+/// `text` up to the first spelling of one of `template`'s special tokens.
+pub(super) fn cut_at_special_text(template: &prompt::FimTemplate, mut text: String) -> String {
+    if let Some(cut) = template.special_texts().filter_map(|special| text.find(special)).min() {
+        text.truncate(cut);
+    }
+    text
 }
 
 /// A multi-line suggestion cut off by the token limit ends with its last whole line: a line
 /// stopped half-way is almost never right. A first line that did not end is kept as it is.
-fn whole_lines(bytes: &mut Vec<u8>) {
+pub(super) fn whole_lines(bytes: &mut Vec<u8>) {
     if let Some(newline) = bytes.iter().rposition(|&b| b == b'\n') {
         bytes.truncate(newline);
     }

@@ -120,34 +120,65 @@ pub async fn initialized(backend: &Backend) {
             None
         };
         status::send(&client, status::State::Loading, "loading the model".into()).await;
+        let mut changes = engine.watch_status();
         let status = engine.wait_loaded().await;
-        let summary = match &status {
-            EngineStatus::Ready(info) => format!(
-                "{} ready ({} format, {}, {} ms)",
-                display_name(&info.path),
-                info.family,
-                info.placement,
-                info.load_ms
-            ),
-            EngineStatus::Failed(message) => format!("model not loaded: {message}"),
-            EngineStatus::Loading { .. } => "still loading".into(),
-        };
+        let mut shown = (status::state_of(&status), summary_of(&status));
         if let Some(progress) = progress {
-            progress.finish_with_message(summary.clone()).await;
+            progress.finish_with_message(shown.1.clone()).await;
         }
-        status::send(&client, status::state_of(&status), summary).await;
-        match status {
-            EngineStatus::Failed(message) => {
-                notices.show_once(&client, MessageType::Error, failure_message(&message)).await;
-            }
-            EngineStatus::Ready(info) => {
-                if let Some(warning) = &info.warning {
-                    notices.show_once(&client, MessageType::Warning, warning.clone()).await;
+        status::send(&client, shown.0, shown.1.clone()).await;
+        report(&client, &notices, &status).await;
+        // A remote engine's state changes later (its server goes away, comes back): the
+        // status bar follows it.
+        while changes.changed().await.is_ok() {
+            let status = changes.borrow_and_update().clone();
+            let now = (status::state_of(&status), summary_of(&status));
+            if now != shown {
+                status::send(&client, now.0, now.1.clone()).await;
+                // One message per outage: a server still down with other words is news for
+                // the status bar only.
+                if now.0 != shown.0 {
+                    report(&client, &notices, &status).await;
                 }
+                shown = now;
             }
-            EngineStatus::Loading { .. } => {}
         }
     });
+}
+
+/// The status bar's sentence for `status`.
+fn summary_of(status: &EngineStatus) -> String {
+    match status {
+        EngineStatus::Ready(info) => format!(
+            "{} ready ({} format, {}, {} ms)",
+            display_name(&info.path),
+            info.family,
+            info.placement,
+            info.load_ms
+        ),
+        EngineStatus::Failed(message) => format!("model not loaded: {message}"),
+        EngineStatus::Unreachable(message) => format!("{message}; retrying"),
+        EngineStatus::Loading { .. } => "still loading".into(),
+    }
+}
+
+/// The one message a new status gets, when it is news the user must see.
+async fn report(
+    client: &tower_lsp_server::Client,
+    notices: &super::notices::Notices,
+    status: &EngineStatus,
+) {
+    match status {
+        EngineStatus::Failed(message) | EngineStatus::Unreachable(message) => {
+            notices.show_once(client, MessageType::Error, failure_message(message)).await;
+        }
+        EngineStatus::Ready(info) => {
+            if let Some(warning) = &info.warning {
+                notices.show_once(client, MessageType::Warning, warning.clone()).await;
+            }
+        }
+        EngineStatus::Loading { .. } => {}
+    }
 }
 
 /// Asks the client to report files created, changed or deleted outside the editor (a branch

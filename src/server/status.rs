@@ -36,7 +36,7 @@ pub fn state_of(status: &EngineStatus) -> State {
     match status {
         EngineStatus::Loading { .. } => State::Loading,
         EngineStatus::Ready(_) => State::Ready,
-        EngineStatus::Failed(_) => State::Error,
+        EngineStatus::Failed(_) | EngineStatus::Unreachable(_) => State::Error,
     }
 }
 

@@ -41,7 +41,9 @@ pub async fn suggest(backend: &Backend, at: TextDocumentPositionParams) -> Resul
         .map_err(|err| Error::invalid_params(err.to_string()))?;
     let trace = session.pipeline.settings.trace;
     let not_ready = match session.pipeline.engine.status() {
-        EngineStatus::Ready(_) => None,
+        // A remote server that failed: the engine answers at once while it waits to probe
+        // again, and tries the server when it is time (the next request may find it back).
+        EngineStatus::Ready(_) | EngineStatus::Unreachable(_) => None,
         EngineStatus::Loading { path } => {
             let message = format!(
                 "infill: the model ({}) is still loading; suggestions start when it is ready",

@@ -16,6 +16,7 @@ export type ServerSettings = Record<string, unknown>;
  * The server declares the same list (`RESTART_KEYS` in src/config.rs; a Rust test holds them equal).
  */
 export const RESTART_KEYS: readonly string[] = [
+  'engine',
   'model',
   'family',
   'threads',
@@ -45,6 +46,12 @@ export function serverSettings(config: SettingsReader): ServerSettings {
   const model = config.get<string>('model')?.trim();
   if (model) {
     out.model = expandHome(model);
+  }
+  // Where prompts go: `{kind: 'llama-server', url: ...}`; absent or empty: in-process.
+  const engine = config.get<unknown>('engine');
+  const isObject = engine !== null && typeof engine === 'object' && !Array.isArray(engine);
+  if (isObject && Object.keys(engine).length > 0) {
+    out.engine = engine;
   }
   const family = config.get<string>('family')?.trim();
   if (family) {

@@ -11,6 +11,7 @@ function reader(overrides: Record<string, unknown> = {}): SettingsReader {
     threads: 0,
     contextSize: 4096,
     family: '',
+    engine: {},
     maxTokens: 64,
     minConfidence: 0.7,
     multiline: 'auto',
@@ -61,6 +62,14 @@ void test('the model and what it is loaded with need a restart', () => {
   const before = serverSettings(reader());
   const other = serverSettings(reader({ model: '/m/other.gguf', contextSize: 2048 }));
   assert.deepEqual(restartKeys(before, other, 'infill', 'infill'), ['model', 'contextSize']);
+});
+
+void test('a remote engine is passed on whole and needs a restart', () => {
+  const before = serverSettings(reader());
+  const engine = { kind: 'llama-server', url: 'http://127.0.0.1:8080' };
+  const remote = serverSettings(reader({ engine }));
+  assert.deepEqual(remote.engine, engine);
+  assert.deepEqual(restartKeys(before, remote, 'infill', 'infill'), ['engine']);
 });
 
 void test('set values map to the server keys, ~ expanded, extra options merged last', () => {

@@ -1,0 +1,118 @@
+//! Streamed pieces made into a suggestion with the local decode loop's rules
+//! (`worker::Worker::generate`): stop-token ids, the end of the line for a single-line
+//! suggestion, the time budget, whole lines at `maxTokens`, special-token text cut.
+
+use std::collections::HashSet;
+use std::time::Instant;
+
+use super::{DoneReason, Piece};
+use crate::engine::stats::EngineStats;
+use crate::engine::worker::{cut_at_special_text, whole_lines};
+use crate::engine::{Job, StopReason, TokenLogprob};
+use crate::prompt::FimTemplate;
+
+/// The streamed pieces made into a suggestion, with the local engine's stop rules.
+pub(super) struct Decoding<'a> {
+    job: &'a Job,
+    stops: &'a HashSet<u32>,
+    stats: &'a EngineStats,
+    bytes: Vec<u8>,
+    generated: usize,
+    token_logprobs: Vec<TokenLogprob>,
+    /// Every token came with its probability (else the confidence gate has nothing to judge).
+    all_logprobs: bool,
+    stop: Option<StopReason>,
+    started: Instant,
+}
+
+impl<'a> Decoding<'a> {
+    pub(super) fn new(job: &'a Job, stops: &'a HashSet<u32>, stats: &'a EngineStats) -> Self {
+        Self {
+            job,
+            stops,
+            stats,
+            bytes: Vec::new(),
+            generated: 0,
+            token_logprobs: Vec::new(),
+            all_logprobs: true,
+            stop: None,
+            started: Instant::now(),
+        }
+    }
+
+    /// Takes one piece; whether the suggestion is complete.
+    pub(super) fn push(&mut self, piece: Piece) -> bool {
+        let params = &self.job.params;
+        if self.stop.is_some() {
+            return true;
+        }
+        if params.max_tokens == 0 {
+            // A warm-up: the prompt is evaluated once the first piece comes.
+            self.stop = Some(StopReason::MaxTokens);
+            return true;
+        }
+        if piece.ids.iter().any(|id| self.stops.contains(id)) {
+            self.stop = Some(StopReason::StopToken);
+            return true;
+        }
+        let tokens = piece
+            .ids
+            .len()
+            .max(piece.logprobs.as_ref().map_or(0, Vec::len))
+            .max(usize::from(!piece.text.is_empty()));
+        self.generated += tokens;
+        for _ in 0..tokens {
+            self.stats.token_generated();
+        }
+        self.job.handle.record_generated(piece.text.as_bytes());
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(piece.text.as_bytes());
+        match piece.logprobs {
+            Some(list) if !list.is_empty() => {
+                let mut end = start;
+                for (len, logprob) in list {
+                    end = (end + len).min(self.bytes.len());
+                    self.token_logprobs.push(TokenLogprob { end, logprob });
+                }
+            }
+            _ if tokens > 0 => self.all_logprobs = false,
+            _ => {}
+        }
+        if params.single_line
+            && let Some(newline) = self.bytes.iter().position(|&b| b == b'\n')
+        {
+            self.bytes.truncate(newline);
+            self.stop = Some(StopReason::EndOfLine);
+            return true;
+        }
+        let over_budget = params.newline_after.is_some_and(|b| self.started.elapsed() > b);
+        if over_budget && self.bytes[start..].contains(&b'\n') {
+            let newline = self.bytes.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+            self.bytes.truncate(newline);
+            self.stop = Some(StopReason::TimeBudget);
+            return true;
+        }
+        false
+    }
+
+    /// (text, generated tokens, stop reason, per-token probabilities).
+    pub(super) fn finish(
+        mut self,
+        template: &FimTemplate,
+        done: Option<DoneReason>,
+    ) -> (String, usize, StopReason, Vec<TokenLogprob>) {
+        let stop = self.stop.unwrap_or(match done {
+            Some(DoneReason::Length) => StopReason::MaxTokens,
+            Some(DoneReason::EndOfLine) => StopReason::EndOfLine,
+            _ if self.generated >= self.job.params.max_tokens => StopReason::MaxTokens,
+            _ => StopReason::StopToken,
+        });
+        if stop == StopReason::MaxTokens && !self.job.params.single_line {
+            whole_lines(&mut self.bytes);
+        }
+        let text = String::from_utf8_lossy(&self.bytes).into_owned();
+        let text = cut_at_special_text(template, text);
+        let logprobs = if self.all_logprobs { self.token_logprobs } else { Vec::new() };
+        (text, self.generated, stop, logprobs)
+    }
+}

@@ -1,0 +1,493 @@
+//! Remote engines: a server the user runs (llama-server, an OpenAI-compatible server, Ollama)
+//! runs the model. infill builds the prompt exactly as for the local engine (family, repository
+//! format, context, budgets counted with the server's tokenizer) and streams the answer back.
+//!
+//! One OS thread ("infill-remote") serves the same job channel as the local engine thread, so
+//! nothing above `Engine::generate` can tell them apart. Its HTTP is blocking (`ureq`), on that
+//! thread and on one reader thread per answer (`http::Stream`); no tokio worker ever waits on
+//! the server. A failure answers the job with an error, marks the engine `Unreachable` (the
+//! editor's status shows it) and probes the server again with backoff; jobs in between fail at
+//! once without a request. A probe that works makes it `Ready` again.
+
+mod config;
+mod decoding;
+mod http;
+mod llama_server;
+mod ollama;
+mod openai;
+mod stream;
+mod tokens;
+
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::stats::{EngineStats, Outcome};
+use super::worker::panic_message;
+use super::{
+    EngineConfig, EngineError, EngineStatus, Generation, Job, Message, ModelInfo, Sampling,
+};
+use crate::prompt::{self, FimTemplate, Piece as PromptPiece, TokenCounter};
+pub use config::{Protocol, RemoteConfig};
+use decoding::Decoding;
+use http::Http;
+use stream::Next;
+
+/// What a server told us when it was probed.
+pub(super) struct Probe {
+    template: &'static FimTemplate,
+    /// The model's name or path.
+    model: String,
+    context_size: Option<usize>,
+    /// Template token spelling → id, when the server tokenizes (prompts then go as ids).
+    special_ids: HashMap<&'static str, u32>,
+    bos: Option<u32>,
+    /// The tokenizer endpoint for exact counts; `None`: estimates.
+    tokenize: Option<String>,
+}
+
+/// What a request asks the server for.
+pub(super) struct Request {
+    max_tokens: usize,
+    single_line: bool,
+    sampling: Sampling,
+}
+
+pub(super) enum Event {
+    Piece(Piece),
+    /// The server's last word: why it stopped, and its figures.
+    Done(Done),
+    /// Nothing for us (`[DONE]`).
+    Ignore,
+}
+
+#[derive(Debug)]
+pub(super) struct Piece {
+    text: String,
+    /// The token ids, when the server says.
+    ids: Vec<u32>,
+    /// (byte length, log-probability) of each token, when the server says.
+    logprobs: Option<Vec<(usize, f32)>>,
+}
+
+#[derive(Debug)]
+pub(super) struct Done {
+    reason: DoneReason,
+    piece: Option<Piece>,
+    /// The prompt as the server received it, when it echoes it (llama-server).
+    prompt: Option<String>,
+    cached: Option<usize>,
+    evaluated: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum DoneReason {
+    Stop,
+    /// A single-line request's `\n` stop string (the local engine's end of line).
+    EndOfLine,
+    Length,
+}
+
+/// The family: the `family` setting, else the server's vocabulary, else the model's name.
+pub(super) fn choose_family(
+    forced: Option<&str>,
+    has_token: impl Fn(&str) -> bool,
+    model: &str,
+) -> Result<&'static FimTemplate, String> {
+    let known =
+        || prompt::template::TEMPLATES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ");
+    if let Some(name) = forced {
+        return prompt::template::by_name(name)
+            .ok_or_else(|| format!("family `{name}` is not known (known: {})", known()));
+    }
+    if let Some(template) = prompt::template::detect(has_token) {
+        return Ok(template);
+    }
+    let name = model.to_lowercase();
+    let by_name = [
+        ("qwen", "qwen2.5-coder"),
+        ("starcoder", "starcoder2"),
+        ("deepseek", "deepseek-coder"),
+        ("codellama", "codellama"),
+        ("code-llama", "codellama"),
+        ("codestral", "codestral"),
+    ];
+    by_name
+        .iter()
+        .find(|(part, _)| name.contains(part))
+        .and_then(|(_, family)| prompt::template::by_name(family))
+        .ok_or_else(|| {
+            format!(
+                "cannot tell the prompt format of model {model:?} from the server; set \
+                 `family` (one of: {})",
+                known()
+            )
+        })
+}
+
+/// The start of a server's answer, for an error message.
+pub(super) fn excerpt(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(200) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None if text.is_empty() => "(empty)".into(),
+        None => text.to_string(),
+    }
+}
+
+/// Waits between probes of a server that failed: from 250 ms, doubling, up to 8 s.
+struct Backoff {
+    next_try: Option<Instant>,
+    delay: Duration,
+}
+
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+const LAST_RETRY: Duration = Duration::from_secs(8);
+
+impl Backoff {
+    fn failed(&mut self) {
+        self.next_try = Some(Instant::now() + self.delay);
+        self.delay = (self.delay * 2).min(LAST_RETRY);
+    }
+    fn succeeded(&mut self) {
+        self.next_try = None;
+        self.delay = FIRST_RETRY;
+    }
+}
+
+/// Thread body: probe the server, then serve jobs until every sender is gone or `Stop`.
+pub(super) fn run(
+    config: RemoteConfig,
+    engine: &EngineConfig,
+    jobs: mpsc::Receiver<Message>,
+    status: &watch::Sender<EngineStatus>,
+    stats: &EngineStats,
+) {
+    if let Some(warning) = &config.warning {
+        tracing::warn!("{warning}");
+    }
+    let http = Http::new(config.name(), &config.url, config.api_key.clone(), config.timeout);
+    let mut remote = Remote {
+        config,
+        engine,
+        http,
+        counts: tokens::Counts::default(),
+        connected: None,
+        last_error: String::new(),
+        backoff: Backoff { next_try: None, delay: FIRST_RETRY },
+        status,
+        stats,
+    };
+    remote.connect();
+    let mut stop_ack = None;
+    loop {
+        let message = match remote.backoff.next_try.filter(|_| remote.connected.is_none()) {
+            Some(at) => match jobs.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(message) => message,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    remote.connect();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            None => match jobs.recv() {
+                Ok(message) => message,
+                Err(_) => break,
+            },
+        };
+        match message {
+            Message::Job(job) => remote.serve(*job),
+            Message::Stop(ack) => {
+                stop_ack = Some(ack);
+                break;
+            }
+        }
+    }
+    if let Some(ack) = stop_ack {
+        let _ = ack.send(());
+    }
+}
+
+struct Remote<'a> {
+    config: RemoteConfig,
+    engine: &'a EngineConfig,
+    http: Http,
+    counts: tokens::Counts,
+    connected: Option<Probe>,
+    last_error: String,
+    backoff: Backoff,
+    status: &'a watch::Sender<EngineStatus>,
+    stats: &'a EngineStats,
+}
+
+impl Remote<'_> {
+    /// Probes the server: `Ready` with what it runs, or `Unreachable` and a later retry.
+    fn connect(&mut self) {
+        let started = Instant::now();
+        let forced = self.engine.family.as_deref();
+        let probed = match self.config.protocol {
+            Protocol::LlamaServer => llama_server::probe(&self.http, forced),
+            Protocol::Openai => {
+                let root = self.config.url.trim_end_matches('/').trim_end_matches("/v1");
+                openai::probe(&self.http, root, self.config.model.as_deref(), forced)
+            }
+            Protocol::Ollama => ollama::probe(&self.http, self.config.model.as_deref(), forced),
+        };
+        match probed {
+            Ok(probe) => {
+                let info = ModelInfo {
+                    path: PathBuf::from(&probe.model),
+                    family: probe.template.name,
+                    context_size: probe.context_size.unwrap_or(self.engine.context_size as usize)
+                        as u32,
+                    load_ms: started.elapsed().as_millis() as u64,
+                    placement: self.http.name.clone(),
+                    warning: self.config.warning.clone(),
+                };
+                let same_model = matches!(&*self.status.borrow(), EngineStatus::Ready(old) if old.path == info.path);
+                if !same_model {
+                    // Another model may count differently.
+                    self.counts.clear();
+                }
+                tracing::info!(server = %self.http.name, model = %probe.model, family = info.family, "remote engine ready");
+                self.connected = Some(probe);
+                self.backoff.succeeded();
+                self.status.send_replace(EngineStatus::Ready(Arc::new(info)));
+            }
+            Err(message) => self.lost(message),
+        }
+    }
+
+    /// The server failed: say so once per distinct message, and probe again later.
+    fn lost(&mut self, message: String) {
+        self.connected = None;
+        self.backoff.failed();
+        let changed =
+            !matches!(&*self.status.borrow(), EngineStatus::Unreachable(old) if *old == message);
+        if changed {
+            tracing::warn!(%message, "remote engine unavailable; retrying");
+            self.status.send_replace(EngineStatus::Unreachable(message.clone()));
+        }
+        self.last_error = message;
+    }
+
+    fn serve(&mut self, job: Job) {
+        self.stats.job_received();
+        if job.handle.is_cancelled() {
+            self.stats.job_skipped();
+            let _ = job.reply.send(Err(EngineError::Cancelled));
+            return;
+        }
+        if self.connected.is_none() {
+            // Within the backoff: the last error, with no request. After it: try now.
+            let waiting = self.backoff.next_try.is_some_and(|at| Instant::now() < at);
+            if !waiting {
+                self.connect();
+            }
+            if self.connected.is_none() {
+                self.stats.job_skipped();
+                let _ = job.reply.send(Err(EngineError::Remote(self.last_error.clone())));
+                return;
+            }
+        }
+        self.stats.model_call_started(job.params.background);
+        let call_started = Instant::now();
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| self.run(&job)))
+            .unwrap_or_else(|panic| Err(EngineError::Panicked(panic_message(&panic))));
+        let outcome = match &result {
+            Ok(_) => Outcome::Completed,
+            Err(EngineError::Cancelled) => Outcome::Cancelled {
+                delay: job.handle.raised_at().map(|raised| raised.elapsed()).unwrap_or_default(),
+            },
+            Err(err) => {
+                tracing::error!(%err, "remote completion failed");
+                if let EngineError::Remote(message) = err {
+                    self.lost(message.clone());
+                }
+                Outcome::Failed
+            }
+        };
+        self.stats.model_call_finished(outcome, call_started.elapsed());
+        let _ = job.reply.send(result);
+    }
+
+    fn run(&mut self, job: &Job) -> Result<Generation, EngineError> {
+        let started = Instant::now();
+        let Some(probe) = &self.connected else {
+            return Err(EngineError::Remote(self.last_error.clone()));
+        };
+        let remote = |message: String| EngineError::Remote(message);
+        let template = probe.template;
+        let order = job.params.order.unwrap_or(template.order);
+        let mut counter = self.counts.counter(&self.http, probe.tokenize.as_deref());
+        let prompt = prompt::build(template, order, &job.input, job.params.budgets, &mut counter);
+        let request = Request {
+            max_tokens: job.params.max_tokens,
+            single_line: job.params.single_line,
+            sampling: job.params.sampling,
+        };
+        let (path, body, prompt_tokens) = match self.config.protocol {
+            Protocol::LlamaServer => {
+                let ids = prompt_ids(&mut counter, probe, &prompt).map_err(remote)?;
+                counter.finish().map_err(remote)?;
+                let (path, body) = llama_server::request(template, &ids, &request);
+                (path, body, ids.len())
+            }
+            protocol => {
+                let count = prompt
+                    .pieces
+                    .iter()
+                    .map(|piece| match piece {
+                        PromptPiece::Special(_) => 1,
+                        PromptPiece::Text(text) => counter.count(text),
+                    })
+                    .sum::<usize>();
+                counter.finish().map_err(remote)?;
+                let text = prompt.render();
+                let model = probe.model.as_str();
+                let (path, body) = match protocol {
+                    Protocol::Ollama => ollama::request(
+                        template,
+                        model,
+                        &text,
+                        self.config.keep_alive.as_deref(),
+                        &request,
+                    ),
+                    _ => openai::request(template, model, &text, &request),
+                };
+                (path, body, count)
+            }
+        };
+        let context_size = probe.context_size.unwrap_or(self.engine.context_size as usize);
+        if prompt_tokens == 0 || prompt_tokens.saturating_add(job.params.max_tokens) > context_size
+        {
+            return Err(EngineError::PromptTooLong {
+                prompt_tokens,
+                max_tokens: job.params.max_tokens,
+                context_size,
+            });
+        }
+        let parse = match self.config.protocol {
+            Protocol::LlamaServer => llama_server::parse,
+            Protocol::Openai => openai::parse,
+            Protocol::Ollama => ollama::parse,
+        };
+        let stops: HashSet<u32> =
+            template.special_texts().filter_map(|t| probe.special_ids.get(t).copied()).collect();
+        let mut stream = match self.http.stream(path, &body, self.config.timeout, &job.handle) {
+            Ok(stream) => stream,
+            Err(Next::Cancelled) => return Err(EngineError::Cancelled),
+            Err(Next::Failed(message)) => return Err(remote(message)),
+            Err(Next::Line(_) | Next::End) => return Err(remote(self.http.name.clone())),
+        };
+        let mut decoding = Decoding::new(job, &stops, self.stats);
+        let mut first_piece = None;
+        let done = loop {
+            match stream.next() {
+                Next::Cancelled => return Err(EngineError::Cancelled),
+                Next::Failed(message) => return Err(remote(message)),
+                Next::End => {
+                    return Err(remote(format!(
+                        "{}: the answer ended before the server said it was complete",
+                        self.http.name
+                    )));
+                }
+                Next::Line(line) => match parse(&line) {
+                    Err(problem) => {
+                        return Err(remote(format!(
+                            "{}: malformed answer ({problem})",
+                            self.http.name
+                        )));
+                    }
+                    Ok(Event::Ignore) => {}
+                    Ok(Event::Piece(piece)) => {
+                        first_piece.get_or_insert_with(Instant::now);
+                        if decoding.push(piece) {
+                            break None;
+                        }
+                    }
+                    Ok(Event::Done(mut done)) => {
+                        first_piece.get_or_insert_with(Instant::now);
+                        if let Some(piece) = done.piece.take() {
+                            decoding.push(piece);
+                        }
+                        break Some(done);
+                    }
+                },
+            }
+        };
+        // Dropping the stream closes a connection still open (we stopped first): the server
+        // stops generating.
+        drop(stream);
+        let first_piece = first_piece.unwrap_or_else(Instant::now);
+        let done_reason = done.as_ref().map(|d| d.reason);
+        let (text, generated_tokens, stop, token_logprobs) = decoding.finish(template, done_reason);
+        let reused = done.as_ref().and_then(|d| d.cached).unwrap_or(0).min(prompt_tokens);
+        let evaluated = done.as_ref().and_then(|d| d.evaluated).unwrap_or(prompt_tokens - reused);
+        self.stats.tokens_evaluated(evaluated);
+        let rendered = prompt.render();
+        let prompt_text = match done.and_then(|d| d.prompt) {
+            Some(echoed) => {
+                if echoed != rendered {
+                    tracing::debug!("the server's echo of the prompt differs from infill's");
+                }
+                echoed
+            }
+            None => rendered,
+        };
+        Ok(Generation {
+            text,
+            prompt: prompt_text,
+            prompt_tokens,
+            reused_tokens: reused,
+            evaluated_tokens: evaluated,
+            generated_tokens,
+            prompt_ms: (first_piece - started).as_secs_f64() * 1000.0,
+            generation_ms: first_piece.elapsed().as_secs_f64() * 1000.0,
+            stop,
+            context_files: prompt.context_paths.clone(),
+            token_logprobs,
+        })
+    }
+}
+
+/// The prompt as token ids: special pieces by the server's ids, text through `/tokenize` (as
+/// plain text), each piece as the local engine tokenizes it.
+fn prompt_ids(
+    counter: &mut tokens::Counter<'_>,
+    probe: &Probe,
+    prompt: &prompt::Prompt,
+) -> Result<Vec<u32>, String> {
+    let mut ids: Vec<u32> = probe.bos.into_iter().collect();
+    for piece in &prompt.pieces {
+        match piece {
+            PromptPiece::Special(text) => ids.push(
+                *probe.special_ids.get(text).ok_or_else(|| format!("the server lacks {text:?}"))?,
+            ),
+            PromptPiece::Text(text) => ids.extend(counter.ids(text)?),
+        }
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_family_comes_from_the_setting_the_vocabulary_or_the_name() {
+        let none = |_: &str| false;
+        assert_eq!(choose_family(Some("starcoder2"), none, "x").unwrap().name, "starcoder2");
+        assert_eq!(
+            choose_family(None, none, "qwen2.5-coder:1.5b-base").unwrap().name,
+            "qwen2.5-coder"
+        );
+        let vocabulary = |t: &str| t.starts_with("<fim_");
+        assert_eq!(choose_family(None, vocabulary, "qwen").unwrap().name, "starcoder2");
+        assert!(choose_family(None, none, "mystery").unwrap_err().contains("set `family`"));
+    }
+}

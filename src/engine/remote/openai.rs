@@ -1,0 +1,147 @@
+//! OpenAI-compatible `/v1/completions` (vLLM, SGLang, LM Studio, llama-server): infill's prompt
+//! as raw text in `prompt` (never `suffix`, which vLLM rejects), the family's tokens as `stop`
+//! strings, streamed as server-sent events. Counts come from a llama-server-style `/tokenize`
+//! at the server's root when it has one, else from the estimate (`tokens::estimate`).
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::http::Http;
+use super::tokens::tokenize;
+use super::{Done, DoneReason, Event, Piece, Probe, Request};
+use crate::prompt::{self, FimTemplate};
+
+/// The server's model list (also the check that it answers), the family (from `/tokenize` if
+/// there is one, else `family`, else the model's name) and the counting method.
+pub fn probe(
+    http: &Http,
+    root: &str,
+    model: Option<&str>,
+    forced_family: Option<&str>,
+) -> Result<Probe, String> {
+    let models = http.get_json("/models")?;
+    let listed = models["data"].as_array().and_then(|m| m.first()).and_then(|m| m["id"].as_str());
+    let model = model.or(listed).unwrap_or("default").to_string();
+    // A llama-server-compatible tokenizer, if the server has one, counts exactly.
+    let tokenize_url = format!("{root}/tokenize");
+    let special_ids: HashMap<&'static str, u32> = match tokenize(http, &tokenize_url, "x", false) {
+        Ok(_) => {
+            let mut found = HashMap::new();
+            for text in prompt::template::all_special_texts() {
+                if let Ok([id]) = tokenize(http, &tokenize_url, text, true).as_deref() {
+                    found.insert(text, *id);
+                }
+            }
+            found
+        }
+        Err(_) => HashMap::new(),
+    };
+    let template =
+        super::choose_family(forced_family, |text| special_ids.contains_key(text), &model)?;
+    Ok(Probe {
+        template,
+        model,
+        context_size: None,
+        tokenize: (!special_ids.is_empty()).then_some(tokenize_url),
+        special_ids,
+        bos: None,
+    })
+}
+
+pub fn request(
+    template: &FimTemplate,
+    model: &str,
+    prompt: &str,
+    request: &Request,
+) -> (&'static str, Value) {
+    let sampling = &request.sampling;
+    let mut stop: Vec<&str> = template.special_texts().collect();
+    if request.single_line {
+        stop.push("\n");
+    }
+    let mut body = json!({
+        "model": model,
+        "prompt": prompt,
+        "max_tokens": request.max_tokens.max(1),
+        "stream": true,
+        "stop": stop,
+        "logprobs": 1,
+        "seed": sampling.seed,
+        "temperature": sampling.temperature.max(0.0),
+    });
+    if sampling.temperature > 0.0 {
+        body["top_p"] = json!(sampling.top_p.clamp(0.0, 1.0));
+    }
+    ("/completions", body)
+}
+
+/// One server-sent event line.
+pub fn parse(line: &str) -> Result<Event, String> {
+    let Some(data) = line.strip_prefix("data:") else {
+        return Err(format!("not an event: {}", super::excerpt(line)));
+    };
+    let data = data.trim();
+    if data == "[DONE]" {
+        return Ok(Event::Ignore);
+    }
+    let event: Value =
+        serde_json::from_str(data).map_err(|_| format!("not JSON: {}", super::excerpt(data)))?;
+    if let Some(error) = event.get("error") {
+        return Err(format!("the server reported an error: {error}"));
+    }
+    let choice = event["choices"].get(0).ok_or("an event without `choices`")?;
+    let text = choice["text"].as_str().unwrap_or_default().to_string();
+    let piece = Piece { logprobs: logprobs(&choice["logprobs"]), text, ids: Vec::new() };
+    let reason = match choice["finish_reason"].as_str() {
+        None => return Ok(Event::Piece(piece)),
+        Some("length") => DoneReason::Length,
+        Some(_) => DoneReason::Stop,
+    };
+    Ok(Event::Done(Done {
+        reason,
+        piece: (!piece.text.is_empty()).then_some(piece),
+        prompt: None,
+        cached: None,
+        evaluated: None,
+    }))
+}
+
+/// (byte length, log-probability) per token: OpenAI's legacy `tokens`/`token_logprobs`, or
+/// llama-server's `content` list.
+fn logprobs(logprobs: &Value) -> Option<Vec<(usize, f32)>> {
+    if let Some(content) = logprobs["content"].as_array() {
+        return content
+            .iter()
+            .map(|p| {
+                let len = p["bytes"].as_array().map_or(0, Vec::len);
+                Some((len, p["logprob"].as_f64()? as f32))
+            })
+            .collect();
+    }
+    let tokens = logprobs["tokens"].as_array()?;
+    let values = logprobs["token_logprobs"].as_array()?;
+    tokens
+        .iter()
+        .zip(values)
+        .map(|(token, logprob)| Some((token.as_str()?.len(), logprob.as_f64()? as f32)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_logprob_shapes_and_the_finish_reason_are_read() {
+        let vllm = r#"data: {"choices":[{"text":" n","logprobs":{"tokens":[" n"],"token_logprobs":[-0.5]},"finish_reason":null}]}"#;
+        let Ok(Event::Piece(piece)) = parse(vllm) else { panic!() };
+        assert_eq!((piece.text.as_str(), piece.logprobs), (" n", Some(vec![(2, -0.5)])));
+        let llama = r#"data: {"choices":[{"text":"1","logprobs":{"content":[{"bytes":[49],"logprob":-0.25}]},"finish_reason":"length"}]}"#;
+        let Ok(Event::Done(done)) = parse(llama) else { panic!() };
+        assert_eq!(done.reason, DoneReason::Length);
+        assert_eq!(done.piece.unwrap().logprobs, Some(vec![(1, -0.25)]));
+        assert!(matches!(parse("data: [DONE]"), Ok(Event::Ignore)));
+        assert!(parse("data: {}").is_err());
+    }
+}

@@ -1,0 +1,263 @@
+//! The `llama-server` engine against a real llama-server (PyPI `xllamacpp`, started by
+//! `assets/serve_llama_server.py`) with the real Qwen2.5-Coder-0.5B model: the suggestion is
+//! the in-process engine's, from the very prompt the in-process engine builds; typing through
+//! a suggestion asks the server nothing; a job the user types through joins; a cancelled job's
+//! stream is closed and the server stops. Skipped, saying why, where python3 or xllamacpp is
+//! missing (`.ci/setup` installs it, so CI runs it).
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use infill::lab::llama_server::LlamaServer;
+use serde_json::{Value, json};
+use support::{LspClient, TempDir, real_model};
+
+/// The llama-server process, killed when the test ends however it ends.
+struct Server {
+    child: Child,
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// `None` (with the reason printed) when this machine cannot run one.
+    fn start() -> Option<Self> {
+        let has_xllamacpp = Command::new("python3")
+            .args(["-c", "import xllamacpp"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_xllamacpp {
+            println!("SKIPPED: python3 with xllamacpp is missing (pip install xllamacpp)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("python3")
+            .arg(support::repo_path("assets/serve_llama_server.py"))
+            .arg(real_model())
+            .args(["--port", &port.to_string(), "--ctx", "4096", "--threads", "2"])
+            .env("OMP_WAIT_POLICY", "PASSIVE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start llama-server");
+        let url = format!("http://127.0.0.1:{port}");
+        let server = Self { child, url, agent: ureq::Agent::new_with_defaults() };
+        assert!(LlamaServer::new(&server.url).wait_ready(Duration::from_secs(120)), "not ready");
+        Some(server)
+    }
+
+    /// The server's one slot: (is it working, tasks it has started, tokens decoded so far).
+    fn slot(&self) -> (bool, u64, u64) {
+        let slots: Value = self
+            .agent
+            .get(format!("{}/slots", self.url))
+            .call()
+            .expect("/slots")
+            .body_mut()
+            .read_json()
+            .expect("/slots JSON");
+        let slot = &slots[0];
+        let decoded = slot["next_token"][0]["n_decoded"].as_u64().unwrap_or(0);
+        (slot["is_processing"] == true, slot["id_task"].as_u64().unwrap_or(0), decoded)
+    }
+}
+
+const PREFIX: &str = "def fib(n):\n    if n < 2:\n        return n\n    return ";
+const SUFFIX: &str = "\n\n\nif __name__ == \"__main__\":\n    print(fib(10))\n";
+
+fn options(server: &Server, extra: Value) -> Value {
+    let mut options = json!({
+        "engine": {"kind": "llama-server", "url": server.url},
+        "trace": true, "prefetch": false, "warmUp": false, "debounceMs": 0,
+    });
+    for (key, value) in extra.as_object().unwrap() {
+        options[key] = value.clone();
+    }
+    options
+}
+
+fn insert_text(response: &Value) -> String {
+    response["result"]["items"][0]["insertText"].as_str().unwrap_or_default().to_string()
+}
+
+#[test]
+fn llama_server_engine_gives_the_local_engine_s_answer_from_its_prompt() {
+    let Some(server) = Server::start() else { return };
+    fib_from_infill_s_prompt_and_typing_through(&server);
+    typing_what_the_server_is_writing_joins_its_job(&server);
+    a_cancel_closes_the_stream_and_the_server_stops(&server);
+}
+
+fn fib_from_infill_s_prompt_and_typing_through(server: &Server) {
+    // The folder name is the repository name in the prompt (see lsp_real_model.rs).
+    let root = TempDir::new("fibproj");
+    let file = root.path().join("fib.py");
+    std::fs::write(&file, format!("{PREFIX}{SUFFIX}")).unwrap();
+    let uri = root.uri("fib.py");
+    let mut client = LspClient::start(&[]);
+    client.initialize(root.path(), options(server, json!({})), &["utf-16"]);
+    let ready = client.wait_notification("infill/status", |p| p["state"] == "ready");
+    let ready = ready["params"]["message"].as_str().unwrap().to_string();
+    assert!(ready.contains("qwen2.5-coder format") && ready.contains("llama-server"), "{ready}");
+    client.open(&uri, "python", &format!("{PREFIX}{SUFFIX}"));
+
+    let suggestion = insert_text(&client.inline_completion(&uri, 3, 11));
+    let trace = client.wait_notification("infill/trace", |_| true);
+    let generation = trace["params"]["generation"].clone();
+
+    // The in-process engine on the same file: the same prompt, token for token, and the same
+    // answer. The remote trace's prompt is the server's own echo of the ids it received.
+    let local = Command::new(env!("CARGO_BIN_EXE_infill"))
+        .args(["complete", &format!("{}:4:12", file.display()), "--json", "--print-prompt"])
+        .args(["--options", r#"{"threads": 2}"#])
+        .arg("--model")
+        .arg(real_model())
+        .env("XDG_CONFIG_HOME", root.path().join("no-config"))
+        .env("XDG_STATE_HOME", root.path().join("state"))
+        .env("OMP_WAIT_POLICY", "PASSIVE")
+        .output()
+        .expect("infill complete");
+    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
+    let local: Value = serde_json::from_slice(&local.stdout).unwrap();
+    assert_eq!(generation["prompt"], local["prompt"], "the server received infill's prompt");
+    assert_eq!(generation["promptTokens"], local["promptTokens"], "tokenized alike");
+    assert_eq!(suggestion, local["suggestion"].as_str().unwrap(), "the same answer");
+    println!("remote and local both suggest {suggestion:?}");
+    let program = format!("{PREFIX}{suggestion}{SUFFIX}");
+    let output = Command::new("python3").arg("-c").arg(&program).output().expect("python3");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "55", "{suggestion:?}");
+
+    // Typing the suggestion's start: the rest comes from infill's cache, no server task.
+    let (_, tasks_before, _) = server.slot();
+    let typed = &suggestion[..4];
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{
+            "range": {"start": {"line": 3, "character": 11}, "end": {"line": 3, "character": 11}},
+            "text": typed
+        }]}),
+    );
+    let rest = insert_text(&client.inline_completion(&uri, 3, 15));
+    assert_eq!(format!("{typed}{rest}"), suggestion);
+    let trace = client.wait_notification("infill/trace", |_| true);
+    assert_eq!(trace["params"]["generation"]["cached"], true, "{trace}");
+    assert_eq!(server.slot().1, tasks_before, "the server was not asked");
+    assert!(client.shutdown().success());
+}
+
+fn typing_what_the_server_is_writing_joins_its_job(server: &Server) {
+    // The months list of lsp_real_model.rs: every token leads its runner-up clearly.
+    const CODE: &str =
+        "MONTHS = [\n    \"January\",\n    \"February\",\n    \n]\n\nprint(len(MONTHS))\n";
+    let root = TempDir::new("monthsproj");
+    let uri = root.uri("months.py");
+    let mut client = LspClient::start(&[]);
+    client.initialize(root.path(), options(server, json!({"maxTokens": 64})), &["utf-16"]);
+    client.wait_notification("infill/status", |p| p["state"] == "ready");
+    client.open(&uri, "python", CODE);
+    let full = insert_text(&client.inline_completion(&uri, 3, 4));
+    assert!(full.lines().count() > 2, "{full:?}");
+    let typed: String = full.chars().take(3).collect();
+
+    // Forget it (a settings change empties the suggestion cache) and ask again; once the
+    // server has sent a few tokens, type their start as a client would.
+    let changed = options(server, json!({"maxTokens": 64, "topK": 41}));
+    client.notify("workspace/didChangeConfiguration", json!({"settings": changed}));
+    let stats =
+        |client: &mut LspClient| client.request("infill/stats", json!(null))["result"].clone();
+    let before = stats(&mut client);
+    let generated = |s: &Value| s["generatedTokens"].as_u64().unwrap();
+    let asked = client.send_request(
+        "textDocument/inlineCompletion",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 3, "character": 4},
+               "context": {"triggerKind": 2}}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while generated(&stats(&mut client)) < generated(&before) + 6 {
+        assert!(Instant::now() < deadline, "the server wrote nothing");
+        std::thread::sleep(Duration::from_millis(10)); // polling interval, not a timing
+    }
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{
+            "range": {"start": {"line": 3, "character": 4}, "end": {"line": 3, "character": 4}},
+            "text": typed
+        }]}),
+    );
+    client.cancel(asked);
+    let rest = insert_text(&client.inline_completion(&uri, 3, 7));
+    assert_eq!(format!("{typed}{rest}"), full);
+    let after = stats(&mut client);
+    assert_eq!(after["modelCalls"], before["modelCalls"].as_u64().unwrap() + 1, "{after}");
+    assert_eq!(after["cancelled"], before["cancelled"], "joined, not cancelled: {after}");
+    assert!(client.shutdown().success());
+}
+
+fn a_cancel_closes_the_stream_and_the_server_stops(server: &Server) {
+    // A long generation: numbers to continue, room for 1,000 tokens.
+    let code = format!(
+        "NUMBERS = [\n{}    \n]\n",
+        (1..=12).map(|i| format!("    {i},\n")).collect::<String>()
+    );
+    let root = TempDir::new("numbersproj");
+    let uri = root.uri("numbers.py");
+    let mut client = LspClient::start(&[]);
+    let extra = json!({"maxTokens": 1000, "filters": {"repeatedLines": false}});
+    client.initialize(root.path(), options(server, extra), &["utf-16"]);
+    client.wait_notification("infill/status", |p| p["state"] == "ready");
+    client.open(&uri, "python", &code);
+    let asked = client.send_request(
+        "textDocument/inlineCompletion",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 13, "character": 4},
+               "context": {"triggerKind": 2}}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut decoded_at_cancel = 0;
+    while decoded_at_cancel < 8 {
+        assert!(Instant::now() < deadline, "the server generated nothing");
+        decoded_at_cancel = server.slot().2;
+        std::thread::sleep(Duration::from_millis(10)); // polling interval, not a timing
+    }
+    let cancelled = Instant::now();
+    client.cancel(asked);
+    client.wait_response(asked);
+    // The server's slot goes idle well before its 1,000 tokens: infill closed the stream.
+    let mut last_decoded = decoded_at_cancel;
+    loop {
+        let (busy, _, decoded) = server.slot();
+        if !busy {
+            break;
+        }
+        last_decoded = decoded;
+        assert!(Instant::now() < deadline, "the server kept generating");
+        std::thread::sleep(Duration::from_millis(10)); // polling interval, not a timing
+    }
+    println!(
+        "after the cancel (with the scheduler's 100 ms grace), the server ran on {:.0} ms and \
+         {} tokens (decoded {decoded_at_cancel} at the cancel, last seen {last_decoded})",
+        cancelled.elapsed().as_secs_f64() * 1000.0,
+        last_decoded - decoded_at_cancel
+    );
+    assert!(last_decoded < 1000, "stopped early");
+    // Counted once the engine has finished with the job (just after it closed the stream).
+    let stats = loop {
+        let stats = client.request("infill/stats", json!(null))["result"].clone();
+        if stats["cancelled"] != 0 {
+            break stats;
+        }
+        assert!(Instant::now() < deadline, "the job was never counted: {stats}");
+    };
+    assert_eq!(stats["cancelled"], 1, "{stats}");
+    assert_eq!(stats["failed"], 0, "{stats}");
+    assert!(client.shutdown().success());
+}
