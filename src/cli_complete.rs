@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use infill::models::ModelRef;
 use tower_lsp_server::gen_lsp_types::{Position, Uri};
 
 use infill::config_file;
@@ -75,6 +76,19 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
     let cursor_char = document
         .offset_of(position, PositionEncoding::Utf32)
         .with_context(|| format!("{}:{line}:{column} is not in the file", file.display()))?;
+
+    // A model named by name or `hf:` is downloaded first, with a progress bar.
+    let env_model = std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Ok((value, _)) = infill::engine::model::resolve(
+        command_line_model.as_deref(),
+        settings.model.as_deref(),
+        env_model.as_deref(),
+        None,
+    ) && !matches!(ModelRef::parse(&value), Ok(ModelRef::Path(_)) | Err(_))
+        && infill::models::local_model(&value).is_err()
+    {
+        tokio::task::spawn_blocking(move || crate::cli_models::pull(&value)).await??;
+    }
 
     let started = Instant::now();
     let workspace = Workspace::new(vec![root]);

@@ -48,7 +48,8 @@ impl FimOrder {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Settings {
-    /// Path of the GGUF model.
+    /// The GGUF model: a path, a catalogue name or `hf:OWNER/REPO[:QUANT]` / `hf:…/FILE.gguf`
+    /// (`models`).
     pub model: Option<PathBuf>,
     /// Force a prompt family by name (see `prompt::template::TEMPLATES`) instead of detecting it.
     pub family: Option<String>,

@@ -25,7 +25,7 @@ pub struct Session {
 
 impl Session {
     /// Resolves the model (`--model`, the `model` setting, `$INFILL_MODEL`, then the fetch
-    /// script's cache path) and starts loading it on the engine thread; builds the workspace
+    /// script's cache path; a name or `hf:` value must be downloaded already, see `models`) and starts loading it on the engine thread; builds the workspace
     /// index, empty: the caller walks it (the server in the background once the client is
     /// ready, `infill complete` at once). Returns warnings for the user (bad `contextDeny`
     /// globs); a model that cannot be found makes an engine that reports why.
@@ -45,15 +45,21 @@ impl Session {
         ) {
             // The header check is a few bytes: a wrong path fails here, before anything waits
             // for the model or walks the workspace.
-            Ok((path, origin)) => match model::check_gguf(&path, origin) {
-                Ok(()) => {
-                    tracing::info!(path = %path.display(), %origin, "loading model");
-                    Engine::start(path, origin, EngineConfig::from_settings(&settings))
+            Ok((value, origin)) => match crate::models::local_model(&value) {
+                Err(message) => {
+                    tracing::error!(%message, "model not loaded");
+                    Engine::failed(message)
                 }
-                Err(err) => {
-                    tracing::error!(%err, "model not loaded");
-                    Engine::failed(err.to_string())
-                }
+                Ok(path) => match model::check_gguf(&path, origin) {
+                    Ok(()) => {
+                        tracing::info!(path = %path.display(), %origin, "loading model");
+                        Engine::start(path, origin, EngineConfig::from_settings(&settings))
+                    }
+                    Err(err) => {
+                        tracing::error!(%err, "model not loaded");
+                        Engine::failed(err.to_string())
+                    }
+                },
             },
             Err(err) => {
                 tracing::error!(%err, "model not loaded");

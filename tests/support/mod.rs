@@ -199,3 +199,4 @@ impl LspClient {
         status
     }
 }
+pub mod fake_hub;
