@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::context::RepoContext;
 use crate::documents::DocumentStore;
 use crate::engine::{Engine, EngineConfig, model};
+use crate::models::ModelRef;
 use crate::schedule::Scheduler;
 use crate::workspace::Workspace;
 
@@ -25,7 +26,7 @@ pub struct Session {
 
 impl Session {
     /// Resolves the model (`--model`, the `model` setting, `$INFILL_MODEL`, then the fetch
-    /// script's cache path; a name or `hf:` value must be downloaded already, see `models`) and starts loading it on the engine thread; builds the workspace
+    /// script's cache path; a name or `hf:` value not in the cache is downloaded on the engine thread) and starts loading it on the engine thread; builds the workspace
     /// index, empty: the caller walks it (the server in the background once the client is
     /// ready, `infill complete` at once). Returns warnings for the user (bad `contextDeny`
     /// globs); a model that cannot be found makes an engine that reports why.
@@ -46,6 +47,13 @@ impl Session {
             // The header check is a few bytes: a wrong path fails here, before anything waits
             // for the model or walks the workspace.
             Ok((value, origin)) => match crate::models::local_model(&value) {
+                // A hub model not in the cache yet: the engine thread downloads it first.
+                Err(_)
+                    if let Ok(hub @ (ModelRef::File(_) | ModelRef::Repo { .. })) =
+                        ModelRef::parse(&value) =>
+                {
+                    Engine::start_download(hub, value, EngineConfig::from_settings(&settings))
+                }
                 Err(message) => {
                     tracing::error!(%message, "model not loaded");
                     Engine::failed(message)

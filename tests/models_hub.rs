@@ -7,6 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use serde_json::json;
 use support::fake_hub::{COMMIT, FakeHub, Mode, sha256_hex};
 use support::{TempDir, tiny_model};
 
@@ -194,4 +195,67 @@ fn complete_downloads_a_hub_model_first() {
     assert!(output.status.success(), "{}", text(&output.stderr));
     assert!(text(&output.stderr).contains("is ready"), "{}", text(&output.stderr));
     assert!(snapshot_path(&hf_home).is_file());
+}
+
+fn lsp_with_hub(dir: &TempDir, endpoint: &str) -> (support::LspClient, PathBuf) {
+    let hf_home = dir.path().join("hf");
+    let client = support::LspClient::start_with_env(
+        &[],
+        &[("HF_HOME", hf_home.to_str().unwrap()), ("HF_ENDPOINT", endpoint), ("HF_TOKEN", "")],
+    );
+    (client, hf_home)
+}
+
+#[test]
+fn the_server_downloads_a_hub_model_in_the_background_then_completes() {
+    let dir = TempDir::new("lsp");
+    let hub = FakeHub::start(REPO, FILE, model_bytes(), Mode::Normal);
+    let (mut client, hf_home) = lsp_with_hub(&dir, &hub.endpoint);
+    let root = dir.path().join("proj");
+    std::fs::create_dir_all(&root).unwrap();
+    let options = json!({"model": format!("hf:{REPO}/{FILE}"), "threads": 1, "minConfidence": 0,
+        "maxTokens": 4, "prefetch": false, "warmUp": false});
+    client.initialize(&root, options, &["utf-16"]);
+    let downloading = client.wait_notification("$/progress", |p| {
+        p["value"]["kind"] == "report" && p["value"]["percentage"] == 100
+    });
+    let message = downloading["params"]["value"]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("downloading") && message.contains("100%"), "{message}");
+    let status = client.wait_notification("infill/status", |p| {
+        p["message"].as_str().is_some_and(|m| m.contains("downloading") && m.contains('%'))
+    });
+    assert_eq!(status["params"]["state"], "loading");
+    let loaded = client.wait_model_loaded();
+    assert!(loaded.contains("ready"), "{loaded}");
+    assert!(snapshot_path(&hf_home).is_file());
+
+    let uri = support::file_uri(&root.join("main.py"));
+    client.open(&uri, "python", "def add(a, b):\n    return ");
+    let response = client.inline_completion(&uri, 1, 11);
+    assert!(response["result"]["items"].is_array(), "{response}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
+fn a_failed_download_is_one_message_and_the_server_stays_up() {
+    let dir = TempDir::new("lsp-401");
+    let hub = FakeHub::start(REPO, FILE, model_bytes(), Mode::Unauthorized);
+    let (mut client, _) = lsp_with_hub(&dir, &hub.endpoint);
+    let root = dir.path().join("proj");
+    std::fs::create_dir_all(&root).unwrap();
+    client.initialize(&root, json!({"model": format!("hf:{REPO}/{FILE}")}), &["utf-16"]);
+    let ended = client.wait_model_loaded();
+    assert!(ended.contains("HF_TOKEN"), "{ended}");
+    let shown = client.wait_notification("window/showMessage", |_| true);
+    let message = shown["params"]["message"].as_str().unwrap();
+    assert!(message.contains("HF_TOKEN") && message.contains("refused"), "{message}");
+    let uri = support::file_uri(&root.join("main.py"));
+    client.open(&uri, "python", "x = ");
+    let response = client.inline_completion(&uri, 0, 4);
+    assert!(response.get("error").is_none(), "{response}");
+    // Told once: not again on the request.
+    let again = client.shown_messages();
+    assert!(again.iter().all(|m| !m.contains("HF_TOKEN")), "{again:?}");
+    assert!(client.is_alive());
+    assert!(client.shutdown().success());
 }
