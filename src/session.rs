@@ -52,7 +52,7 @@ impl Session {
                     if let Ok(hub @ (ModelRef::File(_) | ModelRef::Repo { .. })) =
                         ModelRef::parse(&value) =>
                 {
-                    Engine::start_download(hub, value, EngineConfig::from_settings(&settings))
+                    Engine::start_download(hub, value, None, EngineConfig::from_settings(&settings))
                 }
                 Err(message) => {
                     tracing::error!(%message, "model not loaded");
@@ -69,6 +69,22 @@ impl Session {
                     }
                 },
             },
+            // Nothing configured anywhere: the catalogue's default, from the cache or the hub.
+            Err(err @ model::ModelError::NotFound { .. }) => {
+                let (value, context) = crate::models::zero_config_default(&err);
+                match crate::models::local_model(&value) {
+                    Ok(path) => Engine::start(
+                        path,
+                        model::ModelOrigin::DefaultCache,
+                        EngineConfig::from_settings(&settings),
+                    ),
+                    Err(_) => {
+                        let hub = ModelRef::parse(&value).expect("a catalogue name");
+                        let config = EngineConfig::from_settings(&settings);
+                        Engine::start_download(hub, value, Some(context), config)
+                    }
+                }
+            }
             Err(err) => {
                 tracing::error!(%err, "model not loaded");
                 Engine::failed(err.to_string())

@@ -17,6 +17,8 @@ fn infill(dir: &TempDir, args: &[&str]) -> Output {
         .env("XDG_STATE_HOME", dir.path().join("state"))
         .env("XDG_CACHE_HOME", dir.path().join("cache"))
         .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("HF_HOME", dir.path().join("hf"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
         .env_remove("INFILL_MODEL")
         .env_remove("INFILL_LOG")
         .output()

@@ -259,3 +259,30 @@ fn a_failed_download_is_one_message_and_the_server_stays_up() {
     assert!(client.is_alive());
     assert!(client.shutdown().success());
 }
+
+#[test]
+fn with_no_model_configured_the_default_is_fetched_and_used() {
+    let dir = TempDir::new("default");
+    let hub = FakeHub::start(
+        "second-state/StarCoder2-3B-GGUF",
+        "starcoder2-3b-Q4_K_M.gguf",
+        model_bytes(),
+        Mode::Normal,
+    );
+    let (mut client, hf_home) = lsp_with_hub(&dir, &hub.endpoint);
+    let root = dir.path().join("proj");
+    std::fs::create_dir_all(&root).unwrap();
+    client.initialize(&root, json!({"threads": 1}), &["utf-16"]);
+    let status = client.wait_notification("infill/status", |p| {
+        p["message"].as_str().is_some_and(|m| m.starts_with("downloading starcoder2-3b into"))
+    });
+    let message = status["params"]["message"].as_str().unwrap();
+    assert!(message.contains(hf_home.to_str().unwrap()), "{message}");
+    let loaded = client.wait_model_loaded();
+    assert!(loaded.contains("ready"), "{loaded}");
+    assert!(client.shutdown().success());
+    let stored = hf_home.join(format!(
+        "hub/models--second-state--StarCoder2-3B-GGUF/snapshots/{COMMIT}/starcoder2-3b-Q4_K_M.gguf"
+    ));
+    assert!(stored.is_file());
+}

@@ -357,9 +357,12 @@ impl Engine {
 
     /// Starts the engine thread, which downloads `model` from the hub into its cache and then
     /// loads it. The status says loading meanwhile; `download_progress` follows the bytes.
+    /// A failure is told after `context` when there is one (the zero-config default says what
+    /// was tried before it).
     pub fn start_download(
         model: crate::models::ModelRef,
         value: PathBuf,
+        context: Option<String>,
         config: EngineConfig,
     ) -> Self {
         let (status_tx, status) = watch::channel(EngineStatus::Loading { path: value.clone() });
@@ -381,7 +384,11 @@ impl Engine {
                 }
                 Err(err) => {
                     tracing::error!(%err, "model not downloaded");
-                    status_tx.send_replace(EngineStatus::Failed(err.to_string()));
+                    let message = match &context {
+                        Some(context) => format!("{context}: {err}"),
+                        None => err.to_string(),
+                    };
+                    status_tx.send_replace(EngineStatus::Failed(message));
                 }
             }
         });

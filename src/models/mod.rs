@@ -83,6 +83,26 @@ pub fn local_model(value: &Path) -> Result<PathBuf, String> {
     })
 }
 
+/// The catalogue's default model for a user who configured none, with the sentence a failed
+/// download is told after: what was tried, what the default is, how big, where it goes.
+pub fn zero_config_default(not_found: &crate::engine::ModelError) -> (PathBuf, String) {
+    let entry = catalogue::find(catalogue::DEFAULT).expect("the default is in the catalogue");
+    tracing::info!(
+        model = entry.name,
+        size = %catalogue::human_size(entry.size),
+        cache = %hub::cache_dir().display(),
+        "no model configured: using the default"
+    );
+    let context = format!(
+        "{not_found}. The default model {} (about {}, {}) could not be downloaded into {}",
+        entry.name,
+        catalogue::human_size(entry.size),
+        entry.licence,
+        hub::cache_dir().display()
+    );
+    (PathBuf::from(entry.name), context)
+}
+
 fn parse_hub(rest: &str) -> Option<ModelRef> {
     let mut parts = rest.splitn(3, '/');
     let (owner, name) = (parts.next()?, parts.next()?);

@@ -131,8 +131,13 @@ pub async fn initialized(backend: &Backend) {
             None
         };
         if let Some(mut download) = download {
-            let what = display_name(&pipeline.settings.model.clone().unwrap_or_default());
-            status::send(&client, status::State::Loading, format!("downloading {what}")).await;
+            let what = match engine.status() {
+                EngineStatus::Loading { path } => path.display().to_string(),
+                _ => "the model".into(),
+            };
+            let into = crate::models::hub::cache_dir();
+            let message = format!("downloading {what} into {}", into.display());
+            status::send(&client, status::State::Loading, message).await;
             // Ends when the engine thread drops the sender: the download finished or failed.
             while download.changed().await.is_ok() {
                 let Some((done, total)) = *download.borrow_and_update() else { continue };
