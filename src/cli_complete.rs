@@ -219,7 +219,7 @@ fn check_position(file: &Path, text: &str, line: u32, column: u32) -> anyhow::Re
 
 /// The enclosing repository (nearest folder with `.git`), else the file's folder: what an editor
 /// would have opened as the workspace.
-fn project_root(file: &Path) -> PathBuf {
+pub(crate) fn project_root(file: &Path) -> PathBuf {
     let folder = file.parent().unwrap_or(Path::new("/"));
     folder.ancestors().find(|dir| dir.join(".git").exists()).unwrap_or(folder).to_path_buf()
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli_complete;
+mod cli_doctor;
 mod cli_models;
 
 /// `infill --version`: version, commit, llama.cpp backends (`-V`: the first two on one line).
@@ -39,6 +40,8 @@ enum Command {
     Serve,
     /// Complete once at FILE:LINE:COL (1-based; COL counts characters) and print the suggestion.
     Complete(cli_complete::CompleteArgs),
+    /// Check each part of the path to a suggestion and say how to fix what is wrong.
+    Doctor(cli_doctor::DoctorArgs),
     /// List, download or delete models from the Hugging Face hub.
     Models(cli_models::ModelsArgs),
     /// Score completion quality on FIM tasks (JSONL), optionally beside a llama-server.
@@ -54,7 +57,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     infill::logging::init(match cli.command {
         // It prints its own warnings and errors; the log file has the rest.
-        Some(Command::Complete(_) | Command::Models(_)) => infill::logging::Stderr::Quiet,
+        Some(Command::Complete(_) | Command::Models(_) | Command::Doctor(_)) => {
+            infill::logging::Stderr::Quiet
+        }
         _ => infill::logging::Stderr::Log,
     });
     match cli.command.unwrap_or(Command::Serve) {
@@ -69,6 +74,9 @@ fn main() -> ExitCode {
             with_runtime(|runtime| runtime.block_on(cli_complete::run(args, cli.model)))
         }
         Command::Models(args) => report(cli_models::run(args)),
+        Command::Doctor(args) => {
+            with_runtime(|runtime| runtime.block_on(cli_doctor::run(args, cli.model)))
+        }
         // The measuring tools drive servers over stdio; they need no async runtime of their own.
         Command::Eval(args) => report(infill::lab::eval::run(args, cli.model)),
         Command::Bench(args) => report(infill::lab::bench::run(args, cli.model)),

@@ -180,3 +180,48 @@ fn version_names_the_commit_and_the_backends() {
     let short = String::from_utf8_lossy(&short.stdout);
     assert_eq!(short.trim(), format!("infill {} (commit {head})", env!("CARGO_PKG_VERSION")));
 }
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn doctor_checks_a_good_setup_end_to_end() {
+    let dir = TempDir::new("doctor-good");
+    let file = project(&dir);
+    let model = tiny_model();
+    let output = infill(&dir, &["--model", model.to_str().unwrap(), "doctor", &file]);
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}{}", stderr(&output));
+    for line in [
+        "OK       infill: ",
+        "OK       settings: defaults",
+        "OK       model file: ",
+        "OK       workspace index: ",
+        "OK       model load: starcoder2 format (FIM tokens found)",
+        "OK       completion: ",
+    ] {
+        assert!(out.contains(line), "{line:?} missing in:\n{out}");
+    }
+    assert!(!out.contains("PROBLEM"), "{out}");
+}
+
+#[test]
+fn doctor_names_a_missing_or_corrupt_model_with_the_fix() {
+    let dir = TempDir::new("doctor-bad");
+    let file = project(&dir);
+    let output = infill(&dir, &["doctor", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("PROBLEM  model file: no model found"), "{out}");
+    assert!(out.contains("fix: infill models pull starcoder2-3b, or --model PATH"), "{out}");
+
+    let corrupt = dir.path().join("corrupt.gguf");
+    let bytes = std::fs::read(tiny_model()).unwrap();
+    std::fs::write(&corrupt, &bytes[..bytes.len() / 2]).unwrap();
+    let output = infill(&dir, &["--model", corrupt.to_str().unwrap(), "doctor", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("OK       model file: "), "{out}");
+    assert!(out.contains("PROBLEM  model load: ") && out.contains("fix: download"), "{out}");
+}
