@@ -225,3 +225,27 @@ fn doctor_names_a_missing_or_corrupt_model_with_the_fix() {
     assert!(out.contains("OK       model file: "), "{out}");
     assert!(out.contains("PROBLEM  model load: ") && out.contains("fix: download"), "{out}");
 }
+
+/// A chat-only model: the tiny model with its FIM token texts renamed (same length, so the GGUF
+/// layout is unchanged), as a chat/instruct GGUF without FIM tokens looks to infill.
+#[test]
+fn doctor_warns_about_a_model_without_fim_tokens() {
+    let dir = TempDir::new("doctor-chat");
+    let file = project(&dir);
+    let mut bytes = std::fs::read(tiny_model()).unwrap();
+    let mut renamed = 0;
+    for at in 0..bytes.len().saturating_sub(5) {
+        if &bytes[at..at + 5] == b"<fim_" {
+            bytes[at..at + 5].copy_from_slice(b"<chat");
+            renamed += 1;
+        }
+    }
+    assert!(renamed >= 4, "the tiny model's FIM tokens were not found");
+    let chat = dir.path().join("chat-only.gguf");
+    std::fs::write(&chat, &bytes).unwrap();
+    let output = infill(&dir, &["--model", chat.to_str().unwrap(), "doctor", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("PROBLEM  model load: ") && out.contains("fill-in-the-middle"), "{out}");
+    assert!(out.contains("chat/instruct-only model"), "{out}");
+}
