@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use infill::engine::ModelError;
+use infill::models::ModelRef;
 use tower_lsp_server::gen_lsp_types::{Position, Uri};
 
 use infill::config_file;
@@ -75,6 +77,42 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
     let cursor_char = document
         .offset_of(position, PositionEncoding::Utf32)
         .with_context(|| format!("{}:{line}:{column} is not in the file", file.display()))?;
+
+    // A model named by name or `hf:` is downloaded first, with a progress bar.
+    let env_model = std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
+    // With none configured and no fetched file, the catalogue's default.
+    let value = match infill::engine::model::resolve(
+        command_line_model.as_deref(),
+        settings.model.as_deref(),
+        env_model.as_deref(),
+        infill::engine::model::default_cache_path().as_deref(),
+    ) {
+        Ok((value, _)) => Some((value, None)),
+        Err(err @ ModelError::NotFound { .. }) => {
+            let (value, context) = infill::models::zero_config_default(&err);
+            Some((value, Some(context)))
+        }
+        Err(_) => None,
+    };
+    if let Some((value, context)) = value
+        && !matches!(ModelRef::parse(&value), Ok(ModelRef::Path(_)) | Err(_))
+        && infill::models::local_model(&value).is_err()
+    {
+        if context.is_some() {
+            eprintln!("infill: no model configured: using the default, {}", value.display());
+        }
+        let pulled = {
+            let value = value.clone();
+            tokio::task::spawn_blocking(move || crate::cli_models::pull(&value)).await?
+        };
+        match (pulled, context) {
+            (Err(err), Some(context)) => bail!("{context}: {err:#}"),
+            (pulled, _) => pulled?,
+        };
+        if command_line_model.is_none() && settings.model.is_none() && env_model.is_none() {
+            settings.model = Some(value);
+        }
+    }
 
     let started = Instant::now();
     let workspace = Workspace::new(vec![root]);
@@ -181,7 +219,7 @@ fn check_position(file: &Path, text: &str, line: u32, column: u32) -> anyhow::Re
 
 /// The enclosing repository (nearest folder with `.git`), else the file's folder: what an editor
 /// would have opened as the workspace.
-fn project_root(file: &Path) -> PathBuf {
+pub(crate) fn project_root(file: &Path) -> PathBuf {
     let folder = file.parent().unwrap_or(Path::new("/"));
     folder.ancestors().find(|dir| dir.join(".git").exists()).unwrap_or(folder).to_path_buf()
 }

@@ -98,7 +98,8 @@ impl Default for EngineSettings {
 pub struct Settings {
     /// Which engine runs the model (`local`, the default, or a remote server).
     pub engine: EngineSettings,
-    /// Path of the GGUF model.
+    /// The GGUF model: a path, a catalogue name or `hf:OWNER/REPO[:QUANT]` / `hf:…/FILE.gguf`
+    /// (`models`).
     pub model: Option<PathBuf>,
     /// Force a prompt family by name (see `prompt::template::TEMPLATES`) instead of detecting it.
     pub family: Option<String>,

@@ -15,6 +15,7 @@ pub mod completion;
 pub mod context;
 pub mod documents;
 pub mod engine;
+pub mod models;
 pub mod postprocess;
 pub mod prompt;
 pub mod schedule;

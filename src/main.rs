@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cli_complete;
+mod cli_doctor;
+mod cli_models;
 
 /// `infill --version`: version, commit, llama.cpp backends (`-V`: the first two on one line).
 static LONG_VERSION: std::sync::LazyLock<String> =
@@ -20,8 +22,9 @@ static LONG_VERSION: std::sync::LazyLock<String> =
     about = "Local code-completion LSP server (fill-in-the-middle, llama.cpp)"
 )]
 struct Cli {
-    /// GGUF model to use (outranks initializationOptions.model and $INFILL_MODEL).
-    #[arg(long, global = true, value_name = "PATH")]
+    /// GGUF model to use: a path, a catalogue name (`infill models list`), hf:OWNER/REPO[:QUANT]
+    /// or hf:OWNER/REPO/FILE.gguf (outranks initializationOptions.model and $INFILL_MODEL).
+    #[arg(long, global = true, value_name = "PATH|NAME")]
     model: Option<PathBuf>,
     /// Accepted and ignored: LSP clients (e.g. vscode-languageclient) add it; stdio is the only
     /// transport.
@@ -37,6 +40,10 @@ enum Command {
     Serve,
     /// Complete once at FILE:LINE:COL (1-based; COL counts characters) and print the suggestion.
     Complete(cli_complete::CompleteArgs),
+    /// Check each part of the path to a suggestion and say how to fix what is wrong.
+    Doctor(cli_doctor::DoctorArgs),
+    /// List, download or delete models from the Hugging Face hub.
+    Models(cli_models::ModelsArgs),
     /// Score completion quality on FIM tasks (JSONL), optionally beside a llama-server.
     Eval(infill::lab::eval::EvalArgs),
     /// Replay a typing trace and report suggestion latency, optionally beside a llama-server.
@@ -50,7 +57,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     infill::logging::init(match cli.command {
         // It prints its own warnings and errors; the log file has the rest.
-        Some(Command::Complete(_)) => infill::logging::Stderr::Quiet,
+        Some(Command::Complete(_) | Command::Models(_) | Command::Doctor(_)) => {
+            infill::logging::Stderr::Quiet
+        }
         _ => infill::logging::Stderr::Log,
     });
     match cli.command.unwrap_or(Command::Serve) {
@@ -63,6 +72,10 @@ fn main() -> ExitCode {
         }),
         Command::Complete(args) => {
             with_runtime(|runtime| runtime.block_on(cli_complete::run(args, cli.model)))
+        }
+        Command::Models(args) => report(cli_models::run(args)),
+        Command::Doctor(args) => {
+            with_runtime(|runtime| runtime.block_on(cli_doctor::run(args, cli.model)))
         }
         // The measuring tools drive servers over stdio; they need no async runtime of their own.
         Command::Eval(args) => report(infill::lab::eval::run(args, cli.model)),

@@ -15,6 +15,7 @@ use crate::context::RepoContext;
 use crate::documents::DocumentStore;
 use crate::engine::remote::RemoteConfig;
 use crate::engine::{Engine, EngineConfig, model};
+use crate::models::ModelRef;
 use crate::schedule::Scheduler;
 use crate::workspace::Workspace;
 
@@ -27,7 +28,8 @@ pub struct Session {
 impl Session {
     /// Starts the engine the `engine` setting names: a remote server's client, or (`local`)
     /// resolves the model (`--model`, the `model` setting, `$INFILL_MODEL`, then the fetch
-    /// script's cache path) and starts loading it on the engine thread; builds the workspace
+    /// script's cache path; a catalogue name or `hf:` value not in the cache is downloaded on
+    /// the engine thread first) and starts loading it on the engine thread; builds the workspace
     /// index, empty: the caller walks it (the server in the background once the client is
     /// ready, `infill complete` at once). Returns warnings for the user (bad `contextDeny`
     /// globs, plain http:// to another machine); a model that cannot be found makes an engine
@@ -70,16 +72,45 @@ impl Session {
         ) {
             // The header check is a few bytes: a wrong path fails here, before anything waits
             // for the model or walks the workspace.
-            Ok((path, origin)) => match model::check_gguf(&path, origin) {
-                Ok(()) => {
-                    tracing::info!(path = %path.display(), %origin, "loading model");
-                    Engine::start(path, origin, EngineConfig::from_settings(settings))
+            Ok((value, origin)) => match crate::models::local_model(&value) {
+                // A hub model not in the cache yet: the engine thread downloads it first.
+                Err(_)
+                    if let Ok(hub @ (ModelRef::File(_) | ModelRef::Repo { .. })) =
+                        ModelRef::parse(&value) =>
+                {
+                    Engine::start_download(hub, value, None, EngineConfig::from_settings(settings))
                 }
-                Err(err) => {
-                    tracing::error!(%err, "model not loaded");
-                    Engine::failed(err.to_string())
+                Err(message) => {
+                    tracing::error!(%message, "model not loaded");
+                    Engine::failed(message)
                 }
+                Ok(path) => match model::check_gguf(&path, origin) {
+                    Ok(()) => {
+                        tracing::info!(path = %path.display(), %origin, "loading model");
+                        Engine::start(path, origin, EngineConfig::from_settings(settings))
+                    }
+                    Err(err) => {
+                        tracing::error!(%err, "model not loaded");
+                        Engine::failed(err.to_string())
+                    }
+                },
             },
+            // Nothing configured anywhere: the catalogue's default, from the cache or the hub.
+            Err(err @ model::ModelError::NotFound { .. }) => {
+                let (value, context) = crate::models::zero_config_default(&err);
+                match crate::models::local_model(&value) {
+                    Ok(path) => Engine::start(
+                        path,
+                        model::ModelOrigin::DefaultCache,
+                        EngineConfig::from_settings(settings),
+                    ),
+                    Err(_) => {
+                        let hub = ModelRef::parse(&value).expect("a catalogue name");
+                        let config = EngineConfig::from_settings(settings);
+                        Engine::start_download(hub, value, Some(context), config)
+                    }
+                }
+            }
             Err(err) => {
                 tracing::error!(%err, "model not loaded");
                 Engine::failed(err.to_string())

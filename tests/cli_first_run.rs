@@ -17,6 +17,8 @@ fn infill(dir: &TempDir, args: &[&str]) -> Output {
         .env("XDG_STATE_HOME", dir.path().join("state"))
         .env("XDG_CACHE_HOME", dir.path().join("cache"))
         .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .env("HF_HOME", dir.path().join("hf"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
         .env_remove("INFILL_MODEL")
         .env_remove("INFILL_LOG")
         .output()
@@ -177,4 +179,73 @@ fn version_names_the_commit_and_the_backends() {
     let short = infill(&dir, &["-V"]);
     let short = String::from_utf8_lossy(&short.stdout);
     assert_eq!(short.trim(), format!("infill {} (commit {head})", env!("CARGO_PKG_VERSION")));
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn doctor_checks_a_good_setup_end_to_end() {
+    let dir = TempDir::new("doctor-good");
+    let file = project(&dir);
+    let model = tiny_model();
+    let output = infill(&dir, &["--model", model.to_str().unwrap(), "doctor", &file]);
+    let out = stdout(&output);
+    assert!(output.status.success(), "{out}{}", stderr(&output));
+    for line in [
+        "OK       infill: ",
+        "OK       settings: defaults",
+        "OK       model file: ",
+        "OK       workspace index: ",
+        "OK       model load: starcoder2 format (FIM tokens found)",
+        "OK       completion: ",
+    ] {
+        assert!(out.contains(line), "{line:?} missing in:\n{out}");
+    }
+    assert!(!out.contains("PROBLEM"), "{out}");
+}
+
+#[test]
+fn doctor_names_a_missing_or_corrupt_model_with_the_fix() {
+    let dir = TempDir::new("doctor-bad");
+    let file = project(&dir);
+    let output = infill(&dir, &["doctor", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("PROBLEM  model file: no model found"), "{out}");
+    assert!(out.contains("fix: infill models pull starcoder2-3b, or --model PATH"), "{out}");
+
+    let corrupt = dir.path().join("corrupt.gguf");
+    let bytes = std::fs::read(tiny_model()).unwrap();
+    std::fs::write(&corrupt, &bytes[..bytes.len() / 2]).unwrap();
+    let output = infill(&dir, &["--model", corrupt.to_str().unwrap(), "doctor", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("OK       model file: "), "{out}");
+    assert!(out.contains("PROBLEM  model load: ") && out.contains("fix: download"), "{out}");
+}
+
+/// A chat-only model: the tiny model with its FIM token texts renamed (same length, so the GGUF
+/// layout is unchanged), as a chat/instruct GGUF without FIM tokens looks to infill.
+#[test]
+fn doctor_warns_about_a_model_without_fim_tokens() {
+    let dir = TempDir::new("doctor-chat");
+    let file = project(&dir);
+    let mut bytes = std::fs::read(tiny_model()).unwrap();
+    let mut renamed = 0;
+    for at in 0..bytes.len().saturating_sub(5) {
+        if &bytes[at..at + 5] == b"<fim_" {
+            bytes[at..at + 5].copy_from_slice(b"<chat");
+            renamed += 1;
+        }
+    }
+    assert!(renamed >= 4, "the tiny model's FIM tokens were not found");
+    let chat = dir.path().join("chat-only.gguf");
+    std::fs::write(&chat, &bytes).unwrap();
+    let output = infill(&dir, &["--model", chat.to_str().unwrap(), "doctor", &file]);
+    assert_eq!(output.status.code(), Some(1));
+    let out = stdout(&output);
+    assert!(out.contains("PROBLEM  model load: ") && out.contains("fill-in-the-middle"), "{out}");
+    assert!(out.contains("chat/instruct-only model"), "{out}");
 }

@@ -140,7 +140,11 @@ fn missing_model_path() {
 
 #[test]
 fn no_model_configured_explains_how_to_get_one() {
+    // Offline (the test's hub refuses): what was tried, the default, how to give a path.
     unloadable_model_is_reported_once(json!({}), "fetch-model.sh");
+    unloadable_model_is_reported_once(json!({}), "default model starcoder2-3b");
+    unloadable_model_is_reported_once(json!({}), "cannot reach the hub");
+    unloadable_model_is_reported_once(json!({}), "--model /path/to/model.gguf");
 }
 
 #[test]

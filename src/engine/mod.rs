@@ -305,12 +305,48 @@ impl EngineConfig {
     }
 }
 
+/// hf-hub's progress reports into a watch channel, at most once per percent (a client is told
+/// of each change).
+struct DownloadProgress {
+    sender: watch::Sender<Option<(u64, u64)>>,
+    done: u64,
+    total: u64,
+    percent: u64,
+}
+
+impl DownloadProgress {
+    fn new(sender: watch::Sender<Option<(u64, u64)>>) -> Self {
+        Self { sender, done: 0, total: 0, percent: u64::MAX }
+    }
+}
+
+impl hf_hub::api::Progress for DownloadProgress {
+    fn init(&mut self, size: usize, _filename: &str) {
+        // Called again on a resumed download, followed by the bytes already there.
+        self.total = size as u64;
+        self.done = 0;
+    }
+
+    fn update(&mut self, size: usize) {
+        self.done += size as u64;
+        let percent = (self.done * 100).checked_div(self.total).unwrap_or(0);
+        if percent != self.percent {
+            self.percent = percent;
+            self.sender.send_replace(Some((self.done, self.total)));
+        }
+    }
+
+    fn finish(&mut self) {}
+}
+
 /// Handle to the engine thread. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
     jobs: Option<mpsc::Sender<Message>>,
     status: watch::Receiver<EngineStatus>,
     stats: Arc<EngineStats>,
+    /// Bytes done and total while the model downloads; closed when the download ends.
+    download: Option<watch::Receiver<Option<(u64, u64)>>>,
 }
 
 impl Engine {
@@ -324,7 +360,7 @@ impl Engine {
             worker::run(&path, origin, &config, jobs_rx, &status_tx, &worker_stats);
         });
         match spawned {
-            Ok(_) => Self { jobs: Some(jobs_tx), status, stats },
+            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: None },
             Err(err) => Self::failed(format!("could not start the engine thread: {err}")),
         }
     }
@@ -341,15 +377,63 @@ impl Engine {
             remote::run(remote, &config, jobs_rx, &status_tx, &worker_stats);
         });
         match spawned {
-            Ok(_) => Self { jobs: Some(jobs_tx), status, stats },
+            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: None },
             Err(err) => Self::failed(format!("could not start the remote engine thread: {err}")),
         }
+    }
+
+    /// Starts the engine thread, which downloads `model` from the hub into its cache and then
+    /// loads it. The status says loading meanwhile; `download_progress` follows the bytes.
+    /// A failure is told after `context` when there is one (the zero-config default says what
+    /// was tried before it).
+    pub fn start_download(
+        model: crate::models::ModelRef,
+        value: PathBuf,
+        context: Option<String>,
+        config: EngineConfig,
+    ) -> Self {
+        let (status_tx, status) = watch::channel(EngineStatus::Loading { path: value.clone() });
+        let (progress_tx, progress) = watch::channel(None);
+        let (jobs_tx, jobs_rx) = mpsc::channel();
+        let stats = Arc::new(EngineStats::default());
+        let worker_stats = stats.clone();
+        let spawned = std::thread::Builder::new().name("infill-engine".into()).spawn(move || {
+            let downloaded = model.hub_file().and_then(|file| {
+                let file = file.expect("a hub model");
+                tracing::info!(%file, "downloading the model");
+                crate::models::hub::download(&file, DownloadProgress::new(progress_tx))
+            });
+            match downloaded {
+                Ok(path) => {
+                    tracing::info!(path = %path.display(), "loading model");
+                    let origin = ModelOrigin::InitializationOptions;
+                    worker::run(&path, origin, &config, jobs_rx, &status_tx, &worker_stats);
+                }
+                Err(err) => {
+                    tracing::error!(%err, "model not downloaded");
+                    let message = match &context {
+                        Some(context) => format!("{context}: {err}"),
+                        None => err.to_string(),
+                    };
+                    status_tx.send_replace(EngineStatus::Failed(message));
+                }
+            }
+        });
+        match spawned {
+            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: Some(progress) },
+            Err(err) => Self::failed(format!("could not start the engine thread: {err}")),
+        }
+    }
+
+    /// Download progress (bytes done, total) when the model is being downloaded.
+    pub fn download_progress(&self) -> Option<watch::Receiver<Option<(u64, u64)>>> {
+        self.download.clone()
     }
 
     /// An engine that never loaded (e.g. no model found): every job is answered with `message`.
     pub fn failed(message: String) -> Self {
         let (_, status) = watch::channel(EngineStatus::Failed(message));
-        Self { jobs: None, status, stats: Arc::default() }
+        Self { jobs: None, status, stats: Arc::default(), download: None }
     }
 
     /// The engine's counters so far (model calls, cancellations).

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tower_lsp_server::gen_lsp_types::*;
 use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::{Bounded, NotCancellable, OngoingProgress, Unbounded};
 
 use super::Backend;
 use super::capabilities::server_capabilities;
@@ -104,21 +105,53 @@ pub async fn initialized(backend: &Backend) {
         let engine = &pipeline.engine;
         // Reported even when loading already finished (a small model can be ready before
         // `initialized` arrives): a client waiting for the end of loading must always see it.
+        let download = engine.download_progress();
         let progress = if with_progress {
             let token = ProgressToken::String("infill/loading".into());
             match client.create_work_done_progress(token.clone()).await {
-                Ok(()) => Some(
-                    client
-                        .progress(token, "infill")
-                        .with_message("loading the model")
-                        .begin()
-                        .await,
-                ),
+                Ok(()) => {
+                    let progress = client.progress(token, "infill");
+                    // A download has a percentage; loading alone has none.
+                    Some(match download {
+                        Some(_) => Progress::Bounded(
+                            progress
+                                .with_message("downloading the model")
+                                .with_percentage(0)
+                                .begin()
+                                .await,
+                        ),
+                        None => Progress::Unbounded(
+                            progress.with_message("loading the model").begin().await,
+                        ),
+                    })
+                }
                 Err(_) => None,
             }
         } else {
             None
         };
+        if let Some(mut download) = download {
+            let what = match engine.status() {
+                EngineStatus::Loading { path } => path.display().to_string(),
+                _ => "the model".into(),
+            };
+            let into = crate::models::hub::cache_dir();
+            let message = format!("downloading {what} into {}", into.display());
+            status::send(&client, status::State::Loading, message).await;
+            // Ends when the engine thread drops the sender: the download finished or failed.
+            while download.changed().await.is_ok() {
+                let Some((done, total)) = *download.borrow_and_update() else { continue };
+                let percent = (done * 100).checked_div(total).unwrap_or(0).min(100) as u32;
+                let message = format!(
+                    "downloading {what}: {percent}% of {}",
+                    crate::models::catalogue::human_size(total)
+                );
+                if let Some(Progress::Bounded(progress)) = &progress {
+                    progress.report_with_message(message.clone(), percent).await;
+                }
+                status::send(&client, status::State::Loading, message).await;
+            }
+        }
         status::send(&client, status::State::Loading, "loading the model".into()).await;
         let mut changes = engine.watch_status();
         let status = engine.wait_loaded().await;
@@ -178,6 +211,21 @@ async fn report(
             }
         }
         EngineStatus::Loading { .. } => {}
+    }
+}
+
+/// The `$/progress` of loading: with a percentage while a download runs.
+enum Progress {
+    Bounded(OngoingProgress<Bounded, NotCancellable>),
+    Unbounded(OngoingProgress<Unbounded, NotCancellable>),
+}
+
+impl Progress {
+    async fn finish_with_message(self, message: String) {
+        match self {
+            Self::Bounded(progress) => progress.finish_with_message(message).await,
+            Self::Unbounded(progress) => progress.finish_with_message(message).await,
+        }
     }
 }
 

@@ -103,6 +103,10 @@ impl LspClient {
             .env("XDG_STATE_HOME", state.path())
             .env("XDG_CACHE_HOME", state.path())
             .env("XDG_CONFIG_HOME", state.path())
+            // With no model configured the server fetches the default from the hub: never the
+            // real hub from a test (port 9 refuses at once), never the user's cache.
+            .env("HF_HOME", state.path().join("hf"))
+            .env("HF_ENDPOINT", "http://127.0.0.1:9")
             .env_remove("INFILL_MODEL");
         match log {
             Some(log) => command.env("INFILL_LOG", log),
@@ -199,3 +203,4 @@ impl LspClient {
         status
     }
 }
+pub mod fake_hub;

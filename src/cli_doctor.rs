@@ -1,0 +1,222 @@
+//! `infill doctor [FILE]`: each part of the path to a suggestion, checked and printed as OK or
+//! a problem with its fix. It runs what `infill complete` runs (settings layering,
+//! `Session::start`, the index walk, one completion) and reports instead of stopping.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Args;
+use infill::config_file;
+use infill::documents::{DocumentStore, PositionEncoding};
+use infill::engine::{EngineStatus, JobHandle, model};
+use infill::models::ModelRef;
+use infill::session::Session;
+use infill::workspace::Workspace;
+use tower_lsp_server::gen_lsp_types::Uri;
+
+#[derive(Args)]
+pub struct DoctorArgs {
+    /// A file to complete once, at its end (default: a built-in Python example).
+    file: Option<PathBuf>,
+}
+
+const EXAMPLE: &str = "def fibonacci(n):\n    if n < 2:\n        return n\n    return ";
+
+struct Report {
+    problems: usize,
+}
+
+impl Report {
+    fn ok(&self, what: &str, detail: impl std::fmt::Display) {
+        println!("OK       {what}: {detail}");
+    }
+    fn problem(&mut self, what: &str, detail: impl std::fmt::Display, fix: &str) {
+        self.problems += 1;
+        println!("PROBLEM  {what}: {detail}\n         fix: {fix}");
+    }
+}
+
+pub async fn run(args: DoctorArgs, command_line_model: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut report = Report { problems: 0 };
+    report.ok("infill", infill::version::long_version().replace('\n', "; "));
+
+    // The file to complete, or the example in a temporary project.
+    let example = tempfile::tempdir()?;
+    let file = match &args.file {
+        Some(file) => std::fs::canonicalize(file)?,
+        None => {
+            let file = example.path().join("example.py");
+            std::fs::write(&file, EXAMPLE)?;
+            file
+        }
+    };
+    let root = crate::cli_complete::project_root(&file);
+    let settings = settings(&mut report, &root);
+
+    let env_model = std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
+    match model::resolve(
+        command_line_model.as_deref(),
+        settings.model.as_deref(),
+        env_model.as_deref(),
+        model::default_cache_path().as_deref(),
+    ) {
+        Ok((value, origin)) => match infill::models::local_model(&value) {
+            Ok(path) => match model::check_gguf(&path, origin) {
+                Ok(()) => report.ok("model file", format!("{} (from {origin})", path.display())),
+                Err(err) => {
+                    report.problem("model file", err, "give a GGUF model: --model PATH or NAME");
+                    return finish(report);
+                }
+            },
+            Err(message) => {
+                let fix = match ModelRef::parse(&value) {
+                    Ok(ModelRef::Path(_)) | Err(_) => "give a model that exists".to_string(),
+                    Ok(_) => format!("infill models pull {}", value.display()),
+                };
+                report.problem("model file", message, &fix);
+                return finish(report);
+            }
+        },
+        Err(err) => {
+            report.problem(
+                "model file",
+                err,
+                "infill models pull starcoder2-3b, or --model PATH (a FIM-capable GGUF)",
+            );
+            return finish(report);
+        }
+    }
+
+    let text = std::fs::read_to_string(&file)?;
+    let uri = Uri::from(
+        url::Url::from_file_path(&file)
+            .map_err(|_| anyhow::anyhow!("cannot make a URI of {}", file.display()))?
+            .to_string(),
+    );
+    let documents = Arc::new(DocumentStore::with_encoding(PositionEncoding::Utf32));
+    documents.open(uri.clone(), &text, 0, String::new());
+    let document = documents.snapshot(&uri).ok_or_else(|| anyhow::anyhow!("no document"))?;
+    let (session, warnings) = Session::start(
+        settings,
+        Workspace::new(vec![root.clone()]),
+        command_line_model.as_deref(),
+        documents,
+    );
+    for warning in warnings {
+        report.problem("settings", warning, "correct the glob in contextDeny");
+    }
+    let pipeline = &session.pipeline;
+    if let Some(context) = &pipeline.context {
+        let walk = context.index_now();
+        report.ok(
+            "workspace index",
+            format!(
+                "{}: {} files indexed, {} skipped (filtered, secrets, too big){} in {:.0} ms",
+                root.display(),
+                walk.files,
+                walk.skipped,
+                if walk.full { ", stopped at the memory bound" } else { "" },
+                walk.ms
+            ),
+        );
+    } else {
+        report.ok("workspace index", "off (repoContext: false)");
+    }
+    let info = match pipeline.engine.wait_loaded().await {
+        EngineStatus::Ready(info) => info,
+        EngineStatus::Failed(message) => {
+            let fix = if message.contains("fill-in-the-middle")
+                || message.contains("vocabulary lacks")
+            {
+                "this model has no fill-in-the-middle tokens (a chat/instruct-only model?): use \
+                 a base code model, e.g. `infill models pull starcoder2-3b`"
+            } else {
+                "download the model again (infill models rm NAME; infill models pull NAME)"
+            };
+            report.problem("model load", message, fix);
+            session.shut_down().await;
+            return finish(report);
+        }
+        EngineStatus::Unreachable(message) => {
+            let fix = "start the server, or check the `engine` setting's url and kind";
+            report.problem("remote engine", message, fix);
+            session.shut_down().await;
+            return finish(report);
+        }
+        EngineStatus::Loading { .. } => anyhow::bail!("the engine stopped while loading"),
+    };
+    report.ok(
+        "model load",
+        format!(
+            "{} format (FIM tokens found), {}, {} ms",
+            info.family, info.placement, info.load_ms
+        ),
+    );
+    if let Some(warning) = &info.warning {
+        report.problem("model placement", warning, "see README, GPU");
+    }
+
+    let started = Instant::now();
+    let cursor = text.chars().count();
+    match pipeline.complete(&document, cursor, JobHandle::default(), false).await {
+        Ok(Some(suggestion)) => report.ok(
+            "completion",
+            format!(
+                "{:?} in {:.0} ms on {}",
+                suggestion.text,
+                started.elapsed().as_secs_f64() * 1000.0,
+                file.display()
+            ),
+        ),
+        Ok(None) => report.problem(
+            "completion",
+            format!("{} holds secrets: never completed", file.display()),
+            "try another file",
+        ),
+        Err(err) => report.problem("completion", err, "see the log (INFILL_LOG=debug)"),
+    }
+    session.shut_down().await;
+    finish(report)
+}
+
+/// The layered settings, each key that differs from the defaults with where it came from.
+fn settings(report: &mut Report, root: &Path) -> infill::config::Settings {
+    let user = config_file::user_file();
+    let (user_only, _) = config_file::layered(user.as_deref(), &[]);
+    let (layered, warnings) = config_file::layered(user.as_deref(), &[root.to_path_buf()]);
+    for warning in &warnings {
+        report.problem("settings", warning, "edit the file named");
+    }
+    let value = |s: &infill::config::Settings| serde_json::to_value(s).unwrap_or_default();
+    let (defaults, user_json, all) =
+        (value(&infill::config::Settings::default()), value(&user_only), value(&layered));
+    let mut changed = Vec::new();
+    if let Some(object) = all.as_object() {
+        for (key, v) in object {
+            if defaults.get(key) == Some(v) {
+                continue;
+            }
+            let from = if user_json.get(key) == Some(v) { "user file" } else { "project file" };
+            changed.push(format!("{key} = {v} ({from})"));
+        }
+    }
+    let files = format!(
+        "user file {}, project file {}",
+        user.as_ref().map_or("none".into(), |p| p.display().to_string()),
+        root.join(config_file::PROJECT_FILE).display()
+    );
+    if changed.is_empty() {
+        report.ok("settings", format!("defaults ({files})"));
+    } else {
+        report.ok("settings", format!("{}; {files}", changed.join(", ")));
+    }
+    layered
+}
+
+fn finish(report: Report) -> anyhow::Result<()> {
+    match report.problems {
+        0 => Ok(()),
+        n => anyhow::bail!("{n} problem(s) found"),
+    }
+}
