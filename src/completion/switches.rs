@@ -6,25 +6,14 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
 use crate::config::Settings;
+use crate::context::filter::gitignore_globs;
 use crate::documents::DocumentSnapshot;
 use crate::workspace::Workspace;
-
-/// The globs of one pattern as `.gitignore` reads it: without a slash it matches at any depth,
-/// and a folder's pattern covers everything in it.
-fn globs_of(pattern: &str) -> [String; 2] {
-    let core = pattern.trim_end_matches('/');
-    let anchored = if core.contains('/') {
-        core.trim_start_matches('/').to_string()
-    } else {
-        format!("**/{core}")
-    };
-    [anchored.clone(), format!("{anchored}/**")]
-}
 
 fn glob_set(patterns: &[String]) -> Result<GlobSet, globset::Error> {
     let mut builder = GlobSetBuilder::new();
     for pattern in patterns {
-        for glob in globs_of(pattern) {
+        for glob in gitignore_globs(pattern) {
             builder.add(Glob::new(&glob)?);
         }
     }

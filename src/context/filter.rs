@@ -91,6 +91,19 @@ pub enum Refusal {
     NotRegular,
 }
 
+/// The globs of one pattern as `.gitignore` reads it: without a slash (but a trailing one) it
+/// matches at any depth, a leading slash anchors it at the root, and a folder's pattern covers
+/// everything in it. Matched against `/`-separated paths relative to a workspace root.
+pub fn gitignore_globs(pattern: &str) -> [String; 2] {
+    let core = pattern.trim_end_matches('/');
+    let anchored = if core.contains('/') {
+        core.trim_start_matches('/').to_string()
+    } else {
+        format!("**/{core}")
+    };
+    [anchored.clone(), format!("{anchored}/**")]
+}
+
 /// A file that may be shown to the model.
 #[derive(Debug, Clone)]
 pub struct Admitted {
@@ -118,15 +131,7 @@ impl FileFilter {
         let mut warnings = Vec::new();
         let mut builder = GlobSetBuilder::new();
         for pattern in deny {
-            // As in .gitignore: a pattern with no slash but a trailing one matches at any depth,
-            // and a folder's pattern covers everything in it.
-            let core = pattern.trim_end_matches('/');
-            let anchored = if core.contains('/') {
-                core.trim_start_matches('/').to_string()
-            } else {
-                format!("**/{core}")
-            };
-            for glob in [anchored.clone(), format!("{anchored}/**")] {
+            for glob in gitignore_globs(pattern) {
                 match Glob::new(&glob) {
                     Ok(glob) => {
                         builder.add(glob);
