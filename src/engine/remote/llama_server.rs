@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::http::Http;
 use super::tokens::tokenize;
-use super::{Done, DoneReason, Event, Piece, Probe, Request};
+use super::{Done, DoneReason, Event, Piece, Probe, Request, sse_json};
 use crate::prompt::{self, FimTemplate};
 
 pub const TOKENIZE: &str = "/tokenize";
@@ -82,10 +82,7 @@ pub fn request(
     request: &Request,
 ) -> (&'static str, Value) {
     let sampling = &request.sampling;
-    let mut stop: Vec<&str> = template.special_texts().collect();
-    if request.single_line {
-        stop.push("\n");
-    }
+    let stop = request.stop_strings(template);
     let mut body = json!({
         "prompt": prompt_ids,
         // 0 would mean "no limit"; a warm-up's one token is not read.
@@ -112,21 +109,11 @@ pub fn request(
 
 /// One server-sent event line.
 pub fn parse(line: &str) -> Result<Event, String> {
-    let Some(data) = line.strip_prefix("data:") else {
-        if let Some(error) = line.strip_prefix("error:") {
-            return Err(format!("the server reported an error: {}", error.trim()));
-        }
-        return Err(format!("not an event: {}", super::excerpt(line)));
-    };
-    let data = data.trim();
-    if data == "[DONE]" {
-        return Ok(Event::Ignore);
+    // llama-server also reports some failures as an `error:` line instead of an event.
+    if let Some(error) = line.strip_prefix("error:") {
+        return Err(format!("the server reported an error: {}", error.trim()));
     }
-    let event: Value =
-        serde_json::from_str(data).map_err(|_| format!("not JSON: {}", super::excerpt(data)))?;
-    if let Some(error) = event.get("error") {
-        return Err(format!("the server reported an error: {error}"));
-    }
+    let Some(event) = sse_json(line)? else { return Ok(Event::Ignore) };
     let content = event["content"].as_str().ok_or("an event without `content`")?.to_string();
     let ids: Vec<u32> = event["tokens"]
         .as_array()

@@ -57,6 +57,36 @@ pub(super) struct Request {
     sampling: Sampling,
 }
 
+impl Request {
+    /// What the server stops at: the family's control tokens as text, and a line break for a
+    /// single-line suggestion (every kind sends the same list).
+    fn stop_strings(&self, template: &FimTemplate) -> Vec<&'static str> {
+        let mut stop: Vec<&'static str> = template.special_texts().collect();
+        if self.single_line {
+            stop.push("\n");
+        }
+        stop
+    }
+}
+
+/// The JSON of one server-sent event line (`data: {…}`); `None` for the closing `[DONE]`. An
+/// event that carries an `error` is the server's error.
+fn sse_json(line: &str) -> Result<Option<serde_json::Value>, String> {
+    let Some(data) = line.strip_prefix("data:") else {
+        return Err(format!("not an event: {}", excerpt(line)));
+    };
+    let data = data.trim();
+    if data == "[DONE]" {
+        return Ok(None);
+    }
+    let event: serde_json::Value =
+        serde_json::from_str(data).map_err(|_| format!("not JSON: {}", excerpt(data)))?;
+    if let Some(error) = event.get("error") {
+        return Err(format!("the server reported an error: {error}"));
+    }
+    Ok(Some(event))
+}
+
 pub(super) enum Event {
     Piece(Piece),
     /// The server's last word: why it stopped, and its figures.

@@ -44,10 +44,7 @@ pub fn request(
     request: &Request,
 ) -> (&'static str, Value) {
     let sampling = &request.sampling;
-    let mut stop: Vec<&str> = template.special_texts().collect();
-    if request.single_line {
-        stop.push("\n");
-    }
+    let stop = request.stop_strings(template);
     let mut options = json!({
         "num_predict": request.max_tokens.max(1),
         "temperature": sampling.temperature.max(0.0),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::http::Http;
 use super::tokens::tokenize;
-use super::{Done, DoneReason, Event, Piece, Probe, Request};
+use super::{Done, DoneReason, Event, Piece, Probe, Request, sse_json};
 use crate::prompt::{self, FimTemplate};
 
 /// The server's model list (also the check that it answers), the family (from `/tokenize` if
@@ -56,10 +56,7 @@ pub fn request(
     request: &Request,
 ) -> (&'static str, Value) {
     let sampling = &request.sampling;
-    let mut stop: Vec<&str> = template.special_texts().collect();
-    if request.single_line {
-        stop.push("\n");
-    }
+    let stop = request.stop_strings(template);
     let mut body = json!({
         "model": model,
         "prompt": prompt,
@@ -78,18 +75,7 @@ pub fn request(
 
 /// One server-sent event line.
 pub fn parse(line: &str) -> Result<Event, String> {
-    let Some(data) = line.strip_prefix("data:") else {
-        return Err(format!("not an event: {}", super::excerpt(line)));
-    };
-    let data = data.trim();
-    if data == "[DONE]" {
-        return Ok(Event::Ignore);
-    }
-    let event: Value =
-        serde_json::from_str(data).map_err(|_| format!("not JSON: {}", super::excerpt(data)))?;
-    if let Some(error) = event.get("error") {
-        return Err(format!("the server reported an error: {error}"));
-    }
+    let Some(event) = sse_json(line)? else { return Ok(Event::Ignore) };
     let choice = event["choices"].get(0).ok_or("an event without `choices`")?;
     let text = choice["text"].as_str().unwrap_or_default().to_string();
     let piece = Piece { logprobs: logprobs(&choice["logprobs"]), text, ids: Vec::new() };
