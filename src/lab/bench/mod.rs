@@ -23,7 +23,7 @@ use crate::config::Settings;
 use crate::lab::llama_server::LlamaServer;
 use driver::{Timing, play};
 use latency_report::Figures;
-use trace::{FileTrace, TraceOptions};
+use trace::{FileTrace, TraceKind, TraceOptions};
 
 /// `println!` that shrugs off a closed stdout (`infill bench | head`) instead of panicking.
 macro_rules! say {
@@ -35,8 +35,19 @@ macro_rules! say {
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
-    /// Source files to build the typing traces from [default: assets/bench/*].
+    /// Source files to build the typing traces from [default: assets/bench/* for the bodies
+    /// trace, assets/bench-lines/* for the lines trace].
     pub files: Vec<PathBuf>,
+    /// What is re-typed: whole function bodies, or single lines at several places of a file
+    /// (moving between them, as between functions).
+    #[arg(long, value_enum, default_value_t = TraceArg::Bodies)]
+    pub trace: TraceArg,
+    /// Lines trace: how many places (function bodies) of each file.
+    #[arg(long, default_value_t = 3)]
+    pub places: usize,
+    /// Lines trace: how many times the typist goes round the places (one line per visit).
+    #[arg(long, default_value_t = 2)]
+    pub rounds: usize,
     /// Also replay against this llama-server (e.g. http://127.0.0.1:8012), as llama.vim would.
     #[arg(long, value_name = "URL")]
     pub baseline_url: Option<String>,
@@ -95,10 +106,23 @@ pub struct BenchArgs {
     pub load: usize,
 }
 
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceArg {
+    Bodies,
+    Lines,
+}
+
 pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
-    let files = if args.files.is_empty() { default_files()? } else { args.files.clone() };
+    let (kind, folder) = match args.trace {
+        TraceArg::Bodies => (TraceKind::Bodies, "assets/bench"),
+        TraceArg::Lines => {
+            (TraceKind::Lines { places: args.places, rounds: args.rounds }, "assets/bench-lines")
+        }
+    };
+    let files = if args.files.is_empty() { default_files(folder)? } else { args.files.clone() };
     let options = TraceOptions {
         seed: args.seed,
+        kind,
         regions: args.regions,
         max_lines: args.max_region_lines,
         max_chars: args.max_region_chars,
@@ -113,7 +137,9 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         files.iter().zip(&texts).map(|(path, text)| trace::build(path, text, &options)).collect();
     print_trace(&traces, &args);
     if traces.iter().all(|t| t.edits.is_empty()) {
-        bail!("no function body in these files fits the limits (--max-region-lines/-chars)");
+        bail!(
+            "nothing in these files fits the trace's limits (--max-region-lines/-chars, --rounds)"
+        );
     }
     if args.dry_run {
         return Ok(());
@@ -217,6 +243,7 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     if let Some(path) = &args.json {
         let json = serde_json::json!({
             "seed": args.seed,
+            "trace": format!("{:?}", args.trace).to_lowercase(),
             "keyDelayMs": args.key_delay_ms,
             "pauseMs": args.pause_ms,
             "maxWaitMs": args.max_wait_ms,
@@ -250,13 +277,13 @@ fn combine(mut figures: Figures, played: driver::Played) -> Figures {
     figures
 }
 
-/// `assets/bench/*` under the working directory, else under the source tree this was built from.
-fn default_files() -> anyhow::Result<Vec<PathBuf>> {
-    let local = Path::new("assets/bench");
+/// `folder`'s files under the working directory, else under the source tree this was built from.
+fn default_files(folder: &str) -> anyhow::Result<Vec<PathBuf>> {
+    let local = Path::new(folder);
     let folder = if local.is_dir() {
         local.to_path_buf()
     } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/bench")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(folder)
     };
     let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
         .with_context(|| format!("no files given and cannot read {}", folder.display()))?

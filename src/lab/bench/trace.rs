@@ -1,25 +1,42 @@
 //! Typing traces: from a real source file, pick some function bodies (fixed by a seed), delete
-//! each one and type it back keystroke by keystroke. A trace is text edits only; the replay
-//! decides when each one happens.
+//! each one and type it back keystroke by keystroke; or pick single lines at a few places of the
+//! file and re-type them, moving between the places as a programmer does between functions. A
+//! trace is text edits only; the replay decides when each one happens.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+/// What a trace re-types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceKind {
+    /// Whole function bodies, one after the other in file order.
+    Bodies,
+    /// Single lines in `places` different function bodies, visited in a seeded order; after
+    /// the last place the typist goes back to the first for another line there, `rounds` times.
+    /// Every move to another place is a jump the engine's caches must absorb.
+    Lines { places: usize, rounds: usize },
+}
+
 /// Which regions a trace re-types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceOptions {
     pub seed: u64,
-    /// Function bodies per file (fewer if the file has fewer that fit).
+    pub kind: TraceKind,
+    /// Function bodies per file (fewer if the file has fewer that fit); `Bodies` only.
     pub regions: usize,
-    /// Longest body, in lines, that is eligible.
+    /// Longest body, in lines, that is eligible; `Bodies` only.
     pub max_lines: usize,
-    /// Longest body, in chars, that is eligible.
+    /// Longest body (or line), in chars, that is eligible.
     pub max_chars: usize,
 }
 
 /// Bodies shorter than this are not worth a trace (a lone `pass`, `}`).
 const MIN_CHARS: usize = 16;
+
+/// Places of a `Lines` trace are at least this many lines apart: a move between them is a jump
+/// to other code (a new prefix window), not a step to the next function.
+const PLACE_DISTANCE: usize = 40;
 
 /// A deleted-and-retyped function body: from the first non-blank char of its first line to the
 /// end of its last line (line break excluded). Lines are 0-based and inclusive; offsets are chars.
@@ -64,7 +81,10 @@ impl FileTrace {
 /// one edit per keystroke typing it back. Enter inserts the line break together with the next
 /// line's indentation, as an editor's auto-indent does.
 pub fn build(path: &Path, text: &str, options: &TraceOptions) -> FileTrace {
-    let regions = choose_regions(path, text, options);
+    let regions = match options.kind {
+        TraceKind::Bodies => choose_regions(path, text, options),
+        TraceKind::Lines { places, rounds } => choose_lines(path, text, options, places, rounds),
+    };
     let chars: Vec<char> = text.chars().collect();
     let mut edits = Vec::new();
     for region in &regions {
@@ -144,26 +164,120 @@ fn choose_regions(path: &Path, text: &str, options: &TraceOptions) -> Vec<Region
                 && (MIN_CHARS..=options.max_chars).contains(&chars)
         })
         .collect();
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut rng = SplitMix64(options.seed ^ fnv1a(name.as_bytes()));
-    // Fisher-Yates with our own generator: the same seed gives the same trace everywhere.
-    for i in (1..candidates.len()).rev() {
-        let j = (rng.next() % (i as u64 + 1)) as usize;
-        candidates.swap(i, j);
-    }
-    let mut chosen: Vec<Region> = Vec::new();
-    for candidate in candidates {
-        if chosen.len() == options.regions {
+    let mut rng = file_rng(path, options.seed);
+    shuffle(&mut candidates, &mut rng);
+    let mut chosen = non_overlapping(candidates, options.regions);
+    chosen.sort_by_key(|r| r.start);
+    chosen
+}
+
+/// The lines of a `Lines` trace, in the order they are typed: `places` non-overlapping function
+/// bodies that each hold `rounds` eligible lines (seeded), visited in a seeded order, one line
+/// per visit, `rounds` times round.
+fn choose_lines(
+    path: &Path,
+    text: &str,
+    options: &TraceOptions,
+    places: usize,
+    rounds: usize,
+) -> Vec<Region> {
+    let lines = code_lines(text, options.max_chars);
+    let mut bodies: Vec<(Region, Vec<Region>)> = function_bodies(text)
+        .into_iter()
+        .map(|body| {
+            let inside = (body.first_line..=body.last_line).filter_map(|l| lines[l].clone());
+            (body, inside.collect::<Vec<_>>())
+        })
+        .filter(|(_, inside)| inside.len() >= rounds)
+        .collect();
+    let mut rng = file_rng(path, options.seed);
+    shuffle(&mut bodies, &mut rng);
+    let mut chosen: Vec<(Region, Vec<Region>)> = Vec::new();
+    for (body, inside) in bodies {
+        if chosen.len() == places {
             break;
         }
-        let overlaps = chosen
-            .iter()
-            .any(|c| candidate.first_line <= c.last_line && c.first_line <= candidate.last_line);
-        if !overlaps {
+        if !chosen.iter().any(|(c, _)| lines_apart(c, &body) < PLACE_DISTANCE) {
+            chosen.push((body, inside));
+        }
+    }
+    for (_, inside) in &mut chosen {
+        shuffle(inside, &mut rng);
+    }
+    (0..rounds)
+        .flat_map(|round| chosen.iter().map(move |(_, inside)| inside[round].clone()))
+        .collect()
+}
+
+/// Per line of `text`: the line as a region (from its first non-blank char to its end) if it is
+/// code worth re-typing — long enough, at most `max_chars`, not a comment and not inside a
+/// triple-quoted string (a docstring is prose, not what a completion model is asked for).
+fn code_lines(text: &str, max_chars: usize) -> Vec<Option<Region>> {
+    let mut lines = Vec::new();
+    let mut offset = 0;
+    let mut in_string = false;
+    for (number, line) in text.split_inclusive('\n').enumerate() {
+        let content = line.trim_end_matches(['\n', '\r']);
+        let code = content.trim_start();
+        let quotes = code.matches("\"\"\"").count() + code.matches("'''").count();
+        let eligible = !in_string
+            && quotes == 0
+            && !code.starts_with(['#', '/', '*'])
+            && (MIN_CHARS..=max_chars).contains(&code.chars().count());
+        if quotes % 2 == 1 {
+            in_string = !in_string;
+        }
+        let start = offset + indent_of(content);
+        let end = offset + content.chars().count();
+        lines.push(eligible.then_some(Region {
+            first_line: number,
+            last_line: number,
+            start,
+            end,
+        }));
+        offset += line.chars().count();
+    }
+    lines
+}
+
+/// The generator for one file's draw: the file name is mixed into the seed.
+fn file_rng(path: &Path, seed: u64) -> SplitMix64 {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    SplitMix64(seed ^ fnv1a(name.as_bytes()))
+}
+
+/// Fisher-Yates with our own generator: the same seed gives the same trace everywhere.
+fn shuffle<T>(items: &mut [T], rng: &mut SplitMix64) {
+    for i in (1..items.len()).rev() {
+        let j = (rng.next() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+fn overlap(a: &Region, b: &Region) -> bool {
+    a.first_line <= b.last_line && b.first_line <= a.last_line
+}
+
+/// Lines between two regions (0 when they overlap).
+fn lines_apart(a: &Region, b: &Region) -> usize {
+    if overlap(a, b) {
+        0
+    } else {
+        b.first_line.saturating_sub(a.last_line).max(a.first_line.saturating_sub(b.last_line))
+    }
+}
+
+/// The first `limit` candidates that overlap none chosen before them.
+fn non_overlapping(candidates: Vec<Region>, limit: usize) -> Vec<Region> {
+    let mut chosen: Vec<Region> = Vec::new();
+    for candidate in candidates {
+        if chosen.len() == limit {
+            break;
+        }
+        if !chosen.iter().any(|c| overlap(c, &candidate)) {
             chosen.push(candidate);
         }
     }
-    chosen.sort_by_key(|r| r.start);
     chosen
 }
 
@@ -246,9 +360,15 @@ mod tests {
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/bench/inventory.py"));
     const RUST: &str =
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/bench/window_stats.rs"));
+    const LONG_PYTHON: &str =
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/bench-lines/textwrap.py"));
 
     fn options(seed: u64, regions: usize) -> TraceOptions {
-        TraceOptions { seed, regions, max_lines: 8, max_chars: 400 }
+        TraceOptions { seed, kind: TraceKind::Bodies, regions, max_lines: 8, max_chars: 400 }
+    }
+
+    fn lines(seed: u64, places: usize, rounds: usize) -> TraceOptions {
+        TraceOptions { kind: TraceKind::Lines { places, rounds }, ..options(seed, 0) }
     }
 
     /// Applies the edits in order, checking each deletion removes exactly its region.
@@ -334,7 +454,8 @@ class K:
     #[test]
     fn size_limits_are_respected() {
         for seed in 0..10 {
-            let options = TraceOptions { seed, regions: 10, max_lines: 3, max_chars: 120 };
+            let options =
+                TraceOptions { regions: 10, max_lines: 3, max_chars: 120, ..options(seed, 0) };
             for region in build(Path::new("window_stats.rs"), RUST, &options).regions {
                 assert!(region.last_line - region.first_line < 3);
                 assert!((MIN_CHARS..=120).contains(&(region.end - region.start)));
@@ -360,5 +481,50 @@ class K:
         assert_eq!(paused, vec![1, 3, 5, 8, 10, 17, 18]);
         assert_eq!(edits[0].at, 10);
         assert_eq!(edits[11].at, 10 + "x = a  + b\n    ".chars().count());
+    }
+
+    #[test]
+    fn a_lines_trace_moves_between_places_and_comes_back() {
+        for seed in 0..20 {
+            let trace = build(Path::new("textwrap.py"), LONG_PYTHON, &lines(seed, 3, 2));
+            let regions = &trace.regions;
+            assert_eq!(regions.len(), 6, "seed {seed}");
+            assert_eq!(replay(&trace).to_string(), LONG_PYTHON, "seed {seed}");
+            let bodies = function_bodies(LONG_PYTHON);
+            let body_of = |r: &Region| {
+                bodies
+                    .iter()
+                    .position(|b| b.first_line <= r.first_line && r.last_line <= b.last_line)
+            };
+            for (i, region) in regions.iter().enumerate() {
+                assert_eq!(region.first_line, region.last_line, "one line at a time");
+                let line: String = LONG_PYTHON
+                    .chars()
+                    .skip(region.start)
+                    .take(region.end - region.start)
+                    .collect();
+                assert!(!line.starts_with('#') && line.len() >= MIN_CHARS, "{line:?}");
+                // The second round revisits the first round's places, in the same order, at
+                // another line.
+                if i >= 3 {
+                    assert_ne!(region.first_line, regions[i - 3].first_line);
+                    let (a, b) = (body_of(region), body_of(&regions[i - 3]));
+                    assert!(a.is_some() && a == b, "seed {seed}: same place");
+                }
+            }
+            for (i, a) in regions[..3].iter().enumerate() {
+                for b in &regions[i + 1..3] {
+                    assert!(a.first_line.abs_diff(b.first_line) >= PLACE_DISTANCE, "seed {seed}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn docstrings_and_comments_are_not_retyped() {
+        let text = "def f(x):\n    \"\"\"Return the value of x times two.\n    Second line of the docstring.\n    \"\"\"\n    # a comment that is long enough\n    result = x * 2 + offset\n    return result\n";
+        let lines = code_lines(text, 160);
+        let eligible: Vec<usize> = lines.iter().flatten().map(|r| r.first_line).collect();
+        assert_eq!(eligible, vec![5]);
     }
 }
