@@ -138,6 +138,10 @@ pub struct Settings {
     /// `fib(n-1) + fib(n-2)` into `n = fib(n - 1) + fib(n - 2)`, for ~10-20 % fewer evaluated
     /// tokens on the bench trace and no measurable latency gain.
     pub kv_shift: bool,
+    /// Memory (MiB) for the KV cache of places the cursor left: going back to one restores it
+    /// (a copy, milliseconds) instead of evaluating its ~2,000 prompt tokens again (seconds on a
+    /// CPU). 0 switches this off. Taken from the computer's memory, beside the model.
+    pub saved_places_mib: usize,
     /// After an edit and a short idle time, evaluate the prompt at the edit point, so that the
     /// first request there (e.g. from a client that asks only on demand) finds it ready.
     pub warm_up: bool,
@@ -196,6 +200,7 @@ impl Default for Settings {
             prefetch: true,
             warm_up: true,
             kv_shift: false,
+            saved_places_mib: 256,
             trace: false,
             filters: Filters::default(),
             repo_context: true,

@@ -44,6 +44,8 @@ fn params(max_tokens: usize) -> GenerationParams {
         newline_after: None,
         background: false,
         kv_shift: true,
+        // Off: these tests check the cache itself; `coming_back_to_a_place_restores_it` below.
+        saved_places_bytes: 0,
     }
 }
 
@@ -279,4 +281,51 @@ async fn a_cancel_inside_a_decode_stops_it_and_keeps_the_cache_exact() {
         }
     }
     assert!(cancelled_later > 0, "some cancel landed in a later chunk");
+}
+
+/// A jump away saves the place the cursor left; coming back restores it instead of evaluating it
+/// again, and the greedy text is a cold engine's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coming_back_to_a_place_restores_it_exactly() {
+    let warm = start().await;
+    let cold = start().await;
+    let places = GenerationParams { saved_places_bytes: 256 << 20, kv_shift: false, ..params(8) };
+    let body = |name: &str| -> String {
+        (0..40).map(|i| format!("    {name} += values[{i}] * {i}\n")).collect()
+    };
+    let place = |name: &str, typed: &str| {
+        input(&format!("def {name}(values):\n    {name} = 0\n{}    {typed}", body(name)), "\n")
+    };
+    let first = warm.generate(place("weigh", "ret"), places, JobHandle::default()).await.unwrap();
+    assert!(first.prompt_tokens > 3 * 128, "several chunks: {}", first.prompt_tokens);
+    warm.generate(place("count", "ret"), places, JobHandle::default()).await.unwrap();
+    assert_eq!(warm.stats().places_saved, 1, "leaving `weigh` saved it");
+
+    let back = warm.generate(place("weigh", "retu"), places, JobHandle::default()).await.unwrap();
+    let stats = warm.stats();
+    assert_eq!(stats.places_restored, 1, "{stats:?}");
+    assert_eq!(stats.places_saved, 2, "leaving `count` saved it too");
+    assert!(back.evaluated_tokens < 16, "only the cursor's tail is evaluated: {back:?}");
+    let expected =
+        cold.generate(place("weigh", "retu"), places, JobHandle::default()).await.unwrap();
+    assert_eq!(expected.evaluated_tokens, expected.prompt_tokens);
+    assert_eq!(back.prompt, expected.prompt);
+    assert_eq!(back.text, expected.text, "greedy output must not depend on the restore");
+
+    // And back at `count`, which was saved when the cursor left it for the second time.
+    let count = warm.generate(place("count", "re"), places, JobHandle::default()).await.unwrap();
+    assert_eq!(warm.stats().places_restored, 2);
+    let expected = cold.generate(place("count", "re"), places, JobHandle::default()).await.unwrap();
+    assert_eq!(count.text, expected.text);
+
+    // Switched off, nothing is saved.
+    let off = GenerationParams { saved_places_bytes: 0, ..places };
+    let before = warm.stats();
+    warm.generate(place("other", "x"), off, JobHandle::default()).await.unwrap();
+    warm.generate(place("weigh", "x"), off, JobHandle::default()).await.unwrap();
+    let after = warm.stats();
+    assert_eq!(
+        (after.places_saved, after.places_restored),
+        (before.places_saved, before.places_restored)
+    );
 }

@@ -33,6 +33,20 @@ impl<T: Copy + PartialEq> KvTokens<T> {
         self.tokens.len()
     }
 
+    /// The tokens the cache holds, and how many of them were the last job's prompt.
+    pub(super) fn tokens(&self) -> &[T] {
+        &self.tokens
+    }
+
+    pub(super) fn prompt_len(&self) -> usize {
+        self.prompt_len
+    }
+
+    /// What a restored saved place holds (see `places`).
+    pub(super) fn restored(tokens: Vec<T>, prompt_len: usize) -> Self {
+        Self { prompt_len: prompt_len.min(tokens.len()), tokens }
+    }
+
     /// What to reuse for `prompt`; see [`plan`].
     pub(super) fn plan(&self, prompt: &[T], kv_shift: bool) -> ReusePlan {
         plan(&self.tokens, self.prompt_len, prompt, kv_shift)

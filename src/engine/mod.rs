@@ -8,6 +8,7 @@ mod abort;
 pub mod device;
 mod kv;
 pub mod model;
+mod places;
 pub mod probability;
 pub mod remote;
 pub mod stats;
@@ -203,6 +204,8 @@ pub struct GenerationParams {
     pub background: bool,
     /// Reuse a moved block of the cached prompt by shifting it (see `worker::Worker`).
     pub kv_shift: bool,
+    /// Memory for the KV state of places the cursor left (`places`); 0 saves none.
+    pub saved_places_bytes: usize,
 }
 
 impl GenerationParams {
@@ -222,6 +225,7 @@ impl GenerationParams {
                 .then(|| Duration::from_millis(settings.generation_budget_ms)),
             background: false,
             kv_shift: settings.kv_shift,
+            saved_places_bytes: settings.saved_places_mib.saturating_mul(1 << 20),
         }
     }
 }

@@ -41,6 +41,17 @@ pub struct EngineStatsSnapshot {
     /// (the most recent `MAX_DELAY_SAMPLES`).
     pub cancel_delays_ms: Vec<f64>,
     pub max_cancel_delay_ms: f64,
+    /// Places the cursor left, saved (see `engine::places`), and saved places it came back to.
+    #[serde(default)]
+    pub places_saved: u64,
+    #[serde(default)]
+    pub places_restored: u64,
+    /// Prompt tokens restored with them instead of being evaluated.
+    #[serde(default)]
+    pub restored_tokens: u64,
+    /// Time spent copying places out of and into the KV cache.
+    #[serde(default)]
+    pub place_copy_ms: f64,
 }
 
 /// How a model call ended.
@@ -80,6 +91,19 @@ impl EngineStats {
 
     pub(super) fn tokens_evaluated(&self, n: usize) {
         self.lock().evaluated_tokens += n as u64;
+    }
+
+    pub(super) fn place_saved(&self, copy: Duration) {
+        let mut stats = self.lock();
+        stats.places_saved += 1;
+        stats.place_copy_ms += copy.as_secs_f64() * 1000.0;
+    }
+
+    pub(super) fn place_restored(&self, tokens: usize, copy: Duration) {
+        let mut stats = self.lock();
+        stats.places_restored += 1;
+        stats.restored_tokens += tokens as u64;
+        stats.place_copy_ms += copy.as_secs_f64() * 1000.0;
     }
 
     pub(super) fn token_generated(&self) {

@@ -8,7 +8,7 @@ use std::hash::{Hash, Hasher};
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
 
-use crate::prompt::{self, FimTemplate, Piece, Prompt, TokenCounter};
+use crate::prompt::{self, FimTemplate, Order, Piece, Prompt, TokenCounter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VocabError {
@@ -74,6 +74,19 @@ impl FamilyTokens {
     }
 
     /// The prompt as token ids: special pieces by id, text pieces tokenized as plain text.
+    /// Where the prefix text ends in the prompt `tokens` (built in `order`): typing at the
+    /// cursor changes nothing before this index.
+    pub fn cursor_index(&self, tokens: &[LlamaToken], order: Order) -> usize {
+        let after_prefix = match order {
+            Order::PrefixSuffixMiddle => self.template.suffix,
+            Order::SuffixPrefixMiddle => self.template.middle,
+        };
+        self.special_ids
+            .get(after_prefix)
+            .and_then(|id| tokens.iter().rposition(|t| t == id))
+            .unwrap_or(tokens.len())
+    }
+
     pub fn tokenize(
         &self,
         model: &LlamaModel,

@@ -11,6 +11,7 @@ use std::time::Instant;
 use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::session::{LlamaStateSeqFlags, SeqState};
 use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
@@ -23,6 +24,7 @@ use super::abort::{self, AbortWatch};
 use super::device;
 use super::kv::{self, KvTokens, PROMPT_CHUNK, ReusePlan, Shift};
 use super::model::{self, ModelError, ModelOrigin};
+use super::places::{Places, Visit};
 use super::probability::{self, TokenLogprob};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
@@ -121,6 +123,8 @@ pub(super) fn run(
         ctx,
         family,
         cached: KvTokens::default(),
+        places: Places::default(),
+        cursor: 0,
         counts: CountCache::default(),
         stats,
     };
@@ -209,6 +213,10 @@ struct Worker<'m> {
     /// Exactly the tokens in sequence 0 of the KV cache, positions 0..len, and how many of them
     /// are the last job's prompt. Changed only right after the cache itself.
     cached: KvTokens<LlamaToken>,
+    /// The KV state of places the cursor left, to restore when it comes back.
+    places: Places<LlamaToken, SeqState>,
+    /// Where the cached prompt's cursor is: the end of its prefix text, in tokens.
+    cursor: usize,
     counts: CountCache,
     stats: &'m EngineStats,
 }
@@ -229,7 +237,9 @@ impl Worker<'_> {
                 context_size: n_ctx,
             });
         }
+        self.visit_place(&tokens, job);
         let loaded = self.load_prompt(&tokens, job);
+        self.cursor = self.family.cursor_index(&tokens, order);
         // All that is cached now is prompt: the whole of it, or as much as was evaluated before a
         // cancel (kept, so that the next keystroke's prompt reuses it).
         self.cached.prompt_loaded();
@@ -252,6 +262,54 @@ impl Worker<'_> {
             context_files: prompt.context_paths.clone(),
             token_logprobs,
         })
+    }
+
+    /// Before `tokens` replace the cache: saves the cached place when the prompt leaves it, and
+    /// restores a saved place the prompt comes back to (see `places`). A failed copy loses only
+    /// the saving: the prompt is then evaluated as it would have been.
+    fn visit_place(&mut self, tokens: &[LlamaToken], job: &Job) {
+        let limit = job.params.saved_places_bytes;
+        if limit == 0 {
+            return;
+        }
+        match self.places.visit(self.cached.tokens(), self.cursor, tokens) {
+            Visit::Stay => {}
+            Visit::Save => self.save_place(limit),
+            Visit::Restore { index, save_current } => {
+                let place = self.places.take(index);
+                if save_current {
+                    self.save_place(limit);
+                }
+                let copying = Instant::now();
+                // `state_seq_set` empties sequence 0 before it fills it.
+                match self.ctx.state_seq_set(&place.state, MAIN_SEQ) {
+                    Ok(()) => {
+                        self.stats.place_restored(place.tokens.len(), copying.elapsed());
+                        self.cached = KvTokens::restored(place.tokens, place.prompt_len);
+                        self.cursor = place.cursor;
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "a saved place could not be restored");
+                        self.forget_cache();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies sequence 0 out of the KV cache as a saved place.
+    fn save_place(&mut self, limit: usize) {
+        let copying = Instant::now();
+        match self.ctx.state_seq_get(MAIN_SEQ, LlamaStateSeqFlags::empty()) {
+            Ok(state) => {
+                let bytes = state.byte_len();
+                let tokens = self.cached.tokens().to_vec();
+                let prompt_len = self.cached.prompt_len();
+                self.places.save(tokens, prompt_len, self.cursor, state, bytes, limit);
+                self.stats.place_saved(copying.elapsed());
+            }
+            Err(err) => tracing::warn!(%err, "the cached place could not be saved"),
+        }
     }
 
     /// Brings the KV cache to `tokens`, reusing what it holds; returns (reused tokens, logits
