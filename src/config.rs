@@ -141,6 +141,7 @@ pub struct Settings {
     /// Memory (MiB) for the KV cache of places the cursor left: going back to one restores it
     /// (a copy, milliseconds) instead of evaluating its ~2,000 prompt tokens again (seconds on a
     /// CPU). 0 switches this off. Taken from the computer's memory, beside the model.
+    #[serde(rename = "savedPlacesMiB")]
     pub saved_places_mib: usize,
     /// After an edit and a short idle time, evaluate the prompt at the edit point, so that the
     /// first request there (e.g. from a client that asks only on demand) finds it ready.
