@@ -9,6 +9,9 @@ use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::Context;
 use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
 /// A log file past this size at start-up is moved to `infill.log.1`.
@@ -51,8 +54,48 @@ pub fn init(stderr: Stderr) {
         .then(|| fmt::layer().with_writer(std::io::stderr).with_ansi(false).with_filter(filter()));
     let file_layer = file
         .map(|f| fmt::layer().with_writer(Mutex::new(f)).with_ansi(false).with_filter(filter()));
-    let _ = tracing_subscriber::registry().with(stderr_layer).with(file_layer).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(DropExpectedLlamaMessages)
+        .with(stderr_layer)
+        .with(file_layer)
+        .try_init();
     llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+}
+
+/// llama.cpp warnings that are expected and tell a user nothing: a cancel stops the decode in
+/// progress (several times per second of typing), and llama.cpp warns each time that it removed
+/// the aborted batch's cells. A decode that really fails is reported by the engine itself.
+const EXPECTED_LLAMA_MESSAGES: &[&str] = &["removing memory module entries"];
+
+/// Drops `EXPECTED_LLAMA_MESSAGES` before any layer sees them. A per-layer filter sees only an
+/// event's metadata, not its message, so this decides in `event_enabled`.
+struct DropExpectedLlamaMessages;
+
+impl<S: Subscriber> Layer<S> for DropExpectedLlamaMessages {
+    fn event_enabled(&self, event: &Event<'_>, _: Context<'_, S>) -> bool {
+        if !event.metadata().target().starts_with("llama") {
+            return true;
+        }
+        let mut expected = ExpectedMessage(false);
+        event.record(&mut expected);
+        !expected.0
+    }
+}
+
+struct ExpectedMessage(bool);
+
+impl Visit for ExpectedMessage {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.0 |= EXPECTED_LLAMA_MESSAGES.iter().any(|m| value.contains(m));
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.record_str(field, &format!("{value:?}"));
+        }
+    }
 }
 
 /// Moves `path` to `path.1` (replacing it) when it is larger than `limit`. Another process that
@@ -84,5 +127,26 @@ mod tests {
         let rotated = std::fs::read_to_string(dir.path().join("infill.log.1")).unwrap();
         assert_eq!(rotated, "more than ten bytes\n", "the older rotation is replaced");
         rotate_if_large(&log, 10); // nothing there: nothing happens
+    }
+
+    #[test]
+    fn the_warning_after_each_cancelled_decode_is_dropped_and_others_kept() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let writer = Mutex::new(file.reopen().unwrap());
+        let subscriber = tracing_subscriber::registry()
+            .with(DropExpectedLlamaMessages)
+            .with(fmt::layer().with_writer(writer).with_ansi(false));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(
+                target: "llama-cpp-2",
+                "decode: removing memory module entries for seq_id = 0, pos = [384, +inf)"
+            );
+            tracing::warn!(target: "llama-cpp-2", "llama_model_load: a real problem");
+            tracing::warn!("infill: removing memory module entries is our own words");
+        });
+        let log = std::fs::read_to_string(file.path()).unwrap();
+        assert!(!log.contains("seq_id = 0"), "{log}");
+        assert!(log.contains("a real problem"), "{log}");
+        assert!(log.contains("our own words"), "{log}");
     }
 }
