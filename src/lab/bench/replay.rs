@@ -93,6 +93,16 @@ impl InfillClient {
         self.figures.cancel_delays_ms = stats.cancel_delays_ms;
         self.figures.cancelled_busy_ms = Some(stats.cancelled_busy_ms);
         self.figures.errors += stats.failed as usize;
+        if stats.places_saved + stats.places_restored > 0 {
+            self.figures.notes.push(format!(
+                "saved places: {} saved, {} restored ({} prompt tokens not evaluated again), \
+                 {:.0} ms copying",
+                stats.places_saved,
+                stats.places_restored,
+                stats.restored_tokens,
+                stats.place_copy_ms
+            ));
+        }
         self.figures.peak_rss_kib = process::peak_rss_kib(self.lsp.pid());
         let figures = std::mem::take(&mut self.figures);
         self.lsp.shutdown()?;
