@@ -49,12 +49,13 @@ impl<T, S> Default for Places<T, S> {
     }
 }
 
-/// Whether a prompt sharing `kept` tokens with a cached one whose cursor was at `cursor` is at
-/// another place: it drops more than a chunk of the text before that cursor. Typing at the
-/// cursor drops only what follows it (the suffix and the last suggestion), evaluated anew on
-/// every keystroke anyway.
-fn elsewhere(kept: usize, cursor: usize) -> bool {
-    kept + PROMPT_CHUNK < cursor
+/// Whether a prompt sharing `kept` tokens with `cached` tokens of a prompt whose cursor was at
+/// `cursor` is at another place: it drops more than a chunk of the cached text before that
+/// cursor. Typing at the cursor drops only what follows it (the suffix and the last
+/// suggestion), evaluated anew on every keystroke anyway; and a prompt whose evaluation was
+/// cancelled half-way holds less than its cursor, all of it kept by the next keystroke's.
+fn elsewhere(kept: usize, cached: usize, cursor: usize) -> bool {
+    kept + PROMPT_CHUNK < cursor.min(cached)
 }
 
 impl<T: Copy + PartialEq, S> Places<T, S> {
@@ -62,7 +63,7 @@ impl<T: Copy + PartialEq, S> Places<T, S> {
     /// places.
     pub(super) fn visit(&self, current: &[T], cursor: usize, prompt: &[T]) -> Visit {
         let kept = common_prefix(current, prompt);
-        let leaving = elsewhere(kept, cursor);
+        let leaving = elsewhere(kept, current.len(), cursor);
         let best = self
             .saved
             .iter()
@@ -99,7 +100,9 @@ impl<T: Copy + PartialEq, S> Places<T, S> {
         if bytes > limit || tokens.is_empty() {
             return;
         }
-        self.saved.retain(|old| elsewhere(common_prefix(&old.tokens, &tokens), old.cursor));
+        self.saved.retain(|old| {
+            elsewhere(common_prefix(&old.tokens, &tokens), old.tokens.len(), old.cursor)
+        });
         self.clock += 1;
         let last_used = self.clock;
         self.saved.push(Place { tokens, prompt_len, cursor, state, bytes, last_used });
@@ -155,6 +158,17 @@ mod tests {
         let current = prompt(50, 1);
         let places = places_with(&[prompt(50, 2)], 100_000);
         assert_eq!(places.visit(&current, CURSOR, &typed(&current)), Visit::Stay);
+    }
+
+    #[test]
+    fn a_prompt_evaluated_half_way_is_not_a_place_left() {
+        // The last job was cancelled 300 tokens into its prompt; the next keystroke's prompt
+        // keeps all 300.
+        let current = prompt(50, 1)[..300].to_vec();
+        let places = places_with(&[], 100_000);
+        assert_eq!(places.visit(&current, CURSOR, &typed(&prompt(50, 1))), Visit::Stay);
+        // Had it got past the cursor, a jump elsewhere leaves it.
+        assert_eq!(places.visit(&prompt(50, 1), CURSOR, &prompt(50, 2)), Visit::Save);
     }
 
     #[test]
