@@ -143,6 +143,10 @@ pub struct Settings {
     /// CPU). 0 switches this off. Taken from the computer's memory, beside the model.
     #[serde(rename = "savedPlacesMiB")]
     pub saved_places_mib: usize,
+    /// Speculative decoding from the prompt (greedy decoding only): up to this many tokens that
+    /// followed the last occurrence of what was just written are checked in the same decode
+    /// call, and kept while they equal the model's own choice. 0 switches it off.
+    pub draft_tokens: usize,
     /// After an edit and a short idle time, evaluate the prompt at the edit point, so that the
     /// first request there (e.g. from a client that asks only on demand) finds it ready.
     pub warm_up: bool,
@@ -202,6 +206,7 @@ impl Default for Settings {
             warm_up: true,
             kv_shift: false,
             saved_places_mib: 256,
+            draft_tokens: 8,
             trace: false,
             filters: Filters::default(),
             repo_context: true,

@@ -46,6 +46,7 @@ fn params(max_tokens: usize) -> GenerationParams {
         kv_shift: true,
         // Off: these tests check the cache itself; `coming_back_to_a_place_restores_it` below.
         saved_places_bytes: 0,
+        draft_tokens: 0,
     }
 }
 
@@ -328,4 +329,35 @@ async fn coming_back_to_a_place_restores_it_exactly() {
         (after.places_saved, after.places_restored),
         (before.places_saved, before.places_restored)
     );
+}
+
+/// Speculative decoding from the prompt writes exactly what one-token greedy decoding writes,
+/// whether its drafts are confirmed or rejected, and leaves the cache exact for the next job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drafted_tokens_change_nothing_in_the_text() {
+    let plain = start().await;
+    let drafting = start().await;
+    let draft = GenerationParams { draft_tokens: 8, ..params(48) };
+    let one_by_one = GenerationParams { draft_tokens: 0, ..params(48) };
+    let lines: String = (0..12).map(|i| format!("    self.f{i} = f{i}\n")).collect();
+    let prompts = [
+        input(&format!("class P:\n  def __init__(self, f0, f1):\n{lines}    self."), "\n"),
+        input("def add(a, b):\n    return a + b\n\ndef sub(a, b):\n    return ", "\n"),
+        input("x = [1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, ", "]\n"),
+    ];
+    for prompt in prompts {
+        let expected = plain.generate(prompt.clone(), one_by_one, JobHandle::default()).await;
+        let got = drafting.generate(prompt.clone(), draft, JobHandle::default()).await;
+        let (expected, got) = (expected.unwrap(), got.unwrap());
+        assert_eq!(got.text, expected.text, "{}", expected.prompt);
+        assert_eq!(got.generated_tokens, expected.generated_tokens);
+        // The next job reuses the cache the drafts went through.
+        let again = drafting.generate(prompt, one_by_one, JobHandle::default()).await.unwrap();
+        assert_eq!(again.text, expected.text);
+    }
+    let stats = drafting.stats();
+    // Both paths ran: drafts confirmed, and drafts rejected and removed from the cache.
+    assert!(stats.accepted_drafts > 0, "{stats:?}");
+    assert!(stats.accepted_drafts < stats.drafted_tokens, "{stats:?}");
+    assert_eq!(plain.stats().drafted_tokens, 0);
 }

@@ -6,6 +6,7 @@
 
 mod abort;
 pub mod device;
+mod draft;
 mod kv;
 pub mod model;
 mod places;
@@ -206,6 +207,8 @@ pub struct GenerationParams {
     pub kv_shift: bool,
     /// Memory for the KV state of places the cursor left (`places`); 0 saves none.
     pub saved_places_bytes: usize,
+    /// Tokens drafted per decode call from earlier text (`draft`), greedy decoding only; 0: none.
+    pub draft_tokens: usize,
 }
 
 impl GenerationParams {
@@ -226,6 +229,7 @@ impl GenerationParams {
             background: false,
             kv_shift: settings.kv_shift,
             saved_places_bytes: settings.saved_places_mib.saturating_mul(1 << 20),
+            draft_tokens: settings.draft_tokens,
         }
     }
 }

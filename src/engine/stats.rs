@@ -52,6 +52,12 @@ pub struct EngineStatsSnapshot {
     /// Time spent copying places out of and into the KV cache.
     #[serde(default)]
     pub place_copy_ms: f64,
+    /// Speculative decoding: tokens drafted from earlier text (see `engine::draft`), and those
+    /// the model confirmed (each one a decode call saved).
+    #[serde(default)]
+    pub drafted_tokens: u64,
+    #[serde(default)]
+    pub accepted_drafts: u64,
 }
 
 /// How a model call ended.
@@ -104,6 +110,14 @@ impl EngineStats {
         stats.places_restored += 1;
         stats.restored_tokens += tokens as u64;
         stats.place_copy_ms += copy.as_secs_f64() * 1000.0;
+    }
+
+    pub(super) fn drafted(&self, n: usize) {
+        self.lock().drafted_tokens += n as u64;
+    }
+
+    pub(super) fn draft_accepted(&self) {
+        self.lock().accepted_drafts += 1;
     }
 
     pub(super) fn token_generated(&self) {

@@ -2,6 +2,7 @@
 //! bring the KV cache to it as `kv::plan` decides (evaluating only the tokens the cache lacks),
 //! decode.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
@@ -22,6 +23,7 @@ use tokio::sync::watch;
 
 use super::abort::{self, AbortWatch};
 use super::device;
+use super::draft;
 use super::kv::{self, KvTokens, PROMPT_CHUNK, ReusePlan, Shift};
 use super::model::{self, ModelError, ModelOrigin};
 use super::places::{Places, Visit};
@@ -471,11 +473,22 @@ impl Worker<'_> {
 
     /// Samples until a stop token, the token limit, the end of the line in single-line mode, or
     /// cancellation (checked before every token).
+    ///
+    /// With greedy sampling and `draft_tokens`, each decode call also carries a draft (`draft`):
+    /// the tokens that followed the last occurrence of what was just written. A drafted token
+    /// whose position the model then fills with that same token is already decoded, and its
+    /// logits give the next choice at once; the first one that differs is removed from the
+    /// cache with every draft after it. The text is what one-token decoding writes.
     fn generate(&mut self, job: &Job, mut logits_index: i32) -> Result<Generated, EngineError> {
         let mut sampler = make_sampler(&job.params.sampling);
+        let greedy = job.params.sampling.temperature <= 0.0;
+        let max_draft = if greedy { job.params.draft_tokens } else { 0 };
         let mut bytes = Vec::new();
         let mut token_logprobs = Vec::new();
-        let mut batch = LlamaBatch::new(1, 1);
+        let mut batch = LlamaBatch::new(1 + max_draft, 1);
+        // Drafted tokens decoded after the last sampled one and not yet checked, in order; they
+        // are the last entries of `cached`.
+        let mut unchecked: VecDeque<LlamaToken> = VecDeque::new();
         let mut generated = 0;
         let generating = Instant::now();
         let stop = loop {
@@ -486,6 +499,20 @@ impl Worker<'_> {
                 break StopReason::MaxTokens;
             }
             let token = sampler.sample(&self.ctx, logits_index);
+            // Whether `token` is already in the cache: the draft at its position was right.
+            let decoded = match unchecked.front() {
+                Some(&draft) if draft == token => {
+                    unchecked.pop_front();
+                    self.stats.draft_accepted();
+                    true
+                }
+                Some(_) => {
+                    self.drop_drafts(unchecked.len())?;
+                    unchecked.clear();
+                    false
+                }
+                None => false,
+            };
             if self.family.is_stop(self.model, token) {
                 break StopReason::StopToken;
             }
@@ -515,13 +542,28 @@ impl Worker<'_> {
             if generated >= job.params.max_tokens {
                 break StopReason::MaxTokens;
             }
+            if decoded {
+                // The next choice comes from the logits of the draft just confirmed.
+                logits_index += 1;
+                continue;
+            }
+            // No draft beyond the token limit: those positions are never sampled.
+            let room = max_draft.min(job.params.max_tokens - generated - 1);
+            let draft = draft::lookup(self.cached.tokens(), token, room);
             batch.clear();
-            let pos = self.cached.len() as i32;
-            batch
-                .add(token, pos, &[MAIN_SEQ], true)
-                .map_err(|e| EngineError::Decode(e.to_string()))?;
+            let pos = self.cached.len();
+            for (i, &t) in std::iter::once(&token).chain(&draft).enumerate() {
+                batch
+                    .add(t, (pos + i) as i32, &[MAIN_SEQ], true)
+                    .map_err(|e| EngineError::Decode(e.to_string()))?;
+            }
             self.decode(&mut batch)?;
             self.cached.push(token);
+            for &t in &draft {
+                self.cached.push(t);
+            }
+            self.stats.drafted(draft.len());
+            unchecked.extend(draft);
             logits_index = 0;
         };
         if stop == StopReason::MaxTokens && !job.params.single_line {
@@ -530,6 +572,23 @@ impl Worker<'_> {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let text = self.cut_at_special_text(text);
         Ok(Generated { text, tokens: generated, stop, token_logprobs })
+    }
+
+    /// Removes the last `n` cached tokens, drafts the model did not confirm, from the cache.
+    fn drop_drafts(&mut self, n: usize) -> Result<(), EngineError> {
+        let keep = self.cached.len() - n;
+        match self.ctx.kv_cache_seq_rm(MAIN_SEQ, Some(keep as u32), None) {
+            Ok(()) => {
+                self.cached.truncate(keep);
+                Ok(())
+            }
+            _ => {
+                self.forget_cache();
+                Err(EngineError::Decode(
+                    "could not remove unconfirmed drafts from the cache".into(),
+                ))
+            }
+        }
     }
 
     /// A model can spell a special token out of ordinary pieces; such text never reaches the
