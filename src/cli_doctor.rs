@@ -3,17 +3,14 @@
 //! `Session::start`, the index walk, one completion) and reports instead of stopping.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use clap::Args;
 use infill::config_file;
-use infill::documents::{DocumentStore, PositionEncoding};
 use infill::engine::{EngineStatus, JobHandle, model};
 use infill::models::ModelRef;
 use infill::session::Session;
 use infill::workspace::Workspace;
-use tower_lsp_server::gen_lsp_types::Uri;
 
 #[derive(Args)]
 pub struct DoctorArgs {
@@ -51,7 +48,7 @@ pub async fn run(args: DoctorArgs, command_line_model: Option<PathBuf>) -> anyho
             file
         }
     };
-    let root = crate::cli_complete::project_root(&file);
+    let root = crate::cli_document::project_root(&file);
     let settings = settings(&mut report, &root);
 
     let env_model = std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
@@ -89,14 +86,7 @@ pub async fn run(args: DoctorArgs, command_line_model: Option<PathBuf>) -> anyho
     }
 
     let text = std::fs::read_to_string(&file)?;
-    let uri = Uri::from(
-        url::Url::from_file_path(&file)
-            .map_err(|_| anyhow::anyhow!("cannot make a URI of {}", file.display()))?
-            .to_string(),
-    );
-    let documents = Arc::new(DocumentStore::with_encoding(PositionEncoding::Utf32));
-    documents.open(uri.clone(), &text, 0, String::new());
-    let document = documents.snapshot(&uri).ok_or_else(|| anyhow::anyhow!("no document"))?;
+    let (documents, document) = crate::cli_document::open(&file, &text)?;
     let (session, warnings) = Session::start(
         settings,
         Workspace::new(vec![root.clone()]),
