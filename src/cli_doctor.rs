@@ -16,6 +16,11 @@ use infill::workspace::Workspace;
 pub struct DoctorArgs {
     /// A file to complete once, at its end (default: a built-in Python example).
     file: Option<PathBuf>,
+    /// Any settings, as a JSON object with the server's keys (e.g. '{"temperature": 0.2}'), on
+    /// top of the settings files, as `infill complete --options` takes them; `--model` outranks
+    /// it.
+    #[arg(long, value_name = "JSON", value_parser = infill::config::parse_json_object)]
+    options: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 const EXAMPLE: &str = "def fibonacci(n):\n    if n < 2:\n        return n\n    return ";
@@ -49,7 +54,7 @@ pub async fn run(args: DoctorArgs, command_line_model: Option<PathBuf>) -> anyho
         }
     };
     let root = crate::cli_document::project_root(&file);
-    let settings = settings(&mut report, &root);
+    let settings = settings(&mut report, &root, args.options);
 
     let env_model = std::env::var_os("INFILL_MODEL").filter(|v| !v.is_empty()).map(PathBuf::from);
     match model::resolve(
@@ -170,26 +175,45 @@ pub async fn run(args: DoctorArgs, command_line_model: Option<PathBuf>) -> anyho
     finish(report)
 }
 
-/// The layered settings, each key that differs from the defaults with where it came from.
-fn settings(report: &mut Report, root: &Path) -> infill::config::Settings {
+/// The settings as `infill complete` layers them (defaults < user file < project file <
+/// `--options`), each key that differs from the defaults with the layer it came from.
+fn settings(
+    report: &mut Report,
+    root: &Path,
+    options: Option<serde_json::Map<String, serde_json::Value>>,
+) -> infill::config::Settings {
     let user = config_file::user_file();
     let (user_only, _) = config_file::layered(user.as_deref(), &[]);
-    let (layered, warnings) = config_file::layered(user.as_deref(), &[root.to_path_buf()]);
+    let (from_files, warnings) = config_file::layered(user.as_deref(), &[root.to_path_buf()]);
     for warning in &warnings {
         report.problem("settings", warning, "edit the file named");
     }
+    let (all, warnings) = from_files.merged(options.map(serde_json::Value::Object).as_ref());
+    for warning in &warnings {
+        report.problem("settings", warning, "correct that key in --options");
+    }
     let value = |s: &infill::config::Settings| serde_json::to_value(s).unwrap_or_default();
-    let (defaults, user_json, all) =
-        (value(&infill::config::Settings::default()), value(&user_only), value(&layered));
+    let defaults = value(&infill::config::Settings::default());
+    let layers = [
+        ("user file", value(&user_only)),
+        ("project file", value(&from_files)),
+        ("--options", value(&all)),
+    ];
     let mut changed = Vec::new();
-    if let Some(object) = all.as_object() {
-        for (key, v) in object {
-            if defaults.get(key) == Some(v) {
-                continue;
-            }
-            let from = if user_json.get(key) == Some(v) { "user file" } else { "project file" };
-            changed.push(format!("{key} = {v} ({from})"));
+    for (key, v) in layers[2].1.as_object().into_iter().flatten() {
+        if defaults.get(key) == Some(v) {
+            continue;
         }
+        // From the last layer that changed it.
+        let mut from = "";
+        let mut below = &defaults;
+        for (name, layer) in &layers {
+            if layer.get(key) != below.get(key) {
+                from = name;
+            }
+            below = layer;
+        }
+        changed.push(format!("{key} = {v} ({from})"));
     }
     let files = format!(
         "user file {}, project file {}",
@@ -201,7 +225,7 @@ fn settings(report: &mut Report, root: &Path) -> infill::config::Settings {
     } else {
         report.ok("settings", format!("{}; {files}", changed.join(", ")));
     }
-    layered
+    all
 }
 
 fn finish(report: Report) -> anyhow::Result<()> {

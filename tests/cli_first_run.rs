@@ -249,3 +249,44 @@ fn doctor_warns_about_a_model_without_fim_tokens() {
     assert!(out.contains("PROBLEM  model load: ") && out.contains("fill-in-the-middle"), "{out}");
     assert!(out.contains("chat/instruct-only model"), "{out}");
 }
+
+/// `doctor --options` layers as `complete --options` does (files < --options < --model) and
+/// names the layer each changed setting came from.
+#[test]
+fn doctor_takes_options_and_says_where_each_setting_came_from() {
+    let dir = TempDir::new("doctor-options");
+    let file = project(&dir);
+    let user = dir.path().join("config/infill");
+    std::fs::create_dir_all(&user).unwrap();
+    std::fs::write(user.join("config.toml"), "debounceMs = 10\nmaxTokens = 7\n").unwrap();
+    std::fs::write(dir.path().join("proj/.infill.toml"), "maxTokens = 5\nmultiline = \"never\"\n")
+        .unwrap();
+    let options = json!({
+        "model": dir.path().join("not-this.gguf"),
+        "maxTokens": 2, "threads": 1, "maxTokenz": 5,
+    });
+    let model = tiny_model();
+    let output = infill(
+        &dir,
+        &["--model", model.to_str().unwrap(), "doctor", &file, "--options", &options.to_string()],
+    );
+    let out = stdout(&output);
+    for line in [
+        "debounceMs = 10 (user file)",
+        "multiline = \"never\" (project file)",
+        "maxTokens = 2 (--options)",
+        "threads = 1 (--options)",
+        &format!("OK       model file: {} (from --model)", model.display()),
+        "OK       completion: ",
+    ] {
+        assert!(out.contains(line), "{line:?} missing in:\n{out}");
+    }
+    // A bad key in --options is a problem of its own, with its fix; the run goes on.
+    assert!(out.contains("PROBLEM  settings: setting `maxTokenz` ignored"), "{out}");
+    assert!(out.contains("fix: correct that key in --options"), "{out}");
+    assert_eq!(output.status.code(), Some(1), "{out}");
+
+    let output = infill(&dir, &["doctor", &file, "--options", "[1]"]);
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    assert!(stderr(&output).contains("must be a JSON object"));
+}
