@@ -180,7 +180,7 @@ fn model_file(report: &mut Report, command_line_model: Option<&Path>, settings: 
                 }
                 Err(err) => {
                     report.problem("model file", err, "give a GGUF model: --model PATH or NAME");
-                    return false;
+                    false
                 }
             },
             Err(message) => {
@@ -189,7 +189,7 @@ fn model_file(report: &mut Report, command_line_model: Option<&Path>, settings: 
                     Ok(_) => format!("infill models pull {}", value.display()),
                 };
                 report.problem("model file", message, &fix);
-                return false;
+                false
             }
         },
         Err(err) => {
@@ -198,7 +198,7 @@ fn model_file(report: &mut Report, command_line_model: Option<&Path>, settings: 
                 err,
                 "infill models pull starcoder2-3b, or --model PATH (a FIM-capable GGUF)",
             );
-            return false;
+            false
         }
     }
 }
