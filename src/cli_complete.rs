@@ -3,16 +3,15 @@
 //! post-processing).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use infill::engine::ModelError;
 use infill::models::ModelRef;
-use tower_lsp_server::gen_lsp_types::{Position, Uri};
+use tower_lsp_server::gen_lsp_types::Position;
 
 use infill::config_file;
-use infill::documents::{DocumentStore, PositionEncoding};
+use infill::documents::PositionEncoding;
 use infill::engine::{EngineStatus, JobHandle};
 use infill::session::Session;
 use infill::workspace::Workspace;
@@ -50,7 +49,7 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
 
     // As the server layers them: defaults < user config file < the project's `.infill.toml` <
     // --options < the flags below.
-    let root = project_root(&file);
+    let root = crate::cli_document::project_root(&file);
     let (from_files, mut warnings) =
         config_file::layered(config_file::user_file().as_deref(), std::slice::from_ref(&root));
     let (mut settings, option_warnings) =
@@ -65,14 +64,7 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
     if args.no_repo_context {
         settings.repo_context = false;
     }
-    let uri = Uri::from(
-        url::Url::from_file_path(&file)
-            .map_err(|_| anyhow::anyhow!("cannot make a URI of {}", file.display()))?
-            .to_string(),
-    );
-    let documents = Arc::new(DocumentStore::with_encoding(PositionEncoding::Utf32));
-    documents.open(uri.clone(), &text, 0, String::new());
-    let document = documents.snapshot(&uri).context("document vanished")?;
+    let (documents, document) = crate::cli_document::open(&file, &text)?;
     let position = Position { line: line - 1, character: column - 1 };
     let cursor_char = document
         .offset_of(position, PositionEncoding::Utf32)
@@ -215,13 +207,6 @@ fn check_position(file: &Path, text: &str, line: u32, column: u32) -> anyhow::Re
         );
     }
     Ok(())
-}
-
-/// The enclosing repository (nearest folder with `.git`), else the file's folder: what an editor
-/// would have opened as the workspace.
-pub(crate) fn project_root(file: &Path) -> PathBuf {
-    let folder = file.parent().unwrap_or(Path::new("/"));
-    folder.ancestors().find(|dir| dir.join(".git").exists()).unwrap_or(folder).to_path_buf()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod cli_complete;
 mod cli_doctor;
+mod cli_document;
 mod cli_models;
 
 /// `infill --version`: version, commit, llama.cpp backends (`-V`: the first two on one line).

@@ -56,7 +56,7 @@ impl Session {
         let context = settings
             .repo_context
             .then(|| new_index(&workspace, &settings, &documents, &mut warnings));
-        let pipeline = Pipeline { engine, settings, workspace, context };
+        let pipeline = Pipeline::new(engine, settings, workspace, context);
         (Self::assemble(pipeline, documents), warnings)
     }
 
@@ -142,12 +142,8 @@ impl Session {
                 })
             }
         };
-        let pipeline = Pipeline {
-            engine: running.engine.clone(),
-            settings,
-            workspace: running.workspace.clone(),
-            context,
-        };
+        let pipeline =
+            Pipeline::new(running.engine.clone(), settings, running.workspace.clone(), context);
         (Self::assemble(pipeline, Arc::clone(&self.documents)), warnings)
     }
 

@@ -6,6 +6,7 @@ mod support;
 use std::process::{Command, Output};
 
 use serde_json::{Value, json};
+use support::fake_remote::{FakeServer, Vocabulary};
 use support::{LspClient, TempDir, file_uri, tiny_model};
 
 const CODE: &str = "def add(a, b):\n    return a + b\n\n\ndef main():\n    print(add(1, 2))\n";
@@ -248,4 +249,126 @@ fn doctor_warns_about_a_model_without_fim_tokens() {
     let out = stdout(&output);
     assert!(out.contains("PROBLEM  model load: ") && out.contains("fill-in-the-middle"), "{out}");
     assert!(out.contains("chat/instruct-only model"), "{out}");
+}
+
+/// `doctor --options` layers as `complete --options` does (files < --options < --model) and
+/// names the layer each changed setting came from.
+#[test]
+fn doctor_takes_options_and_says_where_each_setting_came_from() {
+    let dir = TempDir::new("doctor-options");
+    let file = project(&dir);
+    let user = dir.path().join("config/infill");
+    std::fs::create_dir_all(&user).unwrap();
+    std::fs::write(user.join("config.toml"), "debounceMs = 10\nmaxTokens = 7\n").unwrap();
+    std::fs::write(dir.path().join("proj/.infill.toml"), "maxTokens = 5\nmultiline = \"never\"\n")
+        .unwrap();
+    let options = json!({
+        "model": dir.path().join("not-this.gguf"),
+        "maxTokens": 2, "threads": 1, "maxTokenz": 5,
+    });
+    let model = tiny_model();
+    let output = infill(
+        &dir,
+        &["--model", model.to_str().unwrap(), "doctor", &file, "--options", &options.to_string()],
+    );
+    let out = stdout(&output);
+    for line in [
+        "debounceMs = 10 (user file)",
+        "multiline = \"never\" (project file)",
+        "maxTokens = 2 (--options)",
+        "threads = 1 (--options)",
+        &format!("OK       model file: {} (from --model)", model.display()),
+        "OK       completion: ",
+    ] {
+        assert!(out.contains(line), "{line:?} missing in:\n{out}");
+    }
+    // A bad key in --options is a problem of its own, with its fix; the run goes on.
+    assert!(out.contains("PROBLEM  settings: setting `maxTokenz` ignored"), "{out}");
+    assert!(out.contains("fix: correct that key in --options"), "{out}");
+    assert_eq!(output.status.code(), Some(1), "{out}");
+
+    let output = infill(&dir, &["doctor", &file, "--options", "[1]"]);
+    assert_eq!(output.status.code(), Some(2), "a usage error");
+    assert!(stderr(&output).contains("must be a JSON object"));
+}
+
+/// `infill doctor FILE --options OPTIONS`, its exit code and what it printed.
+fn doctor_with(dir: &TempDir, file: &str, options: &Value) -> (Option<i32>, String) {
+    let output = infill(dir, &["doctor", file, "--options", &options.to_string()]);
+    (output.status.code(), format!("{}{}", stdout(&output), stderr(&output)))
+}
+
+/// A remote engine: the server is probed instead of a model file looked for, and the model's
+/// FIM family is named with where it came from.
+#[test]
+fn doctor_checks_a_remote_engine_and_its_models_family() {
+    let dir = TempDir::new("doctor-remote");
+    let file = project(&dir);
+    let server = FakeServer::on_free_port();
+    let url = server.url();
+    let (code, out) =
+        doctor_with(&dir, &file, &json!({"engine": {"kind": "llama-server", "url": url}}));
+    assert_eq!(code, Some(0), "{out}");
+    for line in [
+        &format!(
+            "OK       remote engine: llama-server at {url} answers, model \
+             /models/fake-starcoder2.gguf"
+        ),
+        "OK       model family: starcoder2 (from the server's vocabulary: FIM tokens found)",
+        "OK       completion: ",
+    ] {
+        assert!(out.contains(line), "{line:?} missing in:\n{out}");
+    }
+    assert!(!out.contains("model file") && !out.contains("PROBLEM"), "{out}");
+
+    // Ollama shows no vocabulary: the family comes from the name or the setting, or it is a
+    // problem with the fix.
+    let ollama = |model: &str| json!({"kind": "ollama", "url": url, "model": model});
+    let (code, out) = doctor_with(&dir, &file, &json!({"engine": ollama("starcoder2:3b")}));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("OK       model family: starcoder2 (from the model's name;"), "{out}");
+    let (code, out) = doctor_with(&dir, &file, &json!({"engine": ollama("mystery:7b")}));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains(&format!("OK       remote engine: Ollama at {url} answers")), "{out}");
+    assert!(
+        out.contains("PROBLEM  model family: ")
+            && out.contains("cannot tell the prompt format of model \"mystery:7b\""),
+        "{out}"
+    );
+    assert!(out.contains("fix: set `family` to the model's prompt format"), "{out}");
+    let options = json!({"engine": ollama("mystery:7b"), "family": "starcoder2"});
+    let (code, out) = doctor_with(&dir, &file, &options);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("OK       model family: starcoder2 (from the `family` setting)"), "{out}");
+}
+
+/// A server whose model has no FIM tokens (a chat model), also with `family` forced, and a
+/// server that is not there: each a problem with its own fix.
+#[test]
+fn doctor_warns_about_a_remote_chat_model_and_an_absent_server() {
+    let dir = TempDir::new("doctor-remote-chat");
+    let file = project(&dir);
+    let chat = FakeServer::on_free_port_with(Vocabulary::Chat);
+    let engine = json!({"kind": "llama-server", "url": chat.url()});
+    let (code, out) = doctor_with(&dir, &file, &json!({"engine": engine}));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("PROBLEM  model family: ")
+            && out.contains("\"/models/fake-chat.gguf\" has no fill-in-the-middle tokens"),
+        "{out}"
+    );
+    assert!(out.contains("fix: the server runs a chat/instruct-only model"), "{out}");
+    let (code, out) = doctor_with(&dir, &file, &json!({"engine": engine, "family": "starcoder2"}));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("(family `starcoder2` needs \"<fim_prefix>\")"), "{out}");
+    assert!(out.contains("setting `family` cannot add the tokens"), "{out}");
+
+    // A port with nothing listening: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let engine = json!({"kind": "llama-server", "url": format!("http://127.0.0.1:{port}")});
+    let (code, out) = doctor_with(&dir, &file, &json!({"engine": engine}));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("PROBLEM  remote engine: "), "{out}");
+    assert!(out.contains("fix: start the server"), "{out}");
+    assert!(!out.contains("model family"), "{out}");
 }

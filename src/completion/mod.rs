@@ -19,6 +19,7 @@ use crate::secrets;
 use crate::workspace::{self, Workspace};
 use confidence::Confidence;
 use cursor::CursorWindow;
+use switches::Switches;
 
 /// A suggestion ready for the editor, with the engine's figures.
 #[derive(Debug, Clone)]
@@ -42,9 +43,21 @@ pub struct Pipeline {
     pub workspace: Workspace,
     /// The workspace index; `None` when `repoContext` was off at start.
     pub context: Option<Arc<RepoContext>>,
+    /// `settings`' switches, compiled once (a settings change builds a new pipeline).
+    switches: Switches,
 }
 
 impl Pipeline {
+    pub fn new(
+        engine: Engine,
+        settings: Settings,
+        workspace: Workspace,
+        context: Option<Arc<RepoContext>>,
+    ) -> Self {
+        let switches = Switches::new(&settings);
+        Self { engine, settings, workspace, context, switches }
+    }
+
     /// Completes at `cursor_char`, a char index already validated against `document.rope`.
     /// `Ok(None)`: this document is never completed (a secrets file, or switched off).
     /// `background`: no request waits for this suggestion (a prefetch).
@@ -111,7 +124,7 @@ impl Pipeline {
     /// Whether the settings switch completion off for `document` (`disabledLanguages`,
     /// `disabledFiles`).
     pub fn switched_off(&self, document: &DocumentSnapshot) -> bool {
-        switches::switched_off(&self.settings, &self.workspace, document)
+        self.switches.switched_off(&self.workspace, document)
     }
 
     /// The cursor window, the engine's input for `cursor_char` (with the repository context found

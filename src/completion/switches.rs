@@ -30,21 +30,33 @@ pub fn deserialize_globs<'de, D: serde::Deserializer<'de>>(
     Ok(patterns)
 }
 
-/// Whether `document` is one the settings switch completion off for.
-pub fn switched_off(
-    settings: &Settings,
-    workspace: &Workspace,
-    document: &DocumentSnapshot,
-) -> bool {
-    if settings.disabled_languages.iter().any(|l| l == &document.language_id) {
-        return true;
+/// The switches of one settings snapshot, compiled once when the settings are read rather than
+/// on every request.
+#[derive(Debug, Clone)]
+pub struct Switches {
+    languages: Vec<String>,
+    /// `None` when `disabledFiles` is empty: most documents need no path at all.
+    files: Option<GlobSet>,
+}
+
+impl Switches {
+    pub fn new(settings: &Settings) -> Self {
+        // The patterns were checked when the settings were read; a set that fails anyway
+        // (settings built in code) switches nothing off rather than everything.
+        let files = (!settings.disabled_files.is_empty())
+            .then(|| glob_set(&settings.disabled_files))
+            .and_then(Result::ok);
+        Self { languages: settings.disabled_languages.clone(), files }
     }
-    if settings.disabled_files.is_empty() {
-        return false;
+
+    /// Whether `document` is one the settings switch completion off for.
+    pub fn switched_off(&self, workspace: &Workspace, document: &DocumentSnapshot) -> bool {
+        if self.languages.iter().any(|l| l == &document.language_id) {
+            return true;
+        }
+        let Some(files) = &self.files else { return false };
+        files.is_match(workspace.place_of(document.uri.as_ref()).path)
     }
-    let path = workspace.place_of(document.uri.as_ref()).path;
-    // The patterns were checked when the settings were read.
-    glob_set(&settings.disabled_files).is_ok_and(|set| set.is_match(&path))
 }
 
 #[cfg(test)]
@@ -63,11 +75,11 @@ mod tests {
 
     #[test]
     fn prose_is_off_by_default_and_code_is_on() {
-        let settings = Settings::default();
+        let switches = Switches::new(&Settings::default());
         let workspace = Workspace::new(vec![PathBuf::from("/w")]);
-        assert!(switched_off(&settings, &workspace, &snapshot("file:///w/README.md", "markdown")));
-        assert!(switched_off(&settings, &workspace, &snapshot("file:///w/notes.txt", "plaintext")));
-        assert!(!switched_off(&settings, &workspace, &snapshot("file:///w/a.py", "python")));
+        assert!(switches.switched_off(&workspace, &snapshot("file:///w/README.md", "markdown")));
+        assert!(switches.switched_off(&workspace, &snapshot("file:///w/notes.txt", "plaintext")));
+        assert!(!switches.switched_off(&workspace, &snapshot("file:///w/a.py", "python")));
     }
 
     #[test]
@@ -77,7 +89,8 @@ mod tests {
         let (settings, warnings) = Settings::from_json(Some(&options));
         assert!(warnings.is_empty(), "{warnings:?}");
         let workspace = Workspace::new(vec![PathBuf::from("/w")]);
-        let off = |uri: &str| switched_off(&settings, &workspace, &snapshot(uri, "markdown"));
+        let switches = Switches::new(&settings);
+        let off = |uri: &str| switches.switched_off(&workspace, &snapshot(uri, "markdown"));
         assert!(!off("file:///w/README.md"), "languages can be switched back on");
         assert!(off("file:///w/sub/Cargo.lock"), "no slash: any depth");
         assert!(off("file:///w/docs/guide/intro.md"), "a folder covers what is in it");

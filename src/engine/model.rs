@@ -95,12 +95,11 @@ pub fn default_cache_path() -> Option<PathBuf> {
 pub fn check_gguf(path: &Path, origin: ModelOrigin) -> Result<(), ModelError> {
     let unreadable =
         |reason: String| ModelError::Unreadable { path: path.to_path_buf(), origin, reason };
-    let metadata = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
-    if !metadata.is_file() {
-        return Err(unreadable("not a regular file".into()));
-    }
+    // Opened without blocking and judged by what was opened: a FIFO or device named as the
+    // model is refused at once instead of hanging start-up.
+    let mut file = crate::regular_file::open(path).map_err(|e| unreadable(e.to_string()))?;
+    let metadata = file.metadata().map_err(|e| unreadable(e.to_string()))?;
     let mut header = [0u8; 8];
-    let mut file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
     let not_gguf =
         |reason: String| ModelError::NotGguf { path: path.to_path_buf(), origin, reason };
     file.read_exact(&mut header)
@@ -167,5 +166,19 @@ mod tests {
             Err(ModelError::Unreadable { .. })
         ));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_named_as_the_model_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("model.gguf");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        // A blocking open would hang here: nothing ever writes to the FIFO.
+        let err = check_gguf(&fifo, ModelOrigin::CommandLine).unwrap_err();
+        assert!(
+            matches!(&err, ModelError::Unreadable { reason, .. } if reason == "not a regular file"),
+            "{err:?}"
+        );
     }
 }

@@ -204,3 +204,4 @@ impl LspClient {
     }
 }
 pub mod fake_hub;
+pub mod fake_remote;

@@ -6,16 +6,17 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use super::family::{self, FamilyError};
 use super::http::Http;
 use super::tokens::tokenize;
-use super::{Done, DoneReason, Event, Piece, Probe, Request, sse_json};
+use super::{Done, DoneReason, Event, Piece, Probe, ProbeError, Request, sse_json};
 use crate::prompt::{self, FimTemplate};
 
 pub const TOKENIZE: &str = "/tokenize";
 const COMPLETION: &str = "/completion";
 
 /// What the server runs: its model, context, family and the ids of the family's tokens.
-pub fn probe(http: &Http, forced_family: Option<&str>) -> Result<Probe, String> {
+pub fn probe(http: &Http, forced_family: Option<&str>) -> Result<Probe, ProbeError> {
     let props = http.get_json("/props")?;
     let model = props["model_path"]
         .as_str()
@@ -27,14 +28,15 @@ pub fn probe(http: &Http, forced_family: Option<&str>) -> Result<Probe, String> 
         .or_else(|| props["n_ctx"].as_u64())
         .map(|n| n as usize);
     let special_ids = special_ids(http)?;
-    let template =
-        super::choose_family(forced_family, |text| special_ids.contains_key(text), &model)?;
+    let has_token = |text: &str| special_ids.contains_key(text);
+    let (template, family_from) = family::choose(forced_family, Some(&has_token), &model)
+        .map_err(|err| ProbeError::family(http, err))?;
+    // A forced family is checked against the vocabulary too.
     for token in [template.prefix, template.suffix, template.middle] {
         if !token.is_empty() && !special_ids.contains_key(token) {
-            return Err(format!(
-                "{}: family `{}` needs the token {token:?}, which the server's model lacks",
-                http.name, template.name
-            ));
+            let token = Some((template.name, token));
+            let error = FamilyError::NoFimTokens { model: model.clone(), token };
+            return Err(ProbeError::family(http, error));
         }
     }
     // File text must stay text: a server that parses special tokens anyway cannot be used.
@@ -43,18 +45,24 @@ pub fn probe(http: &Http, forced_family: Option<&str>) -> Result<Probe, String> 
         return Err(format!(
             "{}: its /tokenize ignores `parse_special: false`; this llama-server is too old",
             http.name
-        ));
+        )
+        .into());
     }
     let bos = match (template.bos, props["bos_token"].as_str()) {
         (false, _) => None,
         (true, Some(text)) => match tokenize(http, TOKENIZE, text, true)?.as_slice() {
             [id] => Some(*id),
-            _ => return Err(format!("{}: its BOS token {text:?} is not one token", http.name)),
+            _ => {
+                return Err(
+                    format!("{}: its BOS token {text:?} is not one token", http.name).into()
+                );
+            }
         },
-        (true, None) => return Err(format!("{}: /props names no BOS token", http.name)),
+        (true, None) => return Err(format!("{}: /props names no BOS token", http.name).into()),
     };
     Ok(Probe {
         template,
+        family_from,
         model,
         context_size,
         special_ids,

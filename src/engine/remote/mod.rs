@@ -11,6 +11,7 @@
 
 mod config;
 mod decoding;
+mod family;
 mod http;
 mod llama_server;
 mod ollama;
@@ -34,12 +35,14 @@ use super::{
 use crate::prompt::{self, FimTemplate, Piece as PromptPiece, TokenCounter};
 pub use config::{Protocol, RemoteConfig};
 use decoding::Decoding;
+pub use family::{FamilyError, FamilyFrom};
 use http::Http;
 use stream::Next;
 
 /// What a server told us when it was probed.
 pub(super) struct Probe {
     template: &'static FimTemplate,
+    family_from: FamilyFrom,
     /// The model's name or path.
     model: String,
     context_size: Option<usize>,
@@ -122,41 +125,68 @@ pub(super) enum DoneReason {
     Length,
 }
 
-/// The family: the `family` setting, else the server's vocabulary, else the model's name.
-pub(super) fn choose_family(
-    forced: Option<&str>,
-    has_token: impl Fn(&str) -> bool,
-    model: &str,
-) -> Result<&'static FimTemplate, String> {
-    let known =
-        || prompt::template::TEMPLATES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ");
-    if let Some(name) = forced {
-        return prompt::template::by_name(name)
-            .ok_or_else(|| format!("family `{name}` is not known (known: {})", known()));
+/// Why probing a server failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ProbeError {
+    /// It did not answer, or not as the protocol says, or cannot be used.
+    #[error("{0}")]
+    Server(String),
+    /// It answers, but infill cannot tell or cannot use its model's FIM format.
+    #[error("{server}: {error}")]
+    Family { server: String, error: FamilyError },
+}
+
+impl From<String> for ProbeError {
+    fn from(message: String) -> Self {
+        Self::Server(message)
     }
-    if let Some(template) = prompt::template::detect(has_token) {
-        return Ok(template);
+}
+
+impl ProbeError {
+    fn family(http: &Http, error: FamilyError) -> Self {
+        Self::Family { server: http.name.clone(), error }
     }
-    let name = model.to_lowercase();
-    let by_name = [
-        ("qwen", "qwen2.5-coder"),
-        ("starcoder", "starcoder2"),
-        ("deepseek", "deepseek-coder"),
-        ("codellama", "codellama"),
-        ("code-llama", "codellama"),
-        ("codestral", "codestral"),
-    ];
-    by_name
-        .iter()
-        .find(|(part, _)| name.contains(part))
-        .and_then(|(_, family)| prompt::template::by_name(family))
-        .ok_or_else(|| {
-            format!(
-                "cannot tell the prompt format of model {model:?} from the server; set \
-                 `family` (one of: {})",
-                known()
-            )
-        })
+}
+
+/// What a server runs, as `infill doctor` reports it.
+#[derive(Debug, Clone)]
+pub struct ServerCheck {
+    /// "llama-server at http://…".
+    pub server: String,
+    pub model: String,
+    pub family: &'static str,
+    pub family_from: FamilyFrom,
+}
+
+/// Probes the server `config` names once, now, on this thread (blocking), as the engine thread
+/// does when it starts.
+pub fn check(
+    config: &RemoteConfig,
+    forced_family: Option<&str>,
+) -> Result<ServerCheck, ProbeError> {
+    let http = Http::new(config.name(), &config.url, config.api_key.clone(), config.timeout);
+    let probe = probe(config, &http, forced_family)?;
+    Ok(ServerCheck {
+        server: http.name,
+        model: probe.model,
+        family: probe.template.name,
+        family_from: probe.family_from,
+    })
+}
+
+fn probe(
+    config: &RemoteConfig,
+    http: &Http,
+    forced_family: Option<&str>,
+) -> Result<Probe, ProbeError> {
+    match config.protocol {
+        Protocol::LlamaServer => llama_server::probe(http, forced_family),
+        Protocol::Openai => {
+            let root = config.url.trim_end_matches('/').trim_end_matches("/v1");
+            openai::probe(http, root, config.model.as_deref(), forced_family)
+        }
+        Protocol::Ollama => ollama::probe(http, config.model.as_deref(), forced_family),
+    }
 }
 
 /// The start of a server's answer, for an error message.
@@ -258,16 +288,7 @@ impl Remote<'_> {
     /// Probes the server: `Ready` with what it runs, or `Unreachable` and a later retry.
     fn connect(&mut self) {
         let started = Instant::now();
-        let forced = self.engine.family.as_deref();
-        let probed = match self.config.protocol {
-            Protocol::LlamaServer => llama_server::probe(&self.http, forced),
-            Protocol::Openai => {
-                let root = self.config.url.trim_end_matches('/').trim_end_matches("/v1");
-                openai::probe(&self.http, root, self.config.model.as_deref(), forced)
-            }
-            Protocol::Ollama => ollama::probe(&self.http, self.config.model.as_deref(), forced),
-        };
-        match probed {
+        match probe(&self.config, &self.http, self.engine.family.as_deref()) {
             Ok(probe) => {
                 let info = ModelInfo {
                     path: PathBuf::from(&probe.model),
@@ -288,7 +309,7 @@ impl Remote<'_> {
                 self.backoff.succeeded();
                 self.status.send_replace(EngineStatus::Ready(Arc::new(info)));
             }
-            Err(message) => self.lost(message),
+            Err(err) => self.lost(err.to_string()),
         }
     }
 
@@ -502,22 +523,4 @@ fn prompt_ids(
         }
     }
     Ok(ids)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_family_comes_from_the_setting_the_vocabulary_or_the_name() {
-        let none = |_: &str| false;
-        assert_eq!(choose_family(Some("starcoder2"), none, "x").unwrap().name, "starcoder2");
-        assert_eq!(
-            choose_family(None, none, "qwen2.5-coder:1.5b-base").unwrap().name,
-            "qwen2.5-coder"
-        );
-        let vocabulary = |t: &str| t.starts_with("<fim_");
-        assert_eq!(choose_family(None, vocabulary, "qwen").unwrap().name, "starcoder2");
-        assert!(choose_family(None, none, "mystery").unwrap_err().contains("set `family`"));
-    }
 }

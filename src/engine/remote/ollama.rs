@@ -7,15 +7,16 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use super::family;
 use super::http::Http;
-use super::{Done, DoneReason, Event, Piece, Probe, Request};
+use super::{Done, DoneReason, Event, Piece, Probe, ProbeError, Request};
 use crate::prompt::FimTemplate;
 
 pub fn probe(
     http: &Http,
     model: Option<&str>,
     forced_family: Option<&str>,
-) -> Result<Probe, String> {
+) -> Result<Probe, ProbeError> {
     let model = model
         .ok_or_else(|| format!("{}: set `engine.model` to the Ollama model to use", http.name))?;
     // Also the check that the server answers and has the model.
@@ -25,9 +26,12 @@ pub fn probe(
         .and_then(|info| info.iter().find(|(k, _)| k.ends_with(".context_length")))
         .and_then(|(_, v)| v.as_u64())
         .map(|n| n as usize);
-    let template = super::choose_family(forced_family, |_| false, model)?;
+    // No tokenizer endpoint: the setting or the name.
+    let (template, family_from) =
+        family::choose(forced_family, None, model).map_err(|err| ProbeError::family(http, err))?;
     Ok(Probe {
         template,
+        family_from,
         model: model.to_string(),
         context_size,
         special_ids: HashMap::new(),

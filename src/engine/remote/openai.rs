@@ -7,9 +7,10 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use super::family;
 use super::http::Http;
 use super::tokens::tokenize;
-use super::{Done, DoneReason, Event, Piece, Probe, Request, sse_json};
+use super::{Done, DoneReason, Event, Piece, Probe, ProbeError, Request, sse_json};
 use crate::prompt::{self, FimTemplate};
 
 /// The server's model list (also the check that it answers), the family (from `/tokenize` if
@@ -19,7 +20,7 @@ pub fn probe(
     root: &str,
     model: Option<&str>,
     forced_family: Option<&str>,
-) -> Result<Probe, String> {
+) -> Result<Probe, ProbeError> {
     let models = http.get_json("/models")?;
     let listed = models["data"].as_array().and_then(|m| m.first()).and_then(|m| m["id"].as_str());
     let model = model.or(listed).unwrap_or("default").to_string();
@@ -37,10 +38,15 @@ pub fn probe(
         }
         Err(_) => HashMap::new(),
     };
-    let template =
-        super::choose_family(forced_family, |text| special_ids.contains_key(text), &model)?;
+    // The vocabulary counts only when the tokenizer showed it parses special tokens at all;
+    // then one without any family's tokens is a chat model's.
+    let has_token = |text: &str| special_ids.contains_key(text);
+    let vocabulary = (!special_ids.is_empty()).then_some(&has_token as &dyn Fn(&str) -> bool);
+    let (template, family_from) = family::choose(forced_family, vocabulary, &model)
+        .map_err(|err| ProbeError::family(http, err))?;
     Ok(Probe {
         template,
+        family_from,
         model,
         context_size: None,
         tokenize: (!special_ids.is_empty()).then_some(tokenize_url),

@@ -1,0 +1,292 @@
+//! A small HTTP server (std `TcpListener`, one thread per connection) that speaks
+//! llama-server's, OpenAI's and Ollama's protocols with a made-up vocabulary — a code model's
+//! (the starcoder2 family's FIM tokens) or a chat model's (none) — and misbehaves on demand.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+/// How the fake server answers generation requests (the others are always answered: the
+/// engine's probe finds the server back once a fault passes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Ok,
+    /// HTTP 500.
+    Status500,
+    /// 200 with text that is not the protocol.
+    Garbage,
+    /// No answer until the client closes the connection.
+    Hang,
+    /// Two pieces, then the connection closes (the server was killed).
+    Killed,
+}
+
+/// The starcoder2 family's token spellings, ids 1…; any other text is one token per byte.
+pub const SPECIAL: [&str; 7] = [
+    "<fim_prefix>",
+    "<fim_suffix>",
+    "<fim_middle>",
+    "<repo_name>",
+    "<file_sep>",
+    "<fim_pad>",
+    "<|endoftext|>",
+];
+
+pub const ANSWER: [&str; 4] = ["fib", "(n-1)", " + fib", "(n-2)"];
+
+#[derive(Default)]
+struct Seen {
+    /// Paths of the requests, in order.
+    paths: Vec<String>,
+    /// The body of the last generation request.
+    last_body: Value,
+}
+
+/// What the fake model's vocabulary has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vocabulary {
+    /// The starcoder2 family's tokens: a FIM code model.
+    Code,
+    /// No FIM tokens (only `<|endoftext|>`): a chat/instruct model.
+    Chat,
+}
+
+pub struct FakeServer {
+    pub port: u16,
+    mode: Arc<Mutex<Mode>>,
+    seen: Arc<Mutex<Seen>>,
+    /// Hanging requests whose client closed the connection.
+    pub closed_by_client: Arc<AtomicUsize>,
+}
+
+impl FakeServer {
+    /// A code model's server on `listener`.
+    pub fn start(listener: TcpListener) -> Self {
+        Self::start_with(listener, Vocabulary::Code)
+    }
+
+    pub fn start_with(listener: TcpListener, vocabulary: Vocabulary) -> Self {
+        let port = listener.local_addr().unwrap().port();
+        let server = Self {
+            port,
+            mode: Arc::new(Mutex::new(Mode::Ok)),
+            seen: Arc::default(),
+            closed_by_client: Arc::default(),
+        };
+        let (mode, seen, closed) =
+            (server.mode.clone(), server.seen.clone(), server.closed_by_client.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let (mode, seen, closed) = (mode.clone(), seen.clone(), closed.clone());
+                std::thread::spawn(move || {
+                    serve_connection(stream, vocabulary, &mode, &seen, &closed)
+                });
+            }
+        });
+        server
+    }
+
+    pub fn on_free_port() -> Self {
+        Self::start(TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    pub fn on_free_port_with(vocabulary: Vocabulary) -> Self {
+        Self::start_with(TcpListener::bind("127.0.0.1:0").unwrap(), vocabulary)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+
+    pub fn requests_to(&self, path: &str) -> usize {
+        self.seen.lock().unwrap().paths.iter().filter(|p| *p == path).count()
+    }
+
+    pub fn last_body(&self) -> Value {
+        self.seen.lock().unwrap().last_body.clone()
+    }
+}
+
+/// One keep-alive connection: requests until the client closes it.
+fn serve_connection(
+    stream: TcpStream,
+    vocabulary: Vocabulary,
+    mode: &Mutex<Mode>,
+    seen: &Mutex<Seen>,
+    closed: &AtomicUsize,
+) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut out = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let generation = ["/completion", "/v1/completions", "/api/generate"].contains(&&*path);
+        {
+            let mut seen = seen.lock().unwrap();
+            seen.paths.push(path.clone());
+            if generation {
+                seen.last_body = body.clone();
+            }
+        }
+        let mode = if generation { *mode.lock().unwrap() } else { Mode::Ok };
+        match mode {
+            Mode::Ok => {}
+            Mode::Status500 => {
+                respond(&mut out, "500 Internal Server Error", "text/plain", b"boom");
+                continue;
+            }
+            Mode::Garbage => {
+                respond(&mut out, "200 OK", "application/json", b"<html>surprise</html>\n");
+                continue;
+            }
+            Mode::Hang => {
+                // Until the client gives up and closes the connection.
+                let mut byte = [0u8; 1];
+                while reader.read(&mut byte).is_ok_and(|n| n > 0) {}
+                closed.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            Mode::Killed => {
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+                let _ = out.write_all(head.as_bytes());
+                let _ = out.write_all(sse_pieces(&ANSWER[..2]).as_bytes());
+                return;
+            }
+        }
+        let answer = match path.as_str() {
+            "/props" => json!({"model_path": match vocabulary {
+                                   Vocabulary::Code => "/models/fake-starcoder2.gguf",
+                                   Vocabulary::Chat => "/models/fake-chat.gguf",
+                               },
+                               "default_generation_settings": {"n_ctx": 4096}}),
+            "/tokenize" => json!({"tokens": tokenize(&body, vocabulary)}),
+            "/v1/models" => json!({"data": [{"id": "fake-coder"}]}),
+            "/api/show" => json!({"model_info": {"starcoder2.context_length": 4096}}),
+            "/completion" => {
+                let mut events = sse_pieces(&ANSWER);
+                events.push_str(&format!(
+                    "data: {}\n\n",
+                    json!({"content": "", "tokens": [], "stop": true, "stop_type": "eos",
+                           "timings": {"cache_n": 0, "prompt_n": body["prompt"].as_array().map_or(0, Vec::len)}})
+                ));
+                stream_response(&mut out, "text/event-stream", &events);
+                continue;
+            }
+            "/v1/completions" => {
+                let mut events = String::new();
+                for piece in ANSWER {
+                    let choice = json!({"text": piece, "finish_reason": null,
+                        "logprobs": {"tokens": [piece], "token_logprobs": [-0.01]}});
+                    events.push_str(&format!("data: {}\n\n", json!({"choices": [choice]})));
+                }
+                let last = json!({"choices": [{"text": "", "finish_reason": "stop"}]});
+                events.push_str(&format!("data: {last}\n\ndata: [DONE]\n\n"));
+                stream_response(&mut out, "text/event-stream", &events);
+                continue;
+            }
+            "/api/generate" => {
+                let mut lines = String::new();
+                for piece in ANSWER {
+                    lines.push_str(&format!("{}\n", json!({"response": piece, "done": false})));
+                }
+                let last = json!({"response": "", "done": true, "done_reason": "stop"});
+                lines.push_str(&format!("{last}\n"));
+                stream_response(&mut out, "application/x-ndjson", &lines);
+                continue;
+            }
+            _ => {
+                respond(&mut out, "404 Not Found", "text/plain", b"no such endpoint");
+                continue;
+            }
+        };
+        respond(&mut out, "200 OK", "application/json", answer.to_string().as_bytes());
+    }
+}
+
+fn sse_pieces(pieces: &[&str]) -> String {
+    let mut events = String::new();
+    for (i, piece) in pieces.iter().enumerate() {
+        let probability = json!([{"id": 2000 + i, "bytes": piece.as_bytes(), "logprob": -0.01}]);
+        let event = json!({"content": piece, "tokens": [2000 + i], "stop": false,
+                           "completion_probabilities": probability});
+        events.push_str(&format!("data: {event}\n\n"));
+    }
+    events
+}
+
+fn respond(out: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let _ = out.write_all(head.as_bytes());
+    let _ = out.write_all(body);
+}
+
+/// A streamed answer, chunked as llama-server sends it.
+fn stream_response(out: &mut TcpStream, content_type: &str, body: &str) {
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    let _ = out.write_all(head.as_bytes());
+    for line in body.split_inclusive('\n') {
+        let _ = write!(out, "{:x}\r\n{line}\r\n", line.len());
+    }
+    let _ = out.write_all(b"0\r\n\r\n");
+}
+
+/// The fake vocabulary: a special spelling it has is one token when `parse_special`, else
+/// bytes.
+fn tokenize(body: &Value, vocabulary: Vocabulary) -> Vec<u32> {
+    let text = body["content"].as_str().unwrap_or_default();
+    let has = |s: &str| vocabulary == Vocabulary::Code || s == "<|endoftext|>";
+    if body["parse_special"].as_bool().unwrap_or(true)
+        && let Some(i) = SPECIAL.iter().position(|s| *s == text && has(s))
+    {
+        return vec![i as u32 + 1];
+    }
+    text.bytes().map(|b| 1000 + u32::from(b)).collect()
+}
+
+/// The text a prompt of fake ids spells.
+pub fn detokenize(ids: &[Value]) -> String {
+    let mut bytes = Vec::new();
+    for id in ids.iter().map(|id| id.as_u64().unwrap() as u32) {
+        match id {
+            1..=7 => bytes.extend(SPECIAL[id as usize - 1].as_bytes()),
+            _ => bytes.push((id - 1000) as u8),
+        }
+    }
+    String::from_utf8(bytes).unwrap()
+}
