@@ -107,6 +107,8 @@ mod tests {
             reused_tokens: None,
             context_ms: None,
             context_files: None,
+            generated_tokens: None,
+            generation_ms: None,
             error: None,
             confidence: mean.map(|mean| Confidence { first: mean, mean, min: mean }),
             stop: None,

@@ -298,6 +298,8 @@ fn score(task: &Task, engine: &str, answer: anyhow::Result<Answer>, limit: Durat
         context_files: answer.context_files,
         confidence: answer.confidence,
         stop: answer.stop,
+        generated_tokens: answer.generated_tokens,
+        generation_ms: answer.generation_ms,
         error,
         completion: answer.text,
     }

@@ -32,6 +32,11 @@ pub struct TaskResult {
     /// infill: why generation stopped.
     #[serde(default)]
     pub stop: Option<String>,
+    /// infill: tokens generated, and the time generating them took.
+    #[serde(default)]
+    pub generated_tokens: Option<u64>,
+    #[serde(default)]
+    pub generation_ms: Option<f64>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -167,6 +172,8 @@ mod tests {
             reused_tokens: Some(0),
             context_ms: None,
             context_files: None,
+            generated_tokens: None,
+            generation_ms: None,
             error: None,
             confidence: None,
             stop: None,

@@ -32,6 +32,9 @@ pub struct Answer {
     pub confidence: Option<Confidence>,
     /// infill: why generation stopped (`stopToken`, `maxTokens`, `endOfLine`, `timeBudget`).
     pub stop: Option<String>,
+    /// infill: tokens generated and the time it took (decoding speed).
+    pub generated_tokens: Option<u64>,
+    pub generation_ms: Option<f64>,
 }
 
 /// How long to wait for a completion's `infill/trace` after its response.
@@ -90,6 +93,8 @@ impl InfillRunner {
                 .map(|files| files.iter().filter_map(|f| f.as_str().map(str::to_string)).collect()),
             confidence: serde_json::from_value(trace["confidence"].clone()).ok(),
             stop: trace["stop"].as_str().map(str::to_string),
+            generated_tokens: trace["generatedTokens"].as_u64(),
+            generation_ms: trace["generationMs"].as_f64(),
         };
         client.shutdown()?;
         Ok(answer)
@@ -150,6 +155,8 @@ impl BaselineRunner {
             prompt_tokens: evaluated.zip(reused).map(|(e, r)| e + r),
             evaluated_tokens: evaluated,
             reused_tokens: reused,
+            generated_tokens: None,
+            generation_ms: None,
         })
     }
 }
