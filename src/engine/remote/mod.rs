@@ -10,12 +10,14 @@
 //! once without a request. A probe that works makes it `Ready` again.
 
 mod config;
+mod connection;
 mod decoding;
 mod http;
 mod llama_server;
 mod ollama;
 mod openai;
 mod stream;
+mod tls;
 mod tokens;
 
 use std::collections::{HashMap, HashSet};
@@ -200,7 +202,13 @@ pub(super) fn run(
     if let Some(warning) = &config.warning {
         tracing::warn!("{warning}");
     }
-    let http = Http::new(config.name(), &config.url, config.api_key.clone(), config.timeout);
+    let http = Http::new(
+        config.name(),
+        &config.url,
+        config.api_key.clone(),
+        config.trust.clone(),
+        config.timeout,
+    );
     let mut remote = Remote {
         config,
         engine,
