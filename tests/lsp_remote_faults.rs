@@ -2,12 +2,14 @@
 //! connection) that speaks llama-server's, OpenAI's and Ollama's protocols with a made-up
 //! vocabulary, and misbehaves on demand: HTTP 500, garbage, a hang, a stream cut short, no
 //! server at all. The LSP must stay up, say what went wrong, answer empty, and recover by
-//! itself when the server behaves again.
+//! itself when the server behaves again. The same server over TLS (rustls, with the test
+//! certificates of tests/fixtures/tls/, made by its make.sh) stands for an https:// one.
 
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -61,6 +63,16 @@ struct FakeServer {
 
 impl FakeServer {
     fn start(listener: TcpListener) -> Self {
+        Self::serve(listener, None)
+    }
+
+    /// Serves https:// with `tls_certificate`'s certificate and key (tests/fixtures/tls/).
+    fn start_tls(tls_certificate: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::serve(listener, Some(server_tls(tls_certificate)))
+    }
+
+    fn serve(listener: TcpListener, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let port = listener.local_addr().unwrap().port();
         let server = Self {
             port,
@@ -74,10 +86,22 @@ impl FakeServer {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let (mode, seen, closed) = (mode.clone(), seen.clone(), closed.clone());
-                std::thread::spawn(move || serve_connection(stream, &mode, &seen, &closed));
+                let tls = tls.clone();
+                std::thread::spawn(move || match tls {
+                    None => serve_connection(stream, &mode, &seen, &closed),
+                    Some(config) => {
+                        let connection = rustls::ServerConnection::new(config).unwrap();
+                        let stream = rustls::StreamOwned::new(connection, stream);
+                        serve_connection(stream, &mode, &seen, &closed);
+                    }
+                });
             }
         });
         server
+    }
+
+    fn https_url(&self) -> String {
+        format!("https://localhost:{}", self.port)
     }
 
     fn on_free_port() -> Self {
@@ -102,14 +126,13 @@ impl FakeServer {
 }
 
 /// One keep-alive connection: requests until the client closes it.
-fn serve_connection(
-    stream: TcpStream,
+fn serve_connection<S: Read + Write>(
+    stream: S,
     mode: &Mutex<Mode>,
     seen: &Mutex<Seen>,
     closed: &AtomicUsize,
 ) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut out = stream;
+    let mut reader = BufReader::new(stream);
     loop {
         let mut request_line = String::new();
         if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
@@ -148,11 +171,11 @@ fn serve_connection(
         match mode {
             Mode::Ok => {}
             Mode::Status500 => {
-                respond(&mut out, "500 Internal Server Error", "text/plain", b"boom");
+                respond(reader.get_mut(), "500 Internal Server Error", "text/plain", b"boom");
                 continue;
             }
             Mode::Garbage => {
-                respond(&mut out, "200 OK", "application/json", b"<html>surprise</html>\n");
+                respond(reader.get_mut(), "200 OK", "application/json", b"<html>surprise</html>\n");
                 continue;
             }
             Mode::Hang => {
@@ -164,8 +187,10 @@ fn serve_connection(
             }
             Mode::Killed => {
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+                let out = reader.get_mut();
                 let _ = out.write_all(head.as_bytes());
                 let _ = out.write_all(sse_pieces(&ANSWER[..2]).as_bytes());
+                let _ = out.flush();
                 return;
             }
         }
@@ -182,7 +207,7 @@ fn serve_connection(
                     json!({"content": "", "tokens": [], "stop": true, "stop_type": "eos",
                            "timings": {"cache_n": 0, "prompt_n": body["prompt"].as_array().map_or(0, Vec::len)}})
                 ));
-                stream_response(&mut out, "text/event-stream", &events);
+                stream_response(reader.get_mut(), "text/event-stream", &events);
                 continue;
             }
             "/v1/completions" => {
@@ -194,7 +219,7 @@ fn serve_connection(
                 }
                 let last = json!({"choices": [{"text": "", "finish_reason": "stop"}]});
                 events.push_str(&format!("data: {last}\n\ndata: [DONE]\n\n"));
-                stream_response(&mut out, "text/event-stream", &events);
+                stream_response(reader.get_mut(), "text/event-stream", &events);
                 continue;
             }
             "/api/generate" => {
@@ -204,15 +229,15 @@ fn serve_connection(
                 }
                 let last = json!({"response": "", "done": true, "done_reason": "stop"});
                 lines.push_str(&format!("{last}\n"));
-                stream_response(&mut out, "application/x-ndjson", &lines);
+                stream_response(reader.get_mut(), "application/x-ndjson", &lines);
                 continue;
             }
             _ => {
-                respond(&mut out, "404 Not Found", "text/plain", b"no such endpoint");
+                respond(reader.get_mut(), "404 Not Found", "text/plain", b"no such endpoint");
                 continue;
             }
         };
-        respond(&mut out, "200 OK", "application/json", answer.to_string().as_bytes());
+        respond(reader.get_mut(), "200 OK", "application/json", answer.to_string().as_bytes());
     }
 }
 
@@ -227,17 +252,18 @@ fn sse_pieces(pieces: &[&str]) -> String {
     events
 }
 
-fn respond(out: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
+fn respond(out: &mut impl Write, status: &str, content_type: &str, body: &[u8]) {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     let _ = out.write_all(head.as_bytes());
     let _ = out.write_all(body);
+    let _ = out.flush();
 }
 
 /// A streamed answer, chunked as llama-server sends it.
-fn stream_response(out: &mut TcpStream, content_type: &str, body: &str) {
+fn stream_response(out: &mut impl Write, content_type: &str, body: &str) {
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
     );
@@ -246,6 +272,31 @@ fn stream_response(out: &mut TcpStream, content_type: &str, body: &str) {
         let _ = write!(out, "{:x}\r\n{line}\r\n", line.len());
     }
     let _ = out.write_all(b"0\r\n\r\n");
+    let _ = out.flush();
+}
+
+fn tls_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls").join(name)
+}
+
+/// The fake server's TLS side: `name`.crt and `name`.key, signed by the test CA (ca.crt).
+fn server_tls(name: &str) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(tls_fixture(&format!("{name}.crt")))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(tls_fixture(&format!("{name}.key"))).unwrap();
+    #[allow(deprecated)] // ring, as infill itself uses (no aws-lc build)
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    Arc::new(config)
 }
 
 /// The fake vocabulary: a special spelling is one token when `parse_special`, else bytes.
@@ -512,5 +563,70 @@ fn the_ollama_kind_sends_a_raw_prompt_and_keep_alive() {
     assert_eq!(body["options"]["num_predict"], 64);
     // No probabilities from Ollama: the confidence gate (on by default) lets it through.
     assert!(trace["params"]["generation"].get("withheld").is_none());
+    assert!(session.client.shutdown().success());
+}
+
+/// The `engine` setting for the fake server over https://, trusting the test CA.
+fn https_llama_server(server: &FakeServer, timeout_ms: u64) -> Value {
+    json!({"kind": "llama-server", "url": server.https_url(), "timeoutMs": timeout_ms,
+           "caFile": tls_fixture("ca.crt")})
+}
+
+#[test]
+fn https_with_the_team_s_ca_file_works_for_llama_server_and_openai() {
+    let server = FakeServer::start_tls("localhost");
+    let mut session = session(https_llama_server(&server, 30_000));
+    let ready = session.wait_status("ready");
+    assert!(ready.contains("https://localhost"), "{ready}");
+    assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)", "streamed over TLS");
+    assert!(server.requests_to("/tokenize") >= 1, "JSON calls over TLS too");
+    assert!(session.client.shutdown().success());
+
+    let engine = json!({"kind": "openai", "url": format!("{}/v1", server.https_url()),
+                        "model": "fake-coder", "caFile": tls_fixture("ca.crt")});
+    let mut session = self::session(engine);
+    session.wait_status("ready");
+    assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)");
+    assert_eq!(server.last_body()["model"], "fake-coder");
+    assert!(session.client.shutdown().success());
+}
+
+#[test]
+fn an_untrusted_certificate_is_one_clear_message_and_the_lsp_stays_up() {
+    let server = FakeServer::start_tls("localhost");
+    let engine = json!({"kind": "llama-server", "url": server.https_url(), "timeoutMs": 30_000});
+    let mut session = session(engine);
+    let shown = session.wait_shown("not trusted");
+    assert!(shown.contains("localhost") && shown.contains("engine.caFile"), "{shown}");
+    assert_eq!(session.suggest(), "");
+    assert!(session.client.is_alive());
+    assert_eq!(server.requests_to("/props"), 0, "nothing was sent before the handshake failed");
+    assert!(session.client.shutdown().success());
+}
+
+#[test]
+fn a_cancel_closes_a_streamed_answer_over_tls() {
+    let server = FakeServer::start_tls("localhost");
+    let mut session = session(https_llama_server(&server, 60_000));
+    session.wait_status("ready");
+    server.set(Mode::Hang);
+    let asked = session.client.send_request(
+        "textDocument/inlineCompletion",
+        infill::lab::lsp_client::LspClient::inline_completion_params(&session.uri, 3, 11),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.requests_to("/completion") == 0 {
+        assert!(Instant::now() < deadline, "no /completion request");
+        std::thread::yield_now();
+    }
+    session.client.cancel(asked);
+    session.client.wait_response(asked);
+    // The server's TLS read ends (EOF or reset): the engine closed the socket.
+    while server.closed_by_client.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the TLS stream was not closed");
+        std::thread::yield_now();
+    }
+    server.set(Mode::Ok);
+    assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)");
     assert!(session.client.shutdown().success());
 }
