@@ -193,6 +193,15 @@ mod tests {
     }
 
     #[test]
+    fn a_self_signed_server_is_its_own_ca_file_unless_it_calls_itself_a_ca() {
+        let own = Trust::from_ca_file(&fixture("selfsigned.crt")).unwrap();
+        assert!(open("localhost", tls_server("selfsigned"), &own).is_ok());
+        let own = Trust::from_ca_file(&fixture("selfsigned-ca.crt")).unwrap();
+        let err = open("localhost", tls_server("selfsigned-ca"), &own).err().unwrap();
+        assert!(err.contains("CA:FALSE"), "{err}");
+    }
+
+    #[test]
     fn a_plain_http_server_on_an_https_url_is_named_as_such() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();

@@ -106,6 +106,12 @@ impl Trust {
                         "the certificate of {host} is not valid yet (is this machine's clock right?)"
                     )
                 }
+                // webpki's CaUsedAsEndEntity, which rustls passes on only as `Other`.
+                other if format!("{other:?}").contains("CaUsedAsEndEntity") => format!(
+                    "the certificate of {host} is marked as a CA, which a server's own \
+                     certificate must not be: sign a server certificate with that CA, or make \
+                     the self-signed one with basicConstraints CA:FALSE"
+                ),
                 other => format!("the certificate of {host} is not accepted: {other:?}"),
             },
             // The first bytes back were not a TLS record: an HTTP answer, most likely.
