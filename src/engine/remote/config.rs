@@ -2,6 +2,7 @@
 //! plain http:// to another machine), the roots an https:// server must chain to (`caFile`),
 //! the API key from the variable `apiKeyEnv` names.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::http::ApiKey;
@@ -64,7 +65,7 @@ impl RemoteConfig {
             }
         };
         let trust = match &engine.ca_file {
-            Some(path) => Trust::from_ca_file(path)?,
+            Some(path) => Trust::from_ca_file(&ca_file_path(path)?)?,
             None => Trust::public(),
         };
         let api_key = match &engine.api_key_env {
@@ -95,6 +96,23 @@ impl RemoteConfig {
         };
         format!("{kind} at {}", self.url)
     }
+}
+
+/// `caFile` as a path to open: `~/` is the home directory; a relative path is refused, as the
+/// server's working directory is whatever the editor started it in.
+fn ca_file_path(path: &Path) -> Result<PathBuf, String> {
+    let home = std::env::var_os("HOME").filter(|home| !home.is_empty());
+    let path = match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => path.to_path_buf(),
+    };
+    if path.is_relative() {
+        return Err(format!(
+            "engine.caFile {}: give an absolute path (or one starting with ~/)",
+            path.display()
+        ));
+    }
+    Ok(path)
 }
 
 fn is_loopback(url: &url::Url) -> bool {
@@ -152,6 +170,12 @@ mod tests {
         assert!(err.contains("not a PEM certificate bundle"), "{err}");
         let err = with_ca_file("http://gpu.example.com/v1", ca).unwrap_err();
         assert!(err.contains("caFile is for https://"), "{err}");
+        let err = with_ca_file("https://gpu.example.com/v1", "certs/ca.pem").unwrap_err();
+        assert!(err.contains("absolute path"), "{err}");
+        if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            let expanded = ca_file_path(Path::new("~/certs/ca.pem")).unwrap();
+            assert_eq!(expanded, Path::new(&home).join("certs/ca.pem"));
+        }
     }
 
     #[test]
