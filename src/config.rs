@@ -78,6 +78,9 @@ pub struct EngineSettings {
     pub timeout_ms: u64,
     /// Ollama's `keep_alive` (how long it keeps the model loaded), e.g. "30m".
     pub keep_alive: Option<String>,
+    /// A PEM bundle of the CA certificates an https:// server's certificate must chain to,
+    /// instead of the public roots: a team's own CA or self-signed server.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for EngineSettings {
@@ -89,6 +92,7 @@ impl Default for EngineSettings {
             api_key_env: None,
             timeout_ms: 120_000,
             keep_alive: None,
+            ca_file: None,
         }
     }
 }

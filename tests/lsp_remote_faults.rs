@@ -1,7 +1,8 @@
 //! Remote engines against a small HTTP server (`support::fake_remote`) that speaks
 //! llama-server's, OpenAI's and Ollama's protocols with a made-up vocabulary, and misbehaves on
 //! demand: HTTP 500, garbage, a hang, a stream cut short, no server at all. The LSP must stay up, say what went wrong, answer empty, and recover by
-//! itself when the server behaves again.
+//! itself when the server behaves again. The same server over TLS (rustls, with the test
+//! certificates of tests/fixtures/tls/, made by its make.sh) stands for an https:// one.
 
 mod support;
 
@@ -10,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::fake_remote::{FakeServer, Mode, detokenize};
+use support::fake_remote::{FakeServer, Mode, detokenize, tls_fixture};
 use support::{LspClient, TempDir};
 
 const FILE: &str = "def fib(n):\n    if n < 2:\n        return n\n    return \n";
@@ -254,5 +255,70 @@ fn the_ollama_kind_sends_a_raw_prompt_and_keep_alive() {
     assert_eq!(body["options"]["num_predict"], 64);
     // No probabilities from Ollama: the confidence gate (on by default) lets it through.
     assert!(trace["params"]["generation"].get("withheld").is_none());
+    assert!(session.client.shutdown().success());
+}
+
+/// The `engine` setting for the fake server over https://, trusting the test CA.
+fn https_llama_server(server: &FakeServer, timeout_ms: u64) -> Value {
+    json!({"kind": "llama-server", "url": server.https_url(), "timeoutMs": timeout_ms,
+           "caFile": tls_fixture("ca.crt")})
+}
+
+#[test]
+fn https_with_the_team_s_ca_file_works_for_llama_server_and_openai() {
+    let server = FakeServer::start_tls("localhost");
+    let mut session = session(https_llama_server(&server, 30_000));
+    let ready = session.wait_status("ready");
+    assert!(ready.contains("https://localhost"), "{ready}");
+    assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)", "streamed over TLS");
+    assert!(server.requests_to("/tokenize") >= 1, "JSON calls over TLS too");
+    assert!(session.client.shutdown().success());
+
+    let engine = json!({"kind": "openai", "url": format!("{}/v1", server.https_url()),
+                        "model": "fake-coder", "caFile": tls_fixture("ca.crt")});
+    let mut session = self::session(engine);
+    session.wait_status("ready");
+    assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)");
+    assert_eq!(server.last_body()["model"], "fake-coder");
+    assert!(session.client.shutdown().success());
+}
+
+#[test]
+fn an_untrusted_certificate_is_one_clear_message_and_the_lsp_stays_up() {
+    let server = FakeServer::start_tls("localhost");
+    let engine = json!({"kind": "llama-server", "url": server.https_url(), "timeoutMs": 30_000});
+    let mut session = session(engine);
+    let shown = session.wait_shown("not trusted");
+    assert!(shown.contains("localhost") && shown.contains("engine.caFile"), "{shown}");
+    assert_eq!(session.suggest(), "");
+    assert!(session.client.is_alive());
+    assert_eq!(server.requests_to("/props"), 0, "nothing was sent before the handshake failed");
+    assert!(session.client.shutdown().success());
+}
+
+#[test]
+fn a_cancel_closes_a_streamed_answer_over_tls() {
+    let server = FakeServer::start_tls("localhost");
+    let mut session = session(https_llama_server(&server, 60_000));
+    session.wait_status("ready");
+    server.set(Mode::Hang);
+    let asked = session.client.send_request(
+        "textDocument/inlineCompletion",
+        infill::lab::lsp_client::LspClient::inline_completion_params(&session.uri, 3, 11),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.requests_to("/completion") == 0 {
+        assert!(Instant::now() < deadline, "no /completion request");
+        std::thread::yield_now();
+    }
+    session.client.cancel(asked);
+    session.client.wait_response(asked);
+    // The server's TLS read ends (EOF or reset): the engine closed the socket.
+    while server.closed_by_client.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the TLS stream was not closed");
+        std::thread::yield_now();
+    }
+    server.set(Mode::Ok);
+    assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)");
     assert!(session.client.shutdown().success());
 }

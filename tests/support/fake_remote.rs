@@ -3,7 +3,8 @@
 //! (the starcoder2 family's FIM tokens) or a chat model's (none) — and misbehaves on demand.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -69,6 +70,21 @@ impl FakeServer {
     }
 
     pub fn start_with(listener: TcpListener, vocabulary: Vocabulary) -> Self {
+        Self::serve(listener, vocabulary, None)
+    }
+
+    /// A code model's server speaking https:// with `tls_certificate`'s certificate and key
+    /// (tests/fixtures/tls/, made by its make.sh), on a free port.
+    pub fn start_tls(tls_certificate: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::serve(listener, Vocabulary::Code, Some(server_tls(tls_certificate)))
+    }
+
+    fn serve(
+        listener: TcpListener,
+        vocabulary: Vocabulary,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
         let port = listener.local_addr().unwrap().port();
         let server = Self {
             port,
@@ -82,8 +98,14 @@ impl FakeServer {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let (mode, seen, closed) = (mode.clone(), seen.clone(), closed.clone());
-                std::thread::spawn(move || {
-                    serve_connection(stream, vocabulary, &mode, &seen, &closed)
+                let tls = tls.clone();
+                std::thread::spawn(move || match tls {
+                    None => serve_connection(stream, vocabulary, &mode, &seen, &closed),
+                    Some(config) => {
+                        let connection = rustls::ServerConnection::new(config).unwrap();
+                        let stream = rustls::StreamOwned::new(connection, stream);
+                        serve_connection(stream, vocabulary, &mode, &seen, &closed);
+                    }
                 });
             }
         });
@@ -102,6 +124,10 @@ impl FakeServer {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    pub fn https_url(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+
     pub fn set(&self, mode: Mode) {
         *self.mode.lock().unwrap() = mode;
     }
@@ -116,15 +142,14 @@ impl FakeServer {
 }
 
 /// One keep-alive connection: requests until the client closes it.
-fn serve_connection(
-    stream: TcpStream,
+fn serve_connection<S: Read + Write>(
+    stream: S,
     vocabulary: Vocabulary,
     mode: &Mutex<Mode>,
     seen: &Mutex<Seen>,
     closed: &AtomicUsize,
 ) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut out = stream;
+    let mut reader = BufReader::new(stream);
     loop {
         let mut request_line = String::new();
         if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
@@ -163,11 +188,11 @@ fn serve_connection(
         match mode {
             Mode::Ok => {}
             Mode::Status500 => {
-                respond(&mut out, "500 Internal Server Error", "text/plain", b"boom");
+                respond(reader.get_mut(), "500 Internal Server Error", "text/plain", b"boom");
                 continue;
             }
             Mode::Garbage => {
-                respond(&mut out, "200 OK", "application/json", b"<html>surprise</html>\n");
+                respond(reader.get_mut(), "200 OK", "application/json", b"<html>surprise</html>\n");
                 continue;
             }
             Mode::Hang => {
@@ -179,8 +204,10 @@ fn serve_connection(
             }
             Mode::Killed => {
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+                let out = reader.get_mut();
                 let _ = out.write_all(head.as_bytes());
                 let _ = out.write_all(sse_pieces(&ANSWER[..2]).as_bytes());
+                let _ = out.flush();
                 return;
             }
         }
@@ -200,7 +227,7 @@ fn serve_connection(
                     json!({"content": "", "tokens": [], "stop": true, "stop_type": "eos",
                            "timings": {"cache_n": 0, "prompt_n": body["prompt"].as_array().map_or(0, Vec::len)}})
                 ));
-                stream_response(&mut out, "text/event-stream", &events);
+                stream_response(reader.get_mut(), "text/event-stream", &events);
                 continue;
             }
             "/v1/completions" => {
@@ -212,7 +239,7 @@ fn serve_connection(
                 }
                 let last = json!({"choices": [{"text": "", "finish_reason": "stop"}]});
                 events.push_str(&format!("data: {last}\n\ndata: [DONE]\n\n"));
-                stream_response(&mut out, "text/event-stream", &events);
+                stream_response(reader.get_mut(), "text/event-stream", &events);
                 continue;
             }
             "/api/generate" => {
@@ -222,15 +249,15 @@ fn serve_connection(
                 }
                 let last = json!({"response": "", "done": true, "done_reason": "stop"});
                 lines.push_str(&format!("{last}\n"));
-                stream_response(&mut out, "application/x-ndjson", &lines);
+                stream_response(reader.get_mut(), "application/x-ndjson", &lines);
                 continue;
             }
             _ => {
-                respond(&mut out, "404 Not Found", "text/plain", b"no such endpoint");
+                respond(reader.get_mut(), "404 Not Found", "text/plain", b"no such endpoint");
                 continue;
             }
         };
-        respond(&mut out, "200 OK", "application/json", answer.to_string().as_bytes());
+        respond(reader.get_mut(), "200 OK", "application/json", answer.to_string().as_bytes());
     }
 }
 
@@ -245,17 +272,18 @@ fn sse_pieces(pieces: &[&str]) -> String {
     events
 }
 
-fn respond(out: &mut TcpStream, status: &str, content_type: &str, body: &[u8]) {
+fn respond(out: &mut impl Write, status: &str, content_type: &str, body: &[u8]) {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     let _ = out.write_all(head.as_bytes());
     let _ = out.write_all(body);
+    let _ = out.flush();
 }
 
 /// A streamed answer, chunked as llama-server sends it.
-fn stream_response(out: &mut TcpStream, content_type: &str, body: &str) {
+fn stream_response(out: &mut impl Write, content_type: &str, body: &str) {
     let head = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
     );
@@ -264,6 +292,31 @@ fn stream_response(out: &mut TcpStream, content_type: &str, body: &str) {
         let _ = write!(out, "{:x}\r\n{line}\r\n", line.len());
     }
     let _ = out.write_all(b"0\r\n\r\n");
+    let _ = out.flush();
+}
+
+pub fn tls_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls").join(name)
+}
+
+/// The fake server's TLS side: `name`.crt and `name`.key, signed by the test CA (ca.crt).
+fn server_tls(name: &str) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(tls_fixture(&format!("{name}.crt")))
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(tls_fixture(&format!("{name}.key"))).unwrap();
+    #[allow(deprecated)] // ring, as infill itself uses (no aws-lc build)
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    Arc::new(config)
 }
 
 /// The fake vocabulary: a special spelling it has is one token when `parse_special`, else

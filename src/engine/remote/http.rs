@@ -1,5 +1,6 @@
 //! Blocking HTTP to the remote server, on the remote engine's thread (never a tokio worker):
-//! short JSON requests through `ureq` (keep-alive), streamed answers through `stream`.
+//! short JSON requests through `ureq` (keep-alive), streamed answers through `stream`; both
+//! trust the same roots for https:// (`tls::Trust`).
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use serde_json::Value;
 
 use super::excerpt;
 use super::stream::{self, Next, Stream};
+use super::tls::{self, Trust};
 use crate::engine::JobHandle;
 
 /// An API key: sent as a bearer token, never printed (its `Debug` hides it).
@@ -35,10 +37,17 @@ pub struct Http {
     base: String,
     agent: ureq::Agent,
     api_key: Option<ApiKey>,
+    trust: Trust,
 }
 
 impl Http {
-    pub fn new(name: String, base: &str, api_key: Option<ApiKey>, timeout: Duration) -> Self {
+    pub fn new(
+        name: String,
+        base: &str,
+        api_key: Option<ApiKey>,
+        trust: Trust,
+        timeout: Duration,
+    ) -> Self {
         // These calls (props, tokenize, model lists) never wait for the model, and they cannot
         // be cancelled: a hung server must not hold a job for the whole generation timeout.
         let timeout = timeout.min(JSON_TIMEOUT);
@@ -49,9 +58,10 @@ impl Http {
             .timeout_connect(Some(timeout))
             .timeout_recv_response(Some(timeout))
             .timeout_per_read(Some(timeout))
+            .tls_config(trust.ureq_config())
             .build();
         let base = base.trim_end_matches('/').to_string();
-        Self { name, base, agent: config.into(), api_key }
+        Self { name, base, agent: config.into(), api_key, trust }
     }
 
     /// `path` under the base URL; an absolute URL stays as it is (a server's root endpoints
@@ -113,6 +123,16 @@ impl Http {
     }
 
     fn failed(&self, path: &str, err: &ureq::Error) -> String {
+        let tls_error = match err {
+            ureq::Error::Rustls(e) => Some(e),
+            ureq::Error::Io(io) => tls::rustls_error(io),
+            _ => None,
+        };
+        if let Some(tls_error) = tls_error {
+            let url = url::Url::parse(&self.url(path)).ok();
+            let host = url.as_ref().and_then(|u| u.host_str()).unwrap_or("the server");
+            return format!("{}: {path}: {}", self.name, self.trust.explain(host, tls_error));
+        }
         failure(&self.name, path, err)
     }
 
@@ -132,6 +152,7 @@ impl Http {
             &self.url(path),
             &body.to_string(),
             &headers,
+            &self.trust,
             timeout,
             handle,
             self.name.clone(),

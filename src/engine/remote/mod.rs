@@ -10,6 +10,7 @@
 //! once without a request. A probe that works makes it `Ready` again.
 
 mod config;
+mod connection;
 mod decoding;
 mod family;
 mod http;
@@ -17,6 +18,7 @@ mod llama_server;
 mod ollama;
 mod openai;
 mod stream;
+mod tls;
 mod tokens;
 
 use std::collections::{HashMap, HashSet};
@@ -164,7 +166,13 @@ pub fn check(
     config: &RemoteConfig,
     forced_family: Option<&str>,
 ) -> Result<ServerCheck, ProbeError> {
-    let http = Http::new(config.name(), &config.url, config.api_key.clone(), config.timeout);
+    let http = Http::new(
+        config.name(),
+        &config.url,
+        config.api_key.clone(),
+        config.trust.clone(),
+        config.timeout,
+    );
     let probe = probe(config, &http, forced_family)?;
     Ok(ServerCheck {
         server: http.name,
@@ -230,7 +238,13 @@ pub(super) fn run(
     if let Some(warning) = &config.warning {
         tracing::warn!("{warning}");
     }
-    let http = Http::new(config.name(), &config.url, config.api_key.clone(), config.timeout);
+    let http = Http::new(
+        config.name(),
+        &config.url,
+        config.api_key.clone(),
+        config.trust.clone(),
+        config.timeout,
+    );
     let mut remote = Remote {
         config,
         engine,

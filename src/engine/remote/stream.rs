@@ -1,17 +1,16 @@
-//! A streamed answer (server-sent events, JSON lines) over a plain HTTP/1.1 connection of its
-//! own, read on the remote engine's thread with short socket timeouts so that a cancel is seen
-//! within `POLL` and closes the connection at once: the server notices and stops generating.
-//! (`ureq` keeps its socket to itself, and a read blocked inside it could not be interrupted.)
+//! A streamed answer (server-sent events, JSON lines) over an HTTP/1.1 connection of its own
+//! (`connection.rs`: TCP, with TLS for https://), read on the remote engine's thread with short
+//! socket timeouts so that a cancel is seen within `POLL` and closes the connection at once:
+//! the server notices and stops generating. (`ureq` keeps its socket to itself, and a read
+//! blocked inside it could not be interrupted.)
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+use super::connection::{Connection, OpenError, is_wait};
 use super::excerpt;
+use super::tls::Trust;
 use crate::engine::JobHandle;
-
-/// How often a waiting read looks at the job's cancel flag.
-const POLL: Duration = Duration::from_millis(20);
 
 /// The most of an error answer's body that is read.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -26,7 +25,7 @@ pub enum Next {
 }
 
 pub struct Stream<'a> {
-    socket: TcpStream,
+    connection: Connection,
     handle: &'a JobHandle,
     /// Who and what, for messages ("llama-server at …: /completion").
     name: String,
@@ -42,25 +41,29 @@ pub struct Stream<'a> {
 
 impl Drop for Stream<'_> {
     fn drop(&mut self) {
-        let _ = self.socket.shutdown(Shutdown::Both);
+        self.connection.shut_down();
     }
 }
 
 /// POSTs `body` to `url` and returns the answer's stream once its head has arrived (2xx), or
-/// why not. `headers`: extra ones (an API key).
+/// why not. `headers`: extra ones (an API key); `trust`: the roots for an https:// URL.
+#[allow(clippy::too_many_arguments)]
 pub fn post<'a>(
     url: &str,
     body: &str,
     headers: &[(&str, String)],
+    trust: &Trust,
     timeout: Duration,
     handle: &'a JobHandle,
     name: String,
 ) -> Result<Stream<'a>, Next> {
     let failed = |what: String| Next::Failed(format!("{name}: {what}"));
     let parsed = url::Url::parse(url).map_err(|e| failed(format!("bad URL {url}: {e}")))?;
-    if parsed.scheme() != "http" {
-        return Err(failed(format!("{url}: only http:// is supported")));
-    }
+    let trust = match parsed.scheme() {
+        "http" => None,
+        "https" => Some(trust),
+        other => return Err(failed(format!("{url}: `{other}:` is not http(s)://"))),
+    };
     let host = parsed.host_str().ok_or_else(|| failed(format!("{url} has no host")))?;
     let port = parsed.port_or_known_default().unwrap_or(80);
     let path = match parsed.query() {
@@ -69,13 +72,12 @@ pub fn post<'a>(
     };
     let name = format!("{name}: {}", parsed.path());
     let failed = |what: String| Next::Failed(format!("{name}: {what}"));
-    let address = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| failed(e.to_string()))?
-        .next()
-        .ok_or_else(|| failed(format!("{host} has no address")))?;
-    let mut socket =
-        TcpStream::connect_timeout(&address, timeout).map_err(|e| failed(e.to_string()))?;
+    let cancelled = || handle.is_cancelled();
+    let mut connection =
+        Connection::open(host, port, trust, timeout, &cancelled).map_err(|e| match e {
+            OpenError::Cancelled => Next::Cancelled,
+            OpenError::Failed(what) => failed(what),
+        })?;
     let host_header = match parsed.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.to_string(),
@@ -91,11 +93,10 @@ pub fn post<'a>(
     }
     request.push_str("\r\n");
     request.push_str(body);
-    socket.set_write_timeout(Some(timeout)).map_err(|e| failed(e.to_string()))?;
-    socket.write_all(request.as_bytes()).map_err(|e| failed(e.to_string()))?;
-    socket.set_read_timeout(Some(POLL)).map_err(|e| failed(e.to_string()))?;
+    connection.write_all(request.as_bytes()).map_err(|e| failed(e.to_string()))?;
+    connection.flush().map_err(|e| failed(e.to_string()))?;
     let mut stream = Stream {
-        socket,
+        connection,
         handle,
         name,
         timeout,
@@ -123,7 +124,7 @@ impl Stream<'_> {
             if self.handle.is_cancelled() {
                 return Err(Next::Cancelled);
             }
-            match self.socket.read(&mut buffer) {
+            match self.connection.read(&mut buffer) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(false);
@@ -132,12 +133,7 @@ impl Stream<'_> {
                     self.raw.extend_from_slice(&buffer[..n]);
                     return Ok(true);
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if is_wait(&e) => {
                     if started.elapsed() >= self.timeout {
                         return Err(self.failed("timed out waiting for the server"));
                     }
@@ -311,11 +307,12 @@ mod tests {
         let url = serve(answer);
         let handle = JobHandle::default();
         let timeout = Duration::from_secs(10);
-        let mut stream = match post(&url, "{}", &[], timeout, &handle, "test".into()) {
-            Ok(stream) => stream,
-            Err(Next::Failed(message)) => return Err(message),
-            Err(_) => return Err("?".into()),
-        };
+        let mut stream =
+            match post(&url, "{}", &[], &Trust::public(), timeout, &handle, "test".into()) {
+                Ok(stream) => stream,
+                Err(Next::Failed(message)) => return Err(message),
+                Err(_) => return Err("?".into()),
+            };
         let mut lines = Vec::new();
         loop {
             match stream.next() {
