@@ -149,7 +149,10 @@ pub struct Settings {
     pub saved_places_mib: usize,
     /// Speculative decoding from the prompt (greedy decoding only): up to this many tokens that
     /// followed the last occurrence of what was just written are checked in the same decode
-    /// call, and kept while they equal the model's own choice. 0 switches it off.
+    /// call, and kept while they equal the model's own choice. 0 (the default) switches it off:
+    /// on a 2-core CPU the batch costs more than the tokens it saves (21.8 vs 27.9 tokens/s on
+    /// 26 multi-line dev tasks with 8, the same text); a GPU verifies a batch for about the price
+    /// of one token.
     pub draft_tokens: usize,
     /// After an edit and a short idle time, evaluate the prompt at the edit point, so that the
     /// first request there (e.g. from a client that asks only on demand) finds it ready.
@@ -210,7 +213,7 @@ impl Default for Settings {
             warm_up: true,
             kv_shift: false,
             saved_places_mib: 256,
-            draft_tokens: 8,
+            draft_tokens: 0,
             trace: false,
             filters: Filters::default(),
             repo_context: true,
