@@ -44,6 +44,10 @@ pub const GATHER_BUDGET: Duration = Duration::from_millis(20);
 /// again, so while the user types on in the same place, the choice stays.
 const STICKY_LINES: usize = 12;
 
+/// How many places per document keep their choice: coming back to one of them (from another
+/// function) finds the prompt's front as it was, and the engine's saved place behind it.
+const CHOICES_PER_DOCUMENT: usize = 4;
+
 /// The workspace index's state, for `infill/indexStatus` and logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,8 +87,9 @@ pub struct RepoContext {
     documents: Arc<DocumentStore>,
     /// Open documents changed since they were last indexed.
     dirty: Mutex<HashSet<Uri>>,
-    /// The context last chosen per document (see `STICKY_LINES`).
-    chosen: Mutex<HashMap<Uri, Chosen>>,
+    /// The contexts last chosen per document, oldest first, at most `CHOICES_PER_DOCUMENT`
+    /// places at least `STICKY_LINES` apart.
+    chosen: Mutex<HashMap<Uri, Vec<Chosen>>>,
     status: watch::Sender<IndexStatus>,
     stop: Arc<AtomicBool>,
 }
@@ -315,12 +320,17 @@ impl RepoContext {
         if let Ok(mut chosen) = self.chosen.lock() {
             let choice =
                 Chosen { line, index_generation: generation, recent, snippets: snippets.clone() };
-            chosen.insert(document.uri.clone(), choice);
+            let choices = chosen.entry(document.uri.clone()).or_default();
+            choices.retain(|c| c.line.abs_diff(line) > STICKY_LINES);
+            choices.push(choice);
+            if choices.len() > CHOICES_PER_DOCUMENT {
+                choices.remove(0);
+            }
         }
         Gathered { snippets, ms: started.elapsed().as_secs_f64() * 1000.0, figures }
     }
 
-    /// The context chosen earlier for `uri`, if it still holds for a cursor on `line`.
+    /// The context chosen earlier for `uri` nearest `line`, if it still holds for a cursor there.
     fn still_chosen(
         &self,
         uri: &Uri,
@@ -329,11 +339,13 @@ impl RepoContext {
         recent: &[recent::RecentChunk],
     ) -> Option<Vec<ContextSnippet>> {
         let chosen = self.chosen.lock().ok()?;
-        let choice = chosen.get(uri)?;
-        (choice.line.abs_diff(line) <= STICKY_LINES
-            && choice.index_generation == index_generation
-            && choice.recent == recent)
-            .then(|| choice.snippets.clone())
+        chosen
+            .get(uri)?
+            .iter()
+            .filter(|c| c.line.abs_diff(line) <= STICKY_LINES)
+            .min_by_key(|c| c.line.abs_diff(line))
+            .filter(|c| c.index_generation == index_generation && c.recent == recent)
+            .map(|c| c.snippets.clone())
     }
 
     /// Reindexes open documents edited since their last indexing, except `current`: its text is
@@ -575,6 +587,31 @@ def report(shapes):
         let after = f.context.gather(&document, at);
         assert_ne!(after.snippets, first.snippets);
         assert!(after.snippets.iter().any(|s| s.text().contains("return len(shapes)")));
+    }
+
+    #[test]
+    fn coming_back_to_an_earlier_place_finds_its_choice() {
+        use tower_lsp_server::gen_lsp_types::TextDocumentContentChangeWholeDocument as Whole;
+        let f = fixture(&[]);
+        let uri = uri_of(&f.root.join("app/main.py"));
+        // Place A (line 6) in `report`, place B far below it in another function.
+        let filler: String = (0..30).map(|i| format!("# note {i}\n")).collect();
+        let text = format!("{MAIN}{filler}def other(shapes):\n    return unrelated(shapes)\n");
+        let b_line = text.lines().count() - 1;
+        let at_a = gather_at(&f, "app/main.py", &text, 6);
+        let document = f.documents.snapshot(&uri).unwrap();
+        // Chosen at B (more than `STICKY_LINES` away), which used to replace A's choice.
+        f.context.gather(&document, document.rope.line_to_char(b_line + 1) - 1);
+
+        // Back at A, typing there: A's choice, though a fresh one would differ now.
+        let typed = text.replace("        total += \n", "        total += unrelated(shapes)\n\n");
+        let fresh = gather_at(&fixture(&[]), "app/main.py", &typed, 7);
+        assert_ne!(fresh.snippets, at_a.snippets, "the premise: a new choice would differ");
+        f.documents.apply_changes(&uri, 2, &[Whole::new(typed).into()]).unwrap();
+        f.context.document_changed(&uri, Some(0));
+        let document = f.documents.snapshot(&uri).unwrap();
+        let back = f.context.gather(&document, document.rope.line_to_char(8) - 1);
+        assert_eq!(back.snippets, at_a.snippets);
     }
 
     #[test]
