@@ -39,6 +39,22 @@ fn session(engine: Value) -> Session {
 }
 
 impl Session {
+    /// Asks for a completion while `server` hangs, and waits until the request has reached it;
+    /// returns the request's id and the deadline (30 s) the rest of the test keeps to.
+    fn ask_while_hanging(&mut self, server: &FakeServer) -> (i64, Instant) {
+        server.set(Mode::Hang);
+        let asked = self.client.send_request(
+            "textDocument/inlineCompletion",
+            infill::lab::lsp_client::LspClient::inline_completion_params(&self.uri, 3, 11),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server.requests_to("/completion") == 0 {
+            assert!(Instant::now() < deadline, "no /completion request");
+            std::thread::yield_now();
+        }
+        (asked, deadline)
+    }
+
     /// The suggestion at the `return ` line's end ("" when there is none).
     fn suggest(&mut self) -> String {
         let response = self.client.inline_completion(&self.uri, self.line, 11);
@@ -152,17 +168,8 @@ fn a_cancelled_request_closes_its_stream() {
     let server = FakeServer::on_free_port();
     let mut session = session(llama_server(&server.url(), 60_000));
     session.wait_status("ready");
-    server.set(Mode::Hang);
-    let asked = session.client.send_request(
-        "textDocument/inlineCompletion",
-        infill::lab::lsp_client::LspClient::inline_completion_params(&session.uri, 3, 11),
-    );
     // The request reached the server before it is cancelled.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.requests_to("/completion") == 0 {
-        assert!(Instant::now() < deadline, "no /completion request");
-        std::thread::yield_now();
-    }
+    let (asked, deadline) = session.ask_while_hanging(&server);
     // While the engine waits on the server, the LSP answers other requests.
     let stats = session.client.request("infill/stats", json!(null));
     assert_eq!(stats["result"]["cancelled"], 0, "{stats}");
@@ -301,16 +308,7 @@ fn a_cancel_closes_a_streamed_answer_over_tls() {
     let server = FakeServer::start_tls("localhost");
     let mut session = session(https_llama_server(&server, 60_000));
     session.wait_status("ready");
-    server.set(Mode::Hang);
-    let asked = session.client.send_request(
-        "textDocument/inlineCompletion",
-        infill::lab::lsp_client::LspClient::inline_completion_params(&session.uri, 3, 11),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server.requests_to("/completion") == 0 {
-        assert!(Instant::now() < deadline, "no /completion request");
-        std::thread::yield_now();
-    }
+    let (asked, deadline) = session.ask_while_hanging(&server);
     session.client.cancel(asked);
     session.client.wait_response(asked);
     // The server's TLS read ends (EOF or reset): the engine closed the socket.

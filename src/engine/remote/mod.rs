@@ -160,19 +160,24 @@ pub struct ServerCheck {
     pub family_from: FamilyFrom,
 }
 
+/// The HTTP client for the server `config` names: its URL, key, trust and timeout.
+fn http_to(config: &RemoteConfig) -> Http {
+    Http::new(
+        config.name(),
+        &config.url,
+        config.api_key.clone(),
+        config.trust.clone(),
+        config.timeout,
+    )
+}
+
 /// Probes the server `config` names once, now, on this thread (blocking), as the engine thread
 /// does when it starts.
 pub fn check(
     config: &RemoteConfig,
     forced_family: Option<&str>,
 ) -> Result<ServerCheck, ProbeError> {
-    let http = Http::new(
-        config.name(),
-        &config.url,
-        config.api_key.clone(),
-        config.trust.clone(),
-        config.timeout,
-    );
+    let http = http_to(config);
     let probe = probe(config, &http, forced_family)?;
     Ok(ServerCheck {
         server: http.name,
@@ -238,13 +243,7 @@ pub(super) fn run(
     if let Some(warning) = &config.warning {
         tracing::warn!("{warning}");
     }
-    let http = Http::new(
-        config.name(),
-        &config.url,
-        config.api_key.clone(),
-        config.trust.clone(),
-        config.timeout,
-    );
+    let http = http_to(&config);
     let mut remote = Remote {
         config,
         engine,
