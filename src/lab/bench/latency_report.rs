@@ -43,6 +43,9 @@ pub struct Figures {
     pub cancelled_busy_ms: Option<f64>,
     /// Non-empty suggestions that arrived after the text had moved on.
     pub stale_suggestions: usize,
+    /// Requests answered with nothing, by the reason the server's trace gave (`None`: the
+    /// server gives none).
+    pub empty_reasons: Option<std::collections::BTreeMap<String, usize>>,
     pub errors: usize,
     pub peak_rss_kib: Option<u64>,
     pub notes: Vec<String>,
@@ -160,6 +163,13 @@ fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
         let empty = f.pauses.iter().filter(|p| **p == PauseOutcome::Empty).count();
         let timed_out = f.pauses.iter().filter(|p| **p == PauseOutcome::TimedOut).count();
         format!("{empty} / {timed_out}")
+    });
+    row("  requests answered empty, by reason", &|f| match &f.empty_reasons {
+        None => "n/a".into(),
+        Some(reasons) if reasons.is_empty() => "none".into(),
+        Some(reasons) => {
+            reasons.iter().map(|(r, n)| format!("{r} {n}")).collect::<Vec<_>>().join(", ")
+        }
     });
     row("keystrokes (edits)", &|f| f.keystrokes.to_string());
     row("completion requests sent", &|f| f.requests.to_string());

@@ -267,6 +267,9 @@ keystrokes without a model call: keystrokes − model calls made for requests (b
   in flight, or its client cache answered).
 evaluated tokens per call: prompt tokens the model evaluated for an answered call (the rest came
   from the KV/prompt cache); 'all calls' adds cancelled ones (infill counts them server-side).
+requests answered empty, by reason: every request whose answer showed nothing, by the `reason`
+  of its infill/trace (lowConfidence: withheld by minConfidence; filteredToNothing: post-processing
+  removed it; superseded/cancelled: a newer keystroke took over).
 ran on after cancel: from the cancel flag being raised to the engine stopping that job.";
 
 /// The driver's figures (keystrokes, pauses, wall time) into the client's.

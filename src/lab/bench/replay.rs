@@ -61,6 +61,7 @@ impl InfillClient {
             name: "infill".into(),
             cancelled_requests: Some(0),
             joined_answers: Some(0),
+            empty_reasons: Some(Default::default()),
             ..Figures::default()
         };
         let client = Self {
@@ -111,6 +112,13 @@ impl InfillClient {
 
     fn handle(&mut self, message: &Value) {
         let arrived = Instant::now();
+        if message["method"] == "infill/trace" {
+            let reason = message["params"]["reason"].as_str().unwrap_or("none");
+            if !matches!(reason, "model" | "cache" | "joined") {
+                let reasons = self.figures.empty_reasons.get_or_insert_default();
+                *reasons.entry(reason.to_string()).or_default() += 1;
+            }
+        }
         match message["method"].as_str() {
             // Answers from a running job started for an earlier keystroke: no call of their own.
             Some("infill/trace") if message["params"]["generation"]["joined"] == true => {
