@@ -148,6 +148,7 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
             "generationMs": generation.generation_ms,
             "totalMs": started.elapsed().as_secs_f64() * 1000.0,
             "stop": generation.stop,
+            "healed": generation.healed,
             "contextMs": suggestion.context_ms,
             "contextFiles": generation.context_files,
             "confidence": suggestion.confidence,

@@ -154,6 +154,13 @@ pub struct Settings {
     /// 26 multi-line dev tasks with 8, the same text); a GPU verifies a batch for about the price
     /// of one token.
     pub draft_tokens: usize,
+    /// Token healing: take the prompt's last token (`x = ` ends in a lone space, `self.ma` in
+    /// `ma`) back out of the prefix and let the model write it again, choosing only among the
+    /// tokens that agree with what was typed. Local engine only. Off by default: on 40 tune
+    /// tasks with the cursor after a space or a dot, Qwen2.5-Coder-0.5B did worse with it (EM
+    /// 0.250 vs 0.325): FIM training splits text anywhere, so a split token is nothing new to
+    /// the model, and taking a space back made it start a new statement (`impl` → `fn …`).
+    pub token_healing: bool,
     /// After an edit and a short idle time, evaluate the prompt at the edit point, so that the
     /// first request there (e.g. from a client that asks only on demand) finds it ready.
     pub warm_up: bool,
@@ -214,6 +221,7 @@ impl Default for Settings {
             kv_shift: false,
             saved_places_mib: 256,
             draft_tokens: 0,
+            token_healing: false,
             trace: false,
             filters: Filters::default(),
             repo_context: true,

@@ -7,6 +7,7 @@
 mod abort;
 pub mod device;
 mod draft;
+mod heal;
 mod kv;
 pub mod model;
 mod places;
@@ -209,6 +210,8 @@ pub struct GenerationParams {
     pub saved_places_bytes: usize,
     /// Tokens drafted per decode call from earlier text (`draft`), greedy decoding only; 0: none.
     pub draft_tokens: usize,
+    /// Take the prompt's last token back and let the model write it again (`heal`).
+    pub token_healing: bool,
 }
 
 impl GenerationParams {
@@ -230,6 +233,7 @@ impl GenerationParams {
             kv_shift: settings.kv_shift,
             saved_places_bytes: settings.saved_places_mib.saturating_mul(1 << 20),
             draft_tokens: settings.draft_tokens,
+            token_healing: settings.token_healing,
         }
     }
 }
@@ -262,6 +266,10 @@ pub struct Generation {
     pub stop: StopReason,
     /// Other files shown to the model (repository context), in prompt order.
     pub context_files: Vec<String>,
+    /// The end of the typed text that was taken out of the prompt and written again by the
+    /// model (token healing, `heal`); `text` is what follows it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub healed: String,
     /// The model's probability of each generated token, for the confidence gate (the trace
     /// carries the summary, `completion::confidence::Confidence`, not the list).
     #[serde(skip)]

@@ -26,6 +26,23 @@ pub fn logprob_of(logits: &[f32], token: usize) -> f32 {
     (f64::from(chosen - max) - sum.ln()) as f32
 }
 
+/// The candidate with the largest logit and its log-probability among the candidates alone
+/// (`log softmax` over them). `None` when no candidate has a finite logit.
+pub fn best_among(logits: &[f32], candidates: &[usize]) -> Option<(usize, f32)> {
+    let finite = || {
+        candidates
+            .iter()
+            .filter_map(|&i| logits.get(i).map(|&l| (i, l)))
+            .filter(|(_, l)| l.is_finite())
+    };
+    let (best, max) = finite().fold(None, |best: Option<(usize, f32)>, (i, l)| match best {
+        Some((_, b)) if b >= l => best,
+        _ => Some((i, l)),
+    })?;
+    let sum: f64 = finite().map(|(_, l)| f64::from(l - max).exp()).sum();
+    Some((best, -(sum.ln() as f32)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +72,16 @@ mod tests {
         assert_eq!(logprob_of(&[0.0, 1.0], 2), f32::NEG_INFINITY);
         assert_eq!(logprob_of(&[f32::NAN, 1.0], 0), f32::NEG_INFINITY);
         assert_eq!(logprob_of(&[], 0), f32::NEG_INFINITY);
+    }
+
+    #[test]
+    fn the_best_candidate_is_judged_among_the_candidates_only() {
+        let logits = [5.0f32, 1.0, 1.0, f32::NAN];
+        // Token 0 is the model's favourite, but not a candidate.
+        let (best, logprob) = best_among(&logits, &[1, 2, 3]).expect("a candidate");
+        assert_eq!(best, 1, "the first of two equal logits");
+        assert!((logprob - 0.5f32.ln()).abs() < 1e-6);
+        assert_eq!(best_among(&logits, &[3, 7]), None);
+        assert_eq!(best_among(&logits, &[]), None);
     }
 }

@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use super::abort::{self, AbortWatch};
 use super::device;
 use super::draft;
+use super::heal::{self, Healing, Pieces};
 use super::kv::{self, KvTokens, PROMPT_CHUNK, ReusePlan, Shift};
 use super::model::{self, ModelError, ModelOrigin};
 use super::places::{Places, Visit};
@@ -34,7 +35,7 @@ use super::{
     EngineConfig, EngineError, EngineStatus, Generation, Job, Message, ModelInfo, Sampling,
     StopReason,
 };
-use crate::prompt;
+use crate::prompt::{self, Prompt};
 
 /// The smallest KV window the engine runs with, whatever `contextSize` says.
 const MIN_CONTEXT: u32 = 2 * PROMPT_CHUNK as u32;
@@ -120,6 +121,13 @@ pub(super) fn run(
     tracing::info!(path = %path.display(), family = info.family, n_ctx, load_ms = info.load_ms, placement = %info.placement, "model ready");
     status.send_replace(EngineStatus::Ready(Arc::new(info)));
 
+    let vocab = model.vocab();
+    let pieces = Pieces::new(
+        vocab
+            .tokens()
+            .filter(|&token| !family.is_stop(&model, token))
+            .map(|token| (token, vocab.token_to_piece(token, false, None))),
+    );
     let mut worker = Worker {
         model: &model,
         ctx,
@@ -128,6 +136,7 @@ pub(super) fn run(
         places: Places::default(),
         cursor: 0,
         counts: CountCache::default(),
+        pieces,
         stats,
     };
     let mut stop_ack = None;
@@ -220,6 +229,8 @@ struct Worker<'m> {
     /// Where the cached prompt's cursor is: the end of its prefix text, in tokens.
     cursor: usize,
     counts: CountCache,
+    /// The vocabulary's texts, for the tokens that agree with typed text (`heal`).
+    pieces: Pieces<LlamaToken>,
     stats: &'m EngineStats,
 }
 
@@ -229,7 +240,9 @@ impl Worker<'_> {
         let mut counter = self.counts.counter(self.model);
         let template = self.family.template;
         let order = job.params.order.unwrap_or(template.order);
-        let prompt = prompt::build(template, order, &job.input, job.params.budgets, &mut counter);
+        let mut prompt =
+            prompt::build(template, order, &job.input, job.params.budgets, &mut counter);
+        let healed = if job.params.token_healing { self.back_off(&mut prompt) } else { Vec::new() };
         let tokens = self.family.tokenize(self.model, &prompt)?;
         let n_ctx = self.ctx.n_ctx() as usize;
         if tokens.is_empty() || tokens.len().saturating_add(job.params.max_tokens) > n_ctx {
@@ -250,7 +263,7 @@ impl Worker<'_> {
 
         let generating = Instant::now();
         let Generated { text, tokens: generated_tokens, stop, token_logprobs } =
-            self.generate(job, logits_index)?;
+            self.generate(job, logits_index, Healing::new(&healed))?;
         Ok(Generation {
             text,
             prompt: prompt.render(),
@@ -262,8 +275,22 @@ impl Worker<'_> {
             generation_ms: generating.elapsed().as_secs_f64() * 1000.0,
             stop,
             context_files: prompt.context_paths.clone(),
+            healed: String::from_utf8_lossy(&healed).into_owned(),
             token_logprobs,
         })
+    }
+
+    /// Takes the prompt's last token back out of its prefix (see `heal`) and returns its text.
+    fn back_off(&self, prompt: &mut Prompt) -> Vec<u8> {
+        let Some(text) = prompt.prefix_text_mut() else { return Vec::new() };
+        let last_line = &text[text.rfind('\n').map_or(0, |i| i + 1)..];
+        let vocab = self.model.vocab();
+        let mut tokens = Vec::new();
+        vocab.tokenize_into(last_line.as_bytes(), &mut tokens, false, false);
+        let Some(&last) = tokens.last() else { return Vec::new() };
+        let taken = heal::back_off_len(last_line, &vocab.token_to_piece(last, false, None));
+        let typed = text.split_off(text.len() - taken);
+        typed.into_bytes()
     }
 
     /// Before `tokens` replace the cache: saves the cached place when the prompt leaves it, and
@@ -479,7 +506,15 @@ impl Worker<'_> {
     /// whose position the model then fills with that same token is already decoded, and its
     /// logits give the next choice at once; the first one that differs is removed from the
     /// cache with every draft after it. The text is what one-token decoding writes.
-    fn generate(&mut self, job: &Job, mut logits_index: i32) -> Result<Generated, EngineError> {
+    ///
+    /// With `healing` pending, the first tokens are the model's best among those that agree
+    /// with the typed text it must write again, and only what follows that text is kept.
+    fn generate(
+        &mut self,
+        job: &Job,
+        mut logits_index: i32,
+        mut healing: Healing,
+    ) -> Result<Generated, EngineError> {
         let mut sampler = make_sampler(&job.params.sampling);
         let greedy = job.params.sampling.temperature <= 0.0;
         let max_draft = if greedy { job.params.draft_tokens } else { 0 };
@@ -498,7 +533,17 @@ impl Worker<'_> {
             if generated >= job.params.max_tokens {
                 break StopReason::MaxTokens;
             }
-            let token = sampler.sample(&self.ctx, logits_index);
+            let (token, logprob) = if healing.is_pending() {
+                match self.best_agreeing(logits_index, healing.pending()) {
+                    Some(choice) => choice,
+                    // No token agrees with the typed text: nothing can be suggested after it.
+                    None => break StopReason::StopToken,
+                }
+            } else {
+                let token = sampler.sample(&self.ctx, logits_index);
+                let logits = self.ctx.get_logits_ith(logits_index);
+                (token, probability::logprob_of(logits, token_index(token)))
+            };
             // Whether `token` is already in the cache: the draft at its position was right.
             let decoded = match unchecked.front() {
                 Some(&draft) if draft == token => {
@@ -516,15 +561,13 @@ impl Worker<'_> {
             if self.family.is_stop(self.model, token) {
                 break StopReason::StopToken;
             }
-            let logits = self.ctx.get_logits_ith(logits_index);
-            let logprob =
-                probability::logprob_of(logits, usize::try_from(token.0).unwrap_or(usize::MAX));
             generated += 1;
             self.stats.token_generated();
             let piece = self.model.vocab().token_to_piece(token, false, None);
+            let piece = healing.take(&piece);
             let piece_len = piece.len();
-            job.handle.record_generated(&piece);
-            bytes.extend(piece);
+            job.handle.record_generated(piece);
+            bytes.extend_from_slice(piece);
             token_logprobs.push(TokenLogprob { end: bytes.len(), logprob });
             if job.params.single_line
                 && let Some(newline) = bytes.iter().position(|&b| b == b'\n')
@@ -548,7 +591,9 @@ impl Worker<'_> {
                 continue;
             }
             // No draft beyond the token limit: those positions are never sampled.
-            let room = max_draft.min(job.params.max_tokens - generated - 1);
+            // Nor while the typed text is being written again: its tokens are chosen apart.
+            let room = if healing.is_pending() { 0 } else { max_draft };
+            let room = room.min(job.params.max_tokens - generated - 1);
             let draft = draft::lookup(self.cached.tokens(), token, room);
             batch.clear();
             let pos = self.cached.len();
@@ -574,6 +619,16 @@ impl Worker<'_> {
         Ok(Generated { text, tokens: generated, stop, token_logprobs })
     }
 
+    /// The most likely token at `logits_index` among those that agree with `typed` (see
+    /// `heal`), and its log-probability among them: how sure the model is of what follows the
+    /// typed text, given that it goes on from it.
+    fn best_agreeing(&self, logits_index: i32, typed: &[u8]) -> Option<(LlamaToken, f32)> {
+        let logits = self.ctx.get_logits_ith(logits_index);
+        let candidates: Vec<usize> = self.pieces.candidates(typed).map(token_index).collect();
+        let (best, logprob) = probability::best_among(logits, &candidates)?;
+        Some((LlamaToken(i32::try_from(best).ok()?), logprob))
+    }
+
     /// Removes the last `n` cached tokens, drafts the model did not confirm, from the cache.
     fn drop_drafts(&mut self, n: usize) -> Result<(), EngineError> {
         let keep = self.cached.len() - n;
@@ -596,6 +651,11 @@ impl Worker<'_> {
     fn cut_at_special_text(&self, text: String) -> String {
         cut_at_special_text(self.family.template, text)
     }
+}
+
+/// A token's index in the logits (an out-of-range index for a negative id: no probability).
+fn token_index(token: LlamaToken) -> usize {
+    usize::try_from(token.0).unwrap_or(usize::MAX)
 }
 
 /// `text` up to the first spelling of one of `template`'s special tokens.

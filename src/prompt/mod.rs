@@ -70,9 +70,19 @@ pub struct Prompt {
     pub suffix_chars: usize,
     /// Paths of the other files shown (repository context), in prompt order.
     pub context_paths: Vec<String>,
+    /// Index in `pieces` of the text that ends at the cursor (the file's prefix), if any.
+    pub prefix_piece: Option<usize>,
 }
 
 impl Prompt {
+    /// The text that ends at the cursor, to take its last token back (`engine::heal`).
+    pub fn prefix_text_mut(&mut self) -> Option<&mut String> {
+        match self.pieces.get_mut(self.prefix_piece?) {
+            Some(Piece::Text(text)) => Some(text),
+            _ => None,
+        }
+    }
+
     /// The prompt as one string, special tokens shown by their text.
     pub fn render(&self) -> String {
         self.pieces
@@ -155,9 +165,11 @@ pub fn build(
         }
     }
 
-    let prefix_part = |pieces: &mut Vec<Piece>| {
+    let mut prefix_piece = None;
+    let mut prefix_part = |pieces: &mut Vec<Piece>| {
         pieces.push(Piece::Special(template.prefix));
         push_text(pieces, format!("{}{prefix_text}", template.after_prefix_token));
+        prefix_piece = matches!(pieces.last(), Some(Piece::Text(_))).then(|| pieces.len() - 1);
     };
     let suffix_part = |pieces: &mut Vec<Piece>| {
         pieces.push(Piece::Special(template.suffix));
@@ -182,6 +194,7 @@ pub fn build(
         prefix_chars: prefix.chars().count(),
         suffix_chars: suffix.chars().count(),
         context_paths: context_files.into_iter().map(|f| f.path).collect(),
+        prefix_piece,
     }
 }
 
@@ -316,5 +329,24 @@ mod tests {
             "<|repo_name|>proj\n<|file_sep|>util.py\nX = 1\n\n<|file_sep|>src/fib.py\n\
              <|fim_suffix|>\n\nprint(fib(3))\n<|fim_prefix|>def fib(n):\n    return <|fim_middle|>"
         );
+    }
+
+    #[test]
+    fn the_prefix_piece_is_the_text_that_ends_at_the_cursor_in_either_order() {
+        let budgets = Budgets::default();
+        for name in ["starcoder2", "qwen2.5-coder", "codestral", "codellama"] {
+            let template = template::by_name(name).expect("row");
+            for order in [Order::PrefixSuffixMiddle, Order::SuffixPrefixMiddle] {
+                let mut prompt = build(
+                    template,
+                    order,
+                    &input(Some("p")),
+                    budgets,
+                    &mut WordCounter { calls: 0 },
+                );
+                let text = prompt.prefix_text_mut().expect("a prefix piece");
+                assert!(text.ends_with("    return "), "{name} {order:?}: {text:?}");
+            }
+        }
     }
 }

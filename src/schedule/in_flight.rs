@@ -31,7 +31,8 @@ pub const ORPHAN_GRACE: Duration = Duration::from_millis(100);
 /// How a job ended, for the requests waiting for it.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Suggested(Suggestion),
+    /// Boxed: a suggestion carries its whole generation, the other outcomes a word.
+    Suggested(Box<Suggestion>),
     /// Cancelled, or a document that is never completed.
     Nothing,
     /// The engine failed; the message is for the user.

@@ -43,7 +43,7 @@ impl Scheduler {
                         scheduler.debounce.on_model_call(began.elapsed());
                     }
                     scheduler.cache.insert(&document.rope, cursor_char, &suggestion.text);
-                    Outcome::Suggested(suggestion)
+                    Outcome::Suggested(Box::new(suggestion))
                 }
                 Ok(None) | Err(EngineError::Cancelled) => Outcome::Nothing,
                 Err(err) => Outcome::Failed(format!("infill: {err}")),

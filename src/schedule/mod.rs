@@ -168,7 +168,7 @@ impl Scheduler {
                 );
                 self.prefetch_after(document, cursor_char, &suggestion.text);
                 let text = suggestion.text.clone();
-                Answer::Suggested { text, source: Source::Model(Box::new(suggestion)) }
+                Answer::Suggested { text, source: Source::Model(suggestion) }
             }
             Outcome::Nothing => Answer::Nothing(NoAnswer::Cancelled),
             Outcome::Failed(message) => Answer::Failed(message),

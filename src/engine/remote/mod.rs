@@ -514,6 +514,8 @@ impl Remote<'_> {
             generation_ms: first_piece.elapsed().as_secs_f64() * 1000.0,
             stop,
             context_files: prompt.context_paths.clone(),
+            // A remote server samples on its own: there is no choosing its first tokens.
+            healed: String::new(),
             token_logprobs,
         })
     }
