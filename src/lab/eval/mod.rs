@@ -85,6 +85,11 @@ pub struct EvalArgs {
     /// goes inside (ids get `+closer`; tasks without such a bracket are left out).
     #[arg(long)]
     pub editor_closers: bool,
+    /// Ask each task that starts at the beginning of a line as an editor that keeps indentation
+    /// would: the cursor after the indentation of the answer's first line (ids get `+indent`;
+    /// other tasks are left out).
+    #[arg(long)]
+    pub editor_indent: bool,
 }
 
 pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
@@ -107,6 +112,9 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
     }
     if args.editor_closers {
         all = all.iter().filter_map(tasks::with_editor_closer).collect();
+    }
+    if args.editor_indent {
+        all = all.iter().filter_map(tasks::with_editor_indent).collect();
     }
     let tasks = tasks::run_order(tasks::spread(all, args.limit));
     let repos = args.repos.clone().unwrap_or_else(|| {

@@ -70,6 +70,27 @@ pub fn with_editor_closer(task: &Task) -> Option<Task> {
     })
 }
 
+/// The task as an editor that keeps indentation asks it: after Enter, the editor indented the new
+/// line, so the cursor is after the indentation of the answer's first line, not at column 0.
+/// The file is unchanged (pass@1 still runs); ids get `+indent`. `None` when the cursor is not
+/// at the start of a line or the answer's first line is not indented.
+pub fn with_editor_indent(task: &Task) -> Option<Task> {
+    if !(task.prefix.is_empty() || task.prefix.ends_with('\n')) {
+        return None;
+    }
+    let line = task.middle.split('\n').next().unwrap_or_default();
+    let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+    if indent.is_empty() || indent.len() == line.len() {
+        return None;
+    }
+    Some(Task {
+        id: format!("{}+indent", task.id),
+        prefix: format!("{}{indent}", task.prefix),
+        middle: task.middle[indent.len()..].to_string(),
+        ..task.clone()
+    })
+}
+
 /// Byte offsets of the first `(`, `[` or `{` in `line` and of its closer, outside string
 /// literals (`"`, `'`, `` ` ``, on this line).
 fn first_bracket_pair(line: &str) -> Option<(usize, usize)> {
@@ -202,6 +223,32 @@ mod tests {
             t.middle = middle.into();
             assert_eq!(with_editor_closer(&t), None, "{middle:?}");
         }
+    }
+
+    #[test]
+    fn editor_indent_moves_the_first_lines_indentation_before_the_cursor() {
+        let mut t = task("HumanEval/1/0-1", "multi-line");
+        t.prefix = "def f(l):\n".into();
+        t.middle = "    s = set(l)\n    return sorted(s)\n".into();
+        t.suffix = "\nprint(f([1]))\n".into();
+        t.test = Some("assert f([1]) == [1]".into());
+        let moved = with_editor_indent(&t).unwrap();
+        assert_eq!(moved.id, "HumanEval/1/0-1+indent");
+        assert_eq!(moved.prefix, "def f(l):\n    ");
+        assert_eq!(moved.middle, "s = set(l)\n    return sorted(s)\n");
+        assert_eq!(moved.test, t.test, "the file is whole: pass@1 still runs");
+        let whole = |t: &Task| format!("{}{}{}", t.prefix, t.middle, t.suffix);
+        assert_eq!(whole(&moved), whole(&t));
+        // Tabs count; a cursor inside a line, an unindented or blank first line give no task.
+        t.middle = "\tx = 1\n".into();
+        assert_eq!(with_editor_indent(&t).unwrap().prefix, "def f(l):\n\t");
+        t.middle = "x = 1\n".into();
+        assert_eq!(with_editor_indent(&t), None);
+        t.middle = "    \n".into();
+        assert_eq!(with_editor_indent(&t), None);
+        t.middle = "    x = 1\n".into();
+        t.prefix = "def f(l):\n    y = ".into();
+        assert_eq!(with_editor_indent(&t), None);
     }
 
     #[test]
