@@ -3,18 +3,21 @@
 //!
 //! Most filters only cut the suggestion short; [`apply`] runs them in this order:
 //! 1. `line_endings::to_lf` — the filters below see `\n` only;
-//! 2. `repeated_lines` — a looping model's copies go first, so the rest reason about what the
+//! 2. `typed_indentation` — on a line holding only the indentation the editor put there, the
+//!    indentation the model wrote again is dropped (the one filter that rewrites rather than
+//!    cuts), so the others see the lines where they will stand;
+//! 3. `repeated_lines` — a looping model's copies go first, so the rest reason about what the
 //!    model meant;
-//! 3. `end_of_block` — stop where the code leaves the cursor's block;
-//! 4. `suffix_overlap` — stop at a line the suffix already has, then drop a tail that repeats the
+//! 4. `end_of_block` — stop where the code leaves the cursor's block;
+//! 5. `suffix_overlap` — stop at a line the suffix already has, then drop a tail that repeats the
 //!    rest of the cursor line; it runs after the line cuts so that it sees the final last line;
-//! 5. `bracket_balance` — stop at a closer with nothing left to close, counting what the rest of
+//! 6. `bracket_balance` — stop at a closer with nothing left to close, counting what the rest of
 //!    the cursor line closes; after the overlap, which removes duplicated text around closers
 //!    (`lo");` before `");`) that a bracket cut alone would leave half of;
-//! 6. `trailing_whitespace` then `line_endings::match_document` — cuts leave trailing newlines
+//! 7. `trailing_whitespace` then `line_endings::match_document` — cuts leave trailing newlines
 //!    and indentation behind, and the document's line breaks come last.
 //!
-//! Each of 2–5 can be switched off ([`Filters`], `initializationOptions.filters`), e.g. to
+//! Each of 2–6 can be switched off ([`Filters`], `initializationOptions.filters`), e.g. to
 //! measure its effect with `infill eval`.
 
 mod bracket_balance;
@@ -25,6 +28,7 @@ mod lines;
 mod repeated_lines;
 mod suffix_overlap;
 mod trailing_whitespace;
+mod typed_indentation;
 
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +58,7 @@ impl<'a> Surroundings<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Filters {
+    pub typed_indentation: bool,
     pub repeated_lines: bool,
     pub end_of_block: bool,
     pub suffix_overlap: bool,
@@ -63,6 +68,7 @@ pub struct Filters {
 impl Default for Filters {
     fn default() -> Self {
         Self {
+            typed_indentation: true,
             repeated_lines: true,
             end_of_block: true,
             suffix_overlap: true,
@@ -75,7 +81,12 @@ impl Default for Filters {
 pub fn apply(raw: &str, surroundings: &Surroundings, filters: &Filters) -> String {
     let normalised = line_endings::to_lf(raw);
     let line_before_cursor = surroundings.line_before_cursor();
-    let mut text: &str = &normalised;
+    let reindented = if filters.typed_indentation {
+        typed_indentation::strip(&normalised, surroundings.prefix)
+    } else {
+        std::borrow::Cow::Borrowed(&*normalised)
+    };
+    let mut text: &str = &reindented;
     if filters.repeated_lines {
         text = repeated_lines::cut_at_repeat(text, line_before_cursor);
     }
@@ -125,7 +136,14 @@ mod tests {
     #[test]
     fn each_switch_turns_its_filter_off() {
         type Switch = fn(&mut Filters);
-        let cases: [(&str, Switch, Surroundings, &str, &str); 4] = [
+        let cases: [(&str, Switch, Surroundings, &str, &str); 5] = [
+            (
+                "typedIndentation",
+                |f| f.typed_indentation = false,
+                at("def f():\n    ", ""),
+                "    return 1",
+                "return 1",
+            ),
             ("repeatedLines", |f| f.repeated_lines = false, at("", ""), "x = 1\nx = 1", "x = 1"),
             (
                 "endOfBlock",

@@ -3,9 +3,10 @@
 //!
 //! Invariants: no panic; the output is derived from the model's text: read with `\n` breaks, its
 //! lines are the model's first lines with trailing whitespace trimmed, the last one possibly cut
-//! short (nothing is added, reordered or rewritten; a suggestion above code may end with one line
-//! break); it uses the document's line breaks; with every optional filter off, only whitespace is
-//! trimmed.
+//! short, and each may have lost the indentation the first line starts with (typed
+//! indentation written again; nothing is added or reordered; a suggestion above code may end
+//! with one line break); it uses the document's line breaks; with every optional filter off,
+//! only whitespace is trimmed.
 
 use infill::completion::{cursor::CursorWindow, finish};
 use infill::postprocess::{Filters, Surroundings, apply};
@@ -51,12 +52,15 @@ fn text_strategy(max: usize) -> impl Strategy<Value = String> {
 }
 
 fn filters_strategy() -> impl Strategy<Value = Filters> {
-    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(r, e, s, b)| Filters {
-        repeated_lines: r,
-        end_of_block: e,
-        suffix_overlap: s,
-        bracket_balance: b,
-    })
+    (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        |(t, r, e, s, b)| Filters {
+            typed_indentation: t,
+            repeated_lines: r,
+            end_of_block: e,
+            suffix_overlap: s,
+            bracket_balance: b,
+        },
+    )
 }
 
 fn trim_line(line: &str) -> &str {
@@ -64,12 +68,24 @@ fn trim_line(line: &str) -> &str {
 }
 
 /// `out` (read with `\n` breaks) is `raw`'s first lines, trailing whitespace trimmed, the last
-/// one possibly cut short.
+/// one possibly cut short, each possibly without the indentation `raw`'s first line starts with.
 fn derived(out: &str, raw: &str) -> Result<(), String> {
     if out.is_empty() {
         return Ok(());
     }
     let raw = raw.replace("\r\n", "\n");
+    let first = raw.split('\n').next().unwrap_or_default();
+    let indent = &first[..first.len() - first.trim_start_matches([' ', '\t']).len()];
+    let unindented: Vec<String> =
+        raw.split('\n').map(|l| l.strip_prefix(indent).unwrap_or(l).to_string()).collect();
+    let unindented = unindented.join("\n");
+    if !indent.is_empty() && derived_lines(out, &unindented).is_ok() {
+        return Ok(());
+    }
+    derived_lines(out, &raw)
+}
+
+fn derived_lines(out: &str, raw: &str) -> Result<(), String> {
     let raw_lines: Vec<&str> = raw.split('\n').collect();
     let out_lines: Vec<&str> = out.split('\n').collect();
     if out_lines.len() > raw_lines.len() {
@@ -108,6 +124,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         .map_err(|e| TestCaseError::fail(format!("{e}: {case:?} gave {out:?}")))?;
 
     let none = Filters {
+        typed_indentation: false,
         repeated_lines: false,
         end_of_block: false,
         suffix_overlap: false,
