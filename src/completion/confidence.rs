@@ -32,7 +32,8 @@ impl Confidence {
 /// line breaks compared as `\n`): the filters cut the generation, they do not rewrite it.
 pub fn of_shown(raw: &str, tokens: &[TokenLogprob], shown: &str) -> Option<Confidence> {
     let kept = match common_start(raw, shown) {
-        // A filter rewrote the start (none does today): judge the whole generation.
+        // A filter rewrote the start (`typed_indentation` drops repeated indentation): judge
+        // the whole generation.
         0 if !shown.is_empty() => raw.len(),
         kept => kept,
     };
