@@ -2,6 +2,7 @@
 //! bring the KV cache to it as `kv::plan` decides (evaluating only the tokens the cache lacks),
 //! decode.
 
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::panic::AssertUnwindSafe;
@@ -121,13 +122,6 @@ pub(super) fn run(
     tracing::info!(path = %path.display(), family = info.family, n_ctx, load_ms = info.load_ms, placement = %info.placement, "model ready");
     status.send_replace(EngineStatus::Ready(Arc::new(info)));
 
-    let vocab = model.vocab();
-    let pieces = Pieces::new(
-        vocab
-            .tokens()
-            .filter(|&token| !family.is_stop(&model, token))
-            .map(|token| (token, vocab.token_to_piece(token, false, None))),
-    );
     let mut worker = Worker {
         model: &model,
         ctx,
@@ -136,7 +130,7 @@ pub(super) fn run(
         places: Places::default(),
         cursor: 0,
         counts: CountCache::default(),
-        pieces,
+        pieces: OnceCell::new(),
         stats,
     };
     let mut stop_ack = None;
@@ -229,8 +223,9 @@ struct Worker<'m> {
     /// Where the cached prompt's cursor is: the end of its prefix text, in tokens.
     cursor: usize,
     counts: CountCache,
-    /// The vocabulary's texts, for the tokens that agree with typed text (`heal`).
-    pieces: Pieces<LlamaToken>,
+    /// The vocabulary's texts, for the tokens that agree with typed text (`heal`); built by the
+    /// first job that heals (`tokenHealing` is off by default).
+    pieces: OnceCell<Pieces<LlamaToken>>,
     stats: &'m EngineStats,
 }
 
@@ -624,7 +619,16 @@ impl Worker<'_> {
     /// typed text, given that it goes on from it.
     fn best_agreeing(&self, logits_index: i32, typed: &[u8]) -> Option<(LlamaToken, f32)> {
         let logits = self.ctx.get_logits_ith(logits_index);
-        let candidates: Vec<usize> = self.pieces.candidates(typed).map(token_index).collect();
+        let pieces = self.pieces.get_or_init(|| {
+            let vocab = self.model.vocab();
+            Pieces::new(
+                vocab
+                    .tokens()
+                    .filter(|&token| !self.family.is_stop(self.model, token))
+                    .map(|token| (token, vocab.token_to_piece(token, false, None))),
+            )
+        });
+        let candidates: Vec<usize> = pieces.candidates(typed).map(token_index).collect();
         let (best, logprob) = probability::best_among(logits, &candidates)?;
         Some((LlamaToken(i32::try_from(best).ok()?), logprob))
     }
