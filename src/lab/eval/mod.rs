@@ -90,6 +90,12 @@ pub struct EvalArgs {
     /// other tasks are left out).
     #[arg(long)]
     pub editor_indent: bool,
+    /// Ask infill once at the end of the line this many lines above each task's cursor first
+    /// (and wait for that answer), so that the task's request is a jump within the file, as
+    /// when a programmer moves down from code above: what the prompt keeps from the place it
+    /// came from (its front in the KV cache) must not make the answer worse.
+    #[arg(long, value_name = "LINES")]
+    pub arrive_from: Option<usize>,
 }
 
 pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
@@ -135,7 +141,12 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         if args.no_repo_context {
             options.insert("repoContext".into(), false.into());
         }
-        Ok(InfillRunner { binary: std::env::current_exe()?, model: model.clone(), options })
+        Ok(InfillRunner {
+            binary: std::env::current_exe()?,
+            model: model.clone(),
+            options,
+            arrive_from: args.arrive_from,
+        })
     });
     let infill = infill.transpose()?;
     let baselines: Vec<BaselineRunner> = match &args.baseline_url {

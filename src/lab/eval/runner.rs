@@ -45,6 +45,8 @@ pub struct InfillRunner {
     pub model: Option<PathBuf>,
     /// `initializationOptions`; must ask for `trace` (token counts come from it).
     pub options: serde_json::Map<String, Value>,
+    /// Ask first at the end of the line this many lines above the cursor (`--arrive-from`).
+    pub arrive_from: Option<usize>,
 }
 
 impl InfillRunner {
@@ -66,6 +68,20 @@ impl InfillRunner {
         client.open(&uri, &task.language, &format!("{}{}", task.prefix, task.suffix))?;
         let rope = Rope::from_str(&task.prefix);
         let position = char_to_position(&rope, rope.len_chars(), PositionEncoding::Utf16)?;
+        if let Some(lines) = self.arrive_from {
+            // The end of that line (the line above the cursor's when the file is shorter).
+            let line = (position.line as usize).saturating_sub(lines.max(1));
+            let end = rope.line_to_char(line + 1).saturating_sub(1);
+            let from = char_to_position(&rope, end, PositionEncoding::Utf16)?;
+            let response = client.inline_completion(&uri, from.line, from.character)?;
+            if let Some(error) = response.get("error") {
+                bail!("inlineCompletion at the place arrived from failed: {error}");
+            }
+            // Its trace, so that the task's own is the next one.
+            let patience = std::mem::replace(&mut client.patience, TRACE_PATIENCE);
+            let _ = client.wait_notification("infill/trace", |_| true);
+            client.patience = patience;
+        }
 
         let started = Instant::now();
         let response = client.inline_completion(&uri, position.line, position.character)?;
