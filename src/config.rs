@@ -147,6 +147,11 @@ pub struct Settings {
     /// CPU). 0 switches this off. Taken from the computer's memory, beside the model.
     #[serde(rename = "savedPlacesMiB")]
     pub saved_places_mib: usize,
+    /// On a jump to another place of the same file, keep the prompt's front (the file's last
+    /// context choice, when it holds every snippet the new place clearly needs, and the last
+    /// prefix start, while the prefix stays between 2/3 of its budget and 1.5 times it), so that
+    /// the KV cache keeps it and only what is new is evaluated.
+    pub keep_prompt_front: bool,
     /// Speculative decoding from the prompt (greedy decoding only): up to this many tokens that
     /// followed the last occurrence of what was just written are checked in the same decode
     /// call, and kept while they equal the model's own choice. 0 (the default) switches it off:
@@ -220,6 +225,7 @@ impl Default for Settings {
             warm_up: true,
             kv_shift: false,
             saved_places_mib: 256,
+            keep_prompt_front: true,
             draft_tokens: 0,
             token_healing: false,
             trace: false,

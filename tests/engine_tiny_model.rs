@@ -46,6 +46,7 @@ fn params(max_tokens: usize) -> GenerationParams {
         kv_shift: true,
         // Off: these tests check the cache itself; `coming_back_to_a_place_restores_it` below.
         saved_places_bytes: 0,
+        sticky_prefix: false,
         draft_tokens: 0,
         token_healing: false,
     }
@@ -333,6 +334,36 @@ async fn coming_back_to_a_place_restores_it_exactly() {
     assert_eq!(
         (after.places_saved, after.places_restored),
         (before.places_saved, before.places_restored)
+    );
+}
+
+/// A jump 16 lines down the file keeps the prefix start of the prompt before it (its text up to
+/// the old cursor stays cached) where the plain cut would move the start by one anchor and make
+/// the whole file part new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jump_down_the_file_keeps_the_prefix_start_and_its_cache() {
+    let lines: Vec<String> = (0..140).map(|i| format!("total += values[{i}] * {i}\n")).collect();
+    let at = |line: usize| {
+        let mut hole = input(&format!("{}x = ", lines[..line].concat()), "\n");
+        hole.suffix = format!("\n{}", lines[line..].concat());
+        hole
+    };
+    let budgets = Budgets { prefix_tokens: 512, suffix_tokens: 32, repo_context_tokens: 0 };
+    let sticky = GenerationParams { budgets, sticky_prefix: true, kv_shift: false, ..params(4) };
+    let plain = GenerationParams { sticky_prefix: false, ..sticky };
+    let (kept, moved) = (start().await, start().await);
+    let before = kept.generate(at(100), sticky, JobHandle::default()).await.unwrap();
+    moved.generate(at(100), plain, JobHandle::default()).await.unwrap();
+    let after_kept = kept.generate(at(116), sticky, JobHandle::default()).await.unwrap();
+    let after_moved = moved.generate(at(116), plain, JobHandle::default()).await.unwrap();
+
+    // The file text of the first prompt starts at this line.
+    let first_line = before.prompt.split("src/lib.py\n").nth(1).unwrap().lines().next().unwrap();
+    assert!(after_kept.prompt.contains(first_line), "{}", after_kept.prompt);
+    assert!(!after_moved.prompt.contains(first_line), "{}", after_moved.prompt);
+    assert!(
+        after_kept.reused_tokens > after_moved.reused_tokens + 64,
+        "kept {after_kept:?}\nmoved {after_moved:?}"
     );
 }
 

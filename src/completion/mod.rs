@@ -146,9 +146,12 @@ impl Pipeline {
             {
                 // Bounded CPU work (`context::GATHER_BUDGET`), kept off the async workers.
                 let (context, document) = (Arc::clone(context), document.clone());
-                tokio::task::spawn_blocking(move || context.gather(&document, cursor_char))
-                    .await
-                    .unwrap_or_default()
+                let keep_front = self.settings.keep_prompt_front;
+                tokio::task::spawn_blocking(move || {
+                    context.gather(&document, cursor_char, keep_front)
+                })
+                .await
+                .unwrap_or_default()
             }
             _ => Gathered::default(),
         };

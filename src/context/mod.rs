@@ -44,6 +44,10 @@ pub const GATHER_BUDGET: Duration = Duration::from_millis(20);
 /// again, so while the user types on in the same place, the choice stays.
 const STICKY_LINES: usize = 12;
 
+/// About how much of a ranked list reaches the prompt (the context budget's 1,024 tokens at ~4
+/// chars each): a strong snippet counts as held by an earlier choice only within this part.
+const PROMPT_SHARE_CHARS: usize = 4096;
+
 /// How many places per document keep their choice: coming back to one of them (from another
 /// function) finds the prompt's front as it was, and the engine's saved place behind it.
 const CHOICES_PER_DOCUMENT: usize = 4;
@@ -87,7 +91,7 @@ pub struct RepoContext {
     documents: Arc<DocumentStore>,
     /// Open documents changed since they were last indexed.
     dirty: Mutex<HashSet<Uri>>,
-    /// The contexts last chosen per document, oldest first, at most `CHOICES_PER_DOCUMENT`
+    /// The contexts last chosen per document, least recently used first, at most `CHOICES_PER_DOCUMENT`
     /// places at least `STICKY_LINES` apart.
     chosen: Mutex<HashMap<Uri, Vec<Chosen>>>,
     status: watch::Sender<IndexStatus>,
@@ -287,8 +291,15 @@ impl RepoContext {
     }
 
     /// Context snippets for a cursor at `cursor_char` in `document`, best first. Synchronous and
-    /// bounded by `GATHER_BUDGET`; run it off the async workers.
-    pub fn gather(&self, document: &DocumentSnapshot, cursor_char: usize) -> Gathered {
+    /// bounded by `GATHER_BUDGET`; run it off the async workers. `keep_front`: a jump to a new
+    /// place keeps the document's last choice while it holds what the place clearly needs
+    /// (setting `keepPromptFront`).
+    pub fn gather(
+        &self,
+        document: &DocumentSnapshot,
+        cursor_char: usize,
+        keep_front: bool,
+    ) -> Gathered {
         let started = Instant::now();
         let deadline = started + GATHER_BUDGET;
         self.refresh_dirty_documents(&document.uri);
@@ -315,8 +326,18 @@ impl RepoContext {
             text: &text,
             line,
         };
-        let (snippets, figures) = rank::rank(&index, &recent, &cursor, deadline);
+        let (mut snippets, figures) = rank::rank(&index, &recent, &cursor, deadline);
         drop(index);
+        // A jump within the file: the latest choice stays if it holds everything this place
+        // clearly needs, so the prompt's front (and the KV cache behind it) stays too, and only
+        // weaker snippets (similar windows, recent regions) differ from a fresh choice.
+        let needed = &snippets[..figures.strong];
+        let latest = keep_front
+            .then(|| self.latest_holding(&document.uri, generation, &recent, needed))
+            .flatten();
+        if let Some(latest) = latest {
+            snippets = latest;
+        }
         if let Ok(mut chosen) = self.chosen.lock() {
             let choice =
                 Chosen { line, index_generation: generation, recent, snippets: snippets.clone() };
@@ -338,14 +359,41 @@ impl RepoContext {
         index_generation: u64,
         recent: &[recent::RecentChunk],
     ) -> Option<Vec<ContextSnippet>> {
-        let chosen = self.chosen.lock().ok()?;
-        chosen
-            .get(uri)?
+        let mut chosen = self.chosen.lock().ok()?;
+        let choices = chosen.get_mut(uri)?;
+        let (at, _) = choices
             .iter()
-            .filter(|c| c.line.abs_diff(line) <= STICKY_LINES)
-            .min_by_key(|c| c.line.abs_diff(line))
-            .filter(|c| c.index_generation == index_generation && c.recent == recent)
-            .map(|c| c.snippets.clone())
+            .enumerate()
+            .filter(|(_, c)| c.line.abs_diff(line) <= STICKY_LINES)
+            .min_by_key(|(_, c)| c.line.abs_diff(line))
+            .filter(|(_, c)| c.index_generation == index_generation && c.recent == recent)?;
+        // The last choice is the one the engine's cache holds now (`latest_holding`).
+        let choice = choices.remove(at);
+        let snippets = choice.snippets.clone();
+        choices.push(choice);
+        Some(snippets)
+    }
+
+    /// The snippets of the context last chosen for `uri`, if it was chosen from the same index
+    /// and recent regions and its part that reaches the prompt holds each of `needed` that
+    /// reaches the prompt.
+    fn latest_holding(
+        &self,
+        uri: &Uri,
+        index_generation: u64,
+        recent: &[recent::RecentChunk],
+        needed: &[ContextSnippet],
+    ) -> Option<Vec<ContextSnippet>> {
+        let chosen = self.chosen.lock().ok()?;
+        let latest = chosen
+            .get(uri)?
+            .last()
+            .filter(|c| c.index_generation == index_generation && c.recent == recent)?;
+        let held = prompt_share(&latest.snippets);
+        prompt_share(needed)
+            .iter()
+            .all(|snippet| held.contains(snippet))
+            .then(|| latest.snippets.clone())
     }
 
     /// Reindexes open documents edited since their last indexing, except `current`: its text is
@@ -381,6 +429,19 @@ impl RepoContext {
     fn indexed_text(&self, path: &Path) -> Option<String> {
         self.index.read().ok()?.file(&real_path(path)).map(|f| f.text.clone())
     }
+}
+
+/// The leading snippets of a ranked list that are likely to fit the prompt's context budget.
+fn prompt_share(snippets: &[ContextSnippet]) -> &[ContextSnippet] {
+    let mut chars = 0;
+    let fitting = snippets
+        .iter()
+        .take_while(|snippet| {
+            chars += snippet.lines.iter().map(|(_, line)| line.len() + 1).sum::<usize>();
+            chars <= PROMPT_SHARE_CHARS
+        })
+        .count();
+    &snippets[..fitting]
 }
 
 /// `path` with symlinks resolved; for a deleted file, its folder's real path and its name.
@@ -466,7 +527,7 @@ def report(shapes):
         f.context.document_opened(&uri, text);
         let document = f.documents.snapshot(&uri).unwrap();
         let cursor_char = document.rope.line_to_char(line + 1) - 1;
-        f.context.gather(&document, cursor_char)
+        f.context.gather(&document, cursor_char, true)
     }
 
     #[test]
@@ -506,7 +567,8 @@ def report(shapes):
         let budgets =
             Budgets { prefix_tokens: 1000, suffix_tokens: 1000, repo_context_tokens: budget };
         let starcoder2 = template::by_name("starcoder2").unwrap();
-        let prompt = prompt::build(starcoder2, starcoder2.order, &input, budgets, &mut counter);
+        let prompt =
+            prompt::build(starcoder2, starcoder2.order, &input, budgets, None, &mut counter);
         assert_eq!(
             prompt.render(),
             format!(
@@ -578,13 +640,13 @@ def report(shapes):
         f.context.document_changed(&main_uri, Some(0));
         let document = f.documents.snapshot(&main_uri).unwrap();
         let at = document.rope.line_to_char(8) - 1;
-        assert_eq!(f.context.gather(&document, at).snippets, first.snippets);
+        assert_eq!(f.context.gather(&document, at, true).snippets, first.snippets);
 
         // A change elsewhere in the workspace: chosen again.
         let noise = f.root.join("app/noise.py");
         std::fs::write(&noise, "def unrelated(shapes):\n    return len(shapes)\n").unwrap();
         f.context.files_changed(&[FileEvent::new(uri_of(&noise), FileChangeType::Changed)]);
-        let after = f.context.gather(&document, at);
+        let after = f.context.gather(&document, at, true);
         assert_ne!(after.snippets, first.snippets);
         assert!(after.snippets.iter().any(|s| s.text().contains("return len(shapes)")));
     }
@@ -601,7 +663,7 @@ def report(shapes):
         let at_a = gather_at(&f, "app/main.py", &text, 6);
         let document = f.documents.snapshot(&uri).unwrap();
         // Chosen at B (more than `STICKY_LINES` away), which used to replace A's choice.
-        f.context.gather(&document, document.rope.line_to_char(b_line + 1) - 1);
+        f.context.gather(&document, document.rope.line_to_char(b_line + 1) - 1, true);
 
         // Back at A, typing there: A's choice, though a fresh one would differ now.
         let typed = text.replace("        total += \n", "        total += unrelated(shapes)\n\n");
@@ -610,8 +672,42 @@ def report(shapes):
         f.documents.apply_changes(&uri, 2, &[Whole::new(typed).into()]).unwrap();
         f.context.document_changed(&uri, Some(0));
         let document = f.documents.snapshot(&uri).unwrap();
-        let back = f.context.gather(&document, document.rope.line_to_char(8) - 1);
+        let back = f.context.gather(&document, document.rope.line_to_char(8) - 1, true);
         assert_eq!(back.snippets, at_a.snippets);
+    }
+
+    #[test]
+    fn a_jump_keeps_the_latest_choice_unless_it_lacks_what_the_new_place_needs() {
+        // Far enough apart that each place's query (40 lines up) sees none of the others' code.
+        let filler: String = (0..45).map(|i| format!("# note {i}\n")).collect();
+        // B uses nothing defined elsewhere (its words favour another window of geometry.py);
+        // C calls `unrelated`, defined in `app/noise.py`.
+        let text = format!(
+            "{MAIN}{filler}def tally(items):\n    side = items.side\n    \n\n{filler}\
+             def other(shapes):\n    found = unrelated(shapes)\n    return found\n"
+        );
+        let b_line = MAIN.lines().count() + 45 + 2;
+        let c_line = text.lines().count() - 1;
+        let fresh_b = gather_at(&fixture(&[]), "app/main.py", &text, b_line);
+        let fresh_c = gather_at(&fixture(&[]), "app/main.py", &text, c_line);
+
+        let f = fixture(&[]);
+        let at_a = gather_at(&f, "app/main.py", &text, 6);
+        assert_ne!(fresh_b.snippets, at_a.snippets, "the premise: a new choice at B would differ");
+        let document = f.documents.snapshot(&uri_of(&f.root.join("app/main.py"))).unwrap();
+        let at = |line: usize| document.rope.line_to_char(line + 1) - 1;
+        // B: A's choice holds all B clearly needs (the imported `circle_area`), so it stays.
+        assert_eq!(f.context.gather(&document, at(b_line), true).snippets, at_a.snippets);
+        // C needs `unrelated`'s signature, which A's choice lacks: chosen afresh.
+        assert_ne!(fresh_c.snippets, at_a.snippets);
+        assert_eq!(f.context.gather(&document, at(c_line), true).snippets, fresh_c.snippets);
+
+        // Switched off (`keepPromptFront: false`), B gets a choice of its own.
+        let off = fixture(&[]);
+        gather_at(&off, "app/main.py", &text, 6);
+        let document = off.documents.snapshot(&uri_of(&off.root.join("app/main.py"))).unwrap();
+        let at_b = document.rope.line_to_char(b_line + 1) - 1;
+        assert_eq!(off.context.gather(&document, at_b, false).snippets, fresh_b.snippets);
     }
 
     #[test]

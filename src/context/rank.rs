@@ -66,7 +66,13 @@ pub struct RankFigures {
     pub imported_files: usize,
     /// The window scan hit the deadline.
     pub cut_short: bool,
+    /// Leading snippets scored `STRONG` or more: what this cursor's code clearly needs.
+    pub strong: usize,
 }
+
+/// A score no similar window or recent region reaches: only the signature of a name used right
+/// by the cursor or imported by name scores this much.
+pub const STRONG: f32 = IMPORTED_NAME;
 
 struct Query<'a> {
     /// Identifier → distance in lines from the cursor line (nearest occurrence).
@@ -269,6 +275,7 @@ pub fn rank(
         })
     });
     scored.truncate(MAX_SNIPPETS);
+    figures.strong = scored.iter().take_while(|(score, _)| *score >= STRONG).count();
     (scored.into_iter().map(|(_, s)| s).collect(), figures)
 }
 

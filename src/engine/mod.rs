@@ -11,6 +11,7 @@ mod heal;
 mod kv;
 pub mod model;
 mod places;
+mod prefix_starts;
 pub mod probability;
 pub mod remote;
 pub mod stats;
@@ -208,6 +209,9 @@ pub struct GenerationParams {
     pub kv_shift: bool,
     /// Memory for the KV state of places the cursor left (`places`); 0 saves none.
     pub saved_places_bytes: usize,
+    /// Start the prefix where the document's last prompt did, while that serves
+    /// (`prefix_starts`).
+    pub sticky_prefix: bool,
     /// Tokens drafted per decode call from earlier text (`draft`), greedy decoding only; 0: none.
     pub draft_tokens: usize,
     /// Take the prompt's last token back and let the model write it again (`heal`).
@@ -232,6 +236,7 @@ impl GenerationParams {
             background: false,
             kv_shift: settings.kv_shift,
             saved_places_bytes: settings.saved_places_mib.saturating_mul(1 << 20),
+            sticky_prefix: settings.keep_prompt_front,
             draft_tokens: settings.draft_tokens,
             token_healing: settings.token_healing,
         }

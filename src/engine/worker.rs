@@ -29,6 +29,7 @@ use super::heal::{self, Healing, Pieces};
 use super::kv::{self, KvTokens, PROMPT_CHUNK, ReusePlan, Shift};
 use super::model::{self, ModelError, ModelOrigin};
 use super::places::{Places, Visit};
+use super::prefix_starts::PrefixStarts;
 use super::probability::{self, TokenLogprob};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
@@ -128,6 +129,7 @@ pub(super) fn run(
         family,
         cached: KvTokens::default(),
         places: Places::default(),
+        prefix_starts: PrefixStarts::default(),
         cursor: 0,
         counts: CountCache::default(),
         pieces: OnceCell::new(),
@@ -220,6 +222,8 @@ struct Worker<'m> {
     cached: KvTokens<LlamaToken>,
     /// The KV state of places the cursor left, to restore when it comes back.
     places: Places<LlamaToken, SeqState>,
+    /// Where each document's last prompt started its prefix, kept by the next one while it can.
+    prefix_starts: PrefixStarts,
     /// Where the cached prompt's cursor is: the end of its prefix text, in tokens.
     cursor: usize,
     counts: CountCache,
@@ -235,11 +239,17 @@ impl Worker<'_> {
         let mut counter = self.counts.counter(self.model);
         let template = self.family.template;
         let order = job.params.order.unwrap_or(template.order);
-        let mut prompt =
-            prompt::build(template, order, &job.input, job.params.budgets, &mut counter);
+        let (budgets, n_ctx) = (job.params.budgets, self.ctx.n_ctx() as usize);
+        let path = &job.input.path;
+        let sticky = job
+            .params
+            .sticky_prefix
+            .then(|| self.prefix_starts.sticky(path, budgets, job.params.max_tokens, n_ctx))
+            .flatten();
+        let mut prompt = prompt::build(template, order, &job.input, budgets, sticky, &mut counter);
+        self.prefix_starts.remember(path, prompt.prefix_first_line);
         let healed = if job.params.token_healing { self.back_off(&mut prompt) } else { Vec::new() };
         let tokens = self.family.tokenize(self.model, &prompt)?;
-        let n_ctx = self.ctx.n_ctx() as usize;
         if tokens.is_empty() || tokens.len().saturating_add(job.params.max_tokens) > n_ctx {
             return Err(EngineError::PromptTooLong {
                 prompt_tokens: tokens.len(),
@@ -254,6 +264,14 @@ impl Worker<'_> {
         // cancel (kept, so that the next keystroke's prompt reuses it).
         self.cached.prompt_loaded();
         let (reused, logits_index) = loaded?;
+        tracing::debug!(
+            prompt = tokens.len(),
+            reused,
+            context = ?prompt.context_paths,
+            prefix_chars = prompt.prefix_chars,
+            background = job.params.background,
+            "prompt loaded"
+        );
         let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let generating = Instant::now();

@@ -59,6 +59,81 @@ pub fn cut_prefix<'a>(
     if anchored.contains('\n') { anchored } else { kept }
 }
 
+/// Where an earlier prompt for the same document started its prefix. The engine's KV cache holds
+/// that prompt from its start to its cursor, so while the start still serves, a cursor that moved
+/// (a jump to another function, lines typed on) costs only the text that is new to the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StickyStart {
+    /// Document line the earlier prefix started at.
+    pub line: usize,
+    /// Most tokens the prefix may hold to keep that start (the budget plus what the context
+    /// window has room for).
+    pub max_tokens: usize,
+}
+
+/// A kept start must leave the prefix at least this share of its budget (numerator,
+/// denominator): a cursor moved far up keeps less of the file above it, so a start below that
+/// share costs more context than the evaluation it saves.
+const STICKY_MIN_SHARE: (usize, usize) = (2, 3);
+
+/// The prefix as cut, and the document line its text starts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixCut<'a> {
+    pub text: &'a str,
+    pub first_line: usize,
+}
+
+/// `cut_prefix`, except that the prefix starts at `sticky`'s line when that start is still in
+/// the window, before the cursor line, and leaves the prefix between its share of `budget`
+/// and `sticky.max_tokens`.
+pub fn cut_prefix_sticky<'a>(
+    prefix: &'a str,
+    first_line: usize,
+    budget: usize,
+    sticky: Option<StickyStart>,
+    counter: &mut impl TokenCounter,
+) -> PrefixCut<'a> {
+    if let Some(text) = sticky.and_then(|s| from_line(prefix, first_line, budget, s, counter)) {
+        return PrefixCut { text, first_line: sticky.map_or(first_line, |s| s.line) };
+    }
+    let text = cut_prefix(prefix, first_line, budget, counter);
+    let dropped = &prefix[..prefix.len() - text.len()];
+    PrefixCut { text, first_line: first_line + dropped.matches('\n').count() }
+}
+
+/// The prefix from document line `sticky.line`, if that start still serves (see
+/// `cut_prefix_sticky`).
+fn from_line<'a>(
+    prefix: &'a str,
+    first_line: usize,
+    budget: usize,
+    sticky: StickyStart,
+    counter: &mut impl TokenCounter,
+) -> Option<&'a str> {
+    // The window no longer reaches back to it.
+    if sticky.line < first_line {
+        return None;
+    }
+    let mut offset = 0;
+    for _ in first_line..sticky.line {
+        offset += prefix[offset..].find('\n')? + 1;
+    }
+    let kept = &prefix[offset..];
+    // Starting on the cursor line itself would leave no lines above it.
+    if !kept.contains('\n') {
+        return None;
+    }
+    let mut used = 0;
+    for line in kept.split_inclusive('\n') {
+        used += counter.count(line);
+        if used > sticky.max_tokens {
+            return None;
+        }
+    }
+    let (share, of) = STICKY_MIN_SHARE;
+    (used * of >= budget * share).then_some(kept)
+}
+
 fn fit_prefix<'a>(prefix: &'a str, budget: usize, counter: &mut impl TokenCounter) -> &'a str {
     // Split points are just after each '\n'; the last piece is the partial cursor line.
     let cursor_line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
@@ -187,6 +262,33 @@ pub(crate) mod tests {
             .collect();
         assert!(starts.iter().all(|s| s % PREFIX_ANCHOR_LINES == 0), "{starts:?}");
         assert_eq!(starts.windows(2).filter(|w| w[0] != w[1]).count(), 1, "{starts:?}");
+    }
+
+    #[test]
+    fn a_sticky_start_holds_while_the_prefix_stays_between_its_share_and_its_maximum() {
+        // Lines of 2 tokens each (one word and its line break); the cursor line "z" is 1 token.
+        let lines: Vec<String> = (0..40).map(|n| format!("w{n}\n")).collect();
+        let prefix = format!("{}z", lines.concat());
+        let mut counter = WordCounter { calls: 0 };
+        let sticky = |line| Some(StickyStart { line, max_tokens: 45 });
+        // Budget 30: the plain cut keeps 14 lines (29 tokens) and anchors them at line 32.
+        let plain = cut_prefix_sticky(&prefix, 0, 30, None, &mut counter);
+        assert_eq!(plain.first_line, 32);
+        assert!(plain.text.starts_with("w32\n"));
+        // An earlier start at line 20 (41 tokens up to the cursor): under the maximum, kept.
+        let kept = cut_prefix_sticky(&prefix, 0, 30, sticky(20), &mut counter);
+        assert_eq!((kept.first_line, kept.text), (20, &prefix[prefix.find("w20").unwrap()..]));
+        // At line 10 (61 tokens): over the maximum, so the plain cut.
+        assert_eq!(cut_prefix_sticky(&prefix, 0, 30, sticky(10), &mut counter), plain);
+        // At line 31 (19 tokens): under two thirds of the budget, so the plain cut.
+        assert_eq!(cut_prefix_sticky(&prefix, 0, 30, sticky(31), &mut counter), plain);
+        // At line 30 (21 tokens, at least 20): kept, shorter than the plain cut.
+        assert_eq!(cut_prefix_sticky(&prefix, 0, 30, sticky(30), &mut counter).first_line, 30);
+        // The window starting after it (line 25 of the document is the prefix's first line).
+        let window = &prefix[prefix.find("w25").unwrap()..];
+        assert_eq!(cut_prefix_sticky(window, 25, 30, sticky(20), &mut counter).first_line, 32);
+        // The cursor line itself is never a start.
+        assert_eq!(cut_prefix_sticky("a\nb", 0, 1, sticky(1), &mut counter).text, "b");
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod context;
 pub mod hf_tokenizer;
 pub mod template;
 
-pub use budget::{Budgets, TokenCounter};
+pub use budget::{Budgets, StickyStart, TokenCounter};
 pub use context::{ContextSnippet, Stability};
 pub use template::{FimTemplate, Order, RepoLayout};
 
@@ -72,6 +72,8 @@ pub struct Prompt {
     pub context_paths: Vec<String>,
     /// Index in `pieces` of the text that ends at the cursor (the file's prefix), if any.
     pub prefix_piece: Option<usize>,
+    /// Document line the prefix starts on (the next prompt's `StickyStart`).
+    pub prefix_first_line: usize,
 }
 
 impl Prompt {
@@ -95,16 +97,24 @@ impl Prompt {
     }
 }
 
-/// Lays out `input` in `template`'s format and `order`, with prefix and suffix cut to `budgets`.
+/// Lays out `input` in `template`'s format and `order`, with prefix and suffix cut to `budgets`
+/// (the prefix from `sticky`'s line while that still serves: `budget::cut_prefix_sticky`).
 pub fn build(
     template: &FimTemplate,
     order: Order,
     input: &FimInput,
     budgets: Budgets,
+    sticky: Option<StickyStart>,
     counter: &mut impl TokenCounter,
 ) -> Prompt {
-    let prefix =
-        budget::cut_prefix(&input.prefix, input.prefix_first_line, budgets.prefix_tokens, counter);
+    let cut = budget::cut_prefix_sticky(
+        &input.prefix,
+        input.prefix_first_line,
+        budgets.prefix_tokens,
+        sticky,
+        counter,
+    );
+    let prefix = cut.text;
     let suffix = budget::cut_suffix(&input.suffix, budgets.suffix_tokens, counter);
     // Without a repository name there is no workspace, so no other file may be shown.
     let context_files = match &input.repo_name {
@@ -195,6 +205,7 @@ pub fn build(
         suffix_chars: suffix.chars().count(),
         context_paths: context_files.into_iter().map(|f| f.path).collect(),
         prefix_piece,
+        prefix_first_line: cut.first_line,
     }
 }
 
@@ -222,7 +233,7 @@ mod tests {
     fn render(name: &str, repo: Option<&str>) -> String {
         let template = template::by_name(name).expect("row");
         let budgets = Budgets::default();
-        build(template, template.order, &input(repo), budgets, &mut WordCounter { calls: 0 })
+        build(template, template.order, &input(repo), budgets, None, &mut WordCounter { calls: 0 })
             .render()
     }
 
@@ -259,10 +270,11 @@ mod tests {
         lone.repo_header = RepoHeader::WithContext;
         let budgets = Budgets::default();
         let with_context =
-            build(template, template.order, &lone, budgets, &mut WordCounter { calls: 0 });
+            build(template, template.order, &lone, budgets, None, &mut WordCounter { calls: 0 });
         assert!(with_context.render().starts_with("<|repo_name|>proj\n<|file_sep|>util.py"));
         lone.context.clear();
-        let alone = build(template, template.order, &lone, budgets, &mut WordCounter { calls: 0 });
+        let alone =
+            build(template, template.order, &lone, budgets, None, &mut WordCounter { calls: 0 });
         assert_eq!(
             alone.render(),
             "<|fim_prefix|>def fib(n):\n    return <|fim_suffix|>\n\nprint(fib(3))\n<|fim_middle|>"
@@ -292,6 +304,7 @@ mod tests {
             template.order,
             &hostile,
             Budgets::default(),
+            None,
             &mut WordCounter { calls: 0 },
         );
         let specials: Vec<_> =
@@ -306,7 +319,8 @@ mod tests {
         long.prefix = "a\nb\nc\nd\ncursor ".into();
         long.suffix = "end\ne\nf\n".into();
         let budgets = Budgets { prefix_tokens: 5, suffix_tokens: 4, repo_context_tokens: 0 };
-        let prompt = build(template, template.order, &long, budgets, &mut WordCounter { calls: 0 });
+        let prompt =
+            build(template, template.order, &long, budgets, None, &mut WordCounter { calls: 0 });
         assert_eq!(
             prompt.render(),
             "<|fim_prefix|>c\nd\ncursor <|fim_suffix|>end\ne\n<|fim_middle|>"
@@ -322,6 +336,7 @@ mod tests {
             Order::SuffixPrefixMiddle,
             &input(Some("proj")),
             budgets,
+            None,
             &mut WordCounter { calls: 0 },
         );
         assert_eq!(
@@ -342,6 +357,7 @@ mod tests {
                     order,
                     &input(Some("p")),
                     budgets,
+                    None,
                     &mut WordCounter { calls: 0 },
                 );
                 let text = prompt.prefix_text_mut().expect("a prefix piece");

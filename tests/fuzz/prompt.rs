@@ -8,11 +8,12 @@
 //! the other files shown fit theirs, come only with a repository, and hold only lines of the
 //! snippets given for them.
 
-use infill::prompt::budget::{cut_prefix, cut_suffix};
+use infill::prompt::budget::{cut_prefix_sticky, cut_suffix};
 use infill::prompt::context::fit;
 use infill::prompt::template::TEMPLATES;
 use infill::prompt::{
-    Budgets, ContextSnippet, FimInput, Order, Piece, RepoHeader, Stability, TokenCounter, build,
+    Budgets, ContextSnippet, FimInput, Order, Piece, RepoHeader, Stability, StickyStart,
+    TokenCounter, build,
 };
 use proptest::prelude::*;
 
@@ -103,6 +104,8 @@ struct Case {
     order: Order,
     input: FimInput,
     budgets: Budgets,
+    /// An earlier prompt's prefix start for the same document.
+    sticky: Option<StickyStart>,
 }
 
 fn case_strategy() -> impl Strategy<Value = Case> {
@@ -121,6 +124,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
             0usize..100,
         ),
         (0usize..60, 0usize..40, 0usize..80),
+        prop::option::of((0usize..140, 0usize..120)),
     )
         .prop_map(
             |(
@@ -128,6 +132,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                 (order, repo_header),
                 (path, repo_name, prefix, suffix, context, first),
                 budgets,
+                sticky,
             )| Case {
                 template,
                 order,
@@ -145,6 +150,7 @@ fn case_strategy() -> impl Strategy<Value = Case> {
                     suffix_tokens: budgets.1,
                     repo_context_tokens: budgets.2,
                 },
+                sticky: sticky.map(|(line, max_tokens)| StickyStart { line, max_tokens }),
             },
         )
 }
@@ -167,7 +173,7 @@ fn specials(pieces: &[Piece]) -> Vec<&'static str> {
 fn check(case: &Case) -> Result<(), TestCaseError> {
     let template = &TEMPLATES[case.template];
     let input = &case.input;
-    let prompt = build(template, case.order, input, case.budgets, &mut Counter);
+    let prompt = build(template, case.order, input, case.budgets, case.sticky, &mut Counter);
 
     // Special pieces: only the template's own, and the same as for the text made harmless.
     let own: Vec<&str> = [template.prefix, template.suffix, template.middle]
@@ -191,8 +197,8 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     // Defusing may change counts, and so what fits; compare with nothing cut instead.
     let unlimited =
         Budgets { prefix_tokens: 1 << 20, suffix_tokens: 1 << 20, repo_context_tokens: 1 << 20 };
-    let a = build(template, case.order, input, unlimited, &mut Counter);
-    let b = build(template, case.order, &harmless, unlimited, &mut Counter);
+    let a = build(template, case.order, input, unlimited, None, &mut Counter);
+    let b = build(template, case.order, &harmless, unlimited, None, &mut Counter);
     ensure(specials(&a.pieces) == specials(&b.pieces), || {
         format!(
             "file text changed the special pieces: {:?} vs {:?}",
@@ -204,20 +210,29 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         "an empty text piece".into()
     })?;
 
-    // Budgets.
-    let prefix = cut_prefix(
+    // Budgets: the prefix's, or up to the sticky start's maximum when it starts there.
+    let cut = cut_prefix_sticky(
         &input.prefix,
         input.prefix_first_line,
         case.budgets.prefix_tokens,
+        case.sticky,
         &mut Counter,
     );
+    let prefix = cut.text;
     ensure(input.prefix.ends_with(prefix), || "the kept prefix is not the prefix's end".into())?;
-    ensure(Counter.count(prefix) <= case.budgets.prefix_tokens, || {
-        format!(
-            "prefix {prefix:?} is {} tokens, over {}",
-            Counter.count(prefix),
-            case.budgets.prefix_tokens
-        )
+    let dropped = &input.prefix[..input.prefix.len() - prefix.len()];
+    ensure(cut.first_line == input.prefix_first_line + dropped.matches('\n').count(), || {
+        format!("first line {} for {} lines dropped", cut.first_line, dropped.matches('\n').count())
+    })?;
+    ensure(prompt.prefix_first_line == cut.first_line, || "prefix_first_line".into())?;
+    let limit = match case.sticky {
+        Some(sticky) if sticky.line == cut.first_line => {
+            sticky.max_tokens.max(case.budgets.prefix_tokens)
+        }
+        _ => case.budgets.prefix_tokens,
+    };
+    ensure(Counter.count(prefix) <= limit, || {
+        format!("prefix {prefix:?} is {} tokens, over {limit}", Counter.count(prefix))
     })?;
     let suffix = cut_suffix(&input.suffix, case.budgets.suffix_tokens, &mut Counter);
     ensure(input.suffix.starts_with(suffix), || {
@@ -297,6 +312,7 @@ fn case_from_json(value: &serde_json::Value) -> Case {
             prefix_first_line: number("firstLine"),
             repo_header: RepoHeader::default(),
         },
+        sticky: None,
         budgets: Budgets {
             prefix_tokens: number("prefixTokens"),
             suffix_tokens: number("suffixTokens"),

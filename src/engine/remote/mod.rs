@@ -388,7 +388,8 @@ impl Remote<'_> {
         let template = probe.template;
         let order = job.params.order.unwrap_or(template.order);
         let mut counter = self.counts.counter(&self.http, probe.tokenize.as_deref());
-        let prompt = prompt::build(template, order, &job.input, job.params.budgets, &mut counter);
+        let prompt =
+            prompt::build(template, order, &job.input, job.params.budgets, None, &mut counter);
         let request = Request {
             max_tokens: job.params.max_tokens,
             single_line: job.params.single_line,

@@ -1,0 +1,73 @@
+//! Where each document's last prompt started its prefix, so that the next prompt for that
+//! document can start there too (`prompt::StickyStart`). The KV cache then keeps the prompt's
+//! front up to the old cursor when the cursor jumps within the file or the user types on for
+//! many lines, where the plain cut would move the start and make everything after it new.
+
+use std::collections::HashMap;
+
+use crate::prompt::{Budgets, StickyStart};
+
+/// Context-window tokens no budget covers: special tokens, the file's path, the repository
+/// name and the other files' paths.
+const UNBUDGETED_TOKENS: usize = 256;
+
+/// Documents remembered at most; past that the memory starts over (a start is only a hint).
+const MAX_DOCUMENTS: usize = 256;
+
+#[derive(Debug, Default)]
+pub(super) struct PrefixStarts {
+    lines: HashMap<String, usize>,
+}
+
+impl PrefixStarts {
+    /// The start to keep for a prompt of `path`, if one is remembered: its prefix may grow past
+    /// its budget by half the budget, as far as a context window of `n_ctx` tokens has room
+    /// beside the other budgets and `max_tokens` of answer.
+    pub(super) fn sticky(
+        &self,
+        path: &str,
+        budgets: Budgets,
+        max_tokens: usize,
+        n_ctx: usize,
+    ) -> Option<StickyStart> {
+        let line = *self.lines.get(path)?;
+        let others = budgets.suffix_tokens
+            + budgets.repo_context_tokens
+            + max_tokens
+            + UNBUDGETED_TOKENS
+            + budgets.prefix_tokens;
+        let room = n_ctx.saturating_sub(others).min(budgets.prefix_tokens / 2);
+        Some(StickyStart { line, max_tokens: budgets.prefix_tokens + room })
+    }
+
+    pub(super) fn remember(&mut self, path: &str, line: usize) {
+        if self.lines.len() >= MAX_DOCUMENTS && !self.lines.contains_key(path) {
+            self.lines.clear();
+        }
+        self.lines.insert(path.to_string(), line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_may_grow_by_half_its_budget_where_the_window_has_room() {
+        let mut starts = PrefixStarts::default();
+        let budgets = Budgets::default(); // 1536 prefix, 512 suffix, 1024 context
+        assert_eq!(starts.sticky("a.py", budgets, 64, 4096), None);
+        starts.remember("a.py", 96);
+        // 4096 - (512 + 1024 + 64 + 256 + 1536) = 704 tokens of room, under half the budget.
+        let sticky = starts.sticky("a.py", budgets, 64, 4096);
+        assert_eq!(sticky, Some(StickyStart { line: 96, max_tokens: 1536 + 704 }));
+        // A large window: half the budget at most.
+        let large = starts.sticky("a.py", budgets, 64, 16384).expect("remembered");
+        assert_eq!(large.max_tokens, 1536 + 768);
+        // A window with no room: the budget itself.
+        assert_eq!(starts.sticky("a.py", budgets, 64, 2048).expect("remembered").max_tokens, 1536);
+        starts.remember("a.py", 112);
+        assert_eq!(starts.sticky("a.py", budgets, 64, 4096).expect("remembered").line, 112);
+        assert_eq!(starts.sticky("b.py", budgets, 64, 4096), None);
+    }
+}
