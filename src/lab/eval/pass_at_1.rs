@@ -26,14 +26,15 @@ pub fn run_python(program: &str, limit: Duration) -> anyhow::Result<Outcome> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("candidate.py");
     std::fs::write(&file, program)?;
-    let mut child = Command::new("python3")
+    let mut command = Command::new("python3");
+    command
         .arg(&file)
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("cannot run python3: {e}"))?;
+        .stderr(Stdio::piped());
+    contain(&mut command, limit);
+    let mut child = command.spawn().map_err(|e| anyhow::anyhow!("cannot run python3: {e}"))?;
     let Some(status) = child.wait_timeout(limit)? else {
         let _ = child.kill();
         let _ = child.wait();
@@ -58,6 +59,27 @@ pub fn run_python(program: &str, limit: Duration) -> anyhow::Result<Outcome> {
     Ok(Outcome::Failed { stderr_tail: tail })
 }
 
+/// Makes the candidate die with `infill eval` and bounds its CPU time, so that an endless loop
+/// in model output cannot outlive a stopped or killed evaluation (it used to keep a core busy).
+#[cfg(unix)]
+fn contain(command: &mut Command, limit: Duration) {
+    use std::os::unix::process::CommandExt;
+    let seconds = limit.as_secs() + 2;
+    // SAFETY: only async-signal-safe system calls run between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            #[cfg(target_os = "linux")]
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            let cpu = libc::rlimit { rlim_cur: seconds, rlim_max: seconds };
+            libc::setrlimit(libc::RLIMIT_CPU, &cpu);
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(unix))]
+fn contain(_command: &mut Command, _limit: Duration) {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +102,19 @@ mod tests {
             }
             other => panic!("expected a failure, got {other:?}"),
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_candidate_dies_with_the_evaluation_and_has_a_cpu_limit() {
+        // The candidate checks on itself: PR_GET_PDEATHSIG is 2, SIGKILL 9.
+        let program = "import ctypes, resource\n\
+            libc = ctypes.CDLL(None)\n\
+            signal = ctypes.c_int()\n\
+            assert libc.prctl(2, ctypes.byref(signal)) == 0\n\
+            assert signal.value == 9, signal.value\n\
+            assert resource.getrlimit(resource.RLIMIT_CPU) == (12, 12)\n";
+        assert_eq!(run_python(program, Duration::from_secs(10)).unwrap(), Outcome::Passed);
     }
 
     #[test]
