@@ -320,3 +320,40 @@ fn a_cancel_closes_a_streamed_answer_over_tls() {
     assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)");
     assert!(session.client.shutdown().success());
 }
+
+/// A jump 16 lines down the file keeps the first prompt's prefix start (so the server's prompt
+/// cache keeps its front), unless `keepPromptFront` is off.
+#[test]
+fn a_remote_prompt_keeps_its_prefix_start_on_a_jump_within_the_file() {
+    // Five bytes a line: the fake server's tokens are bytes.
+    let text: String = (0..140).map(|i| format!("v{i:03}\n")).collect();
+    let prompts = |keep: bool| -> (String, String) {
+        let server = FakeServer::on_free_port();
+        let root = TempDir::new("remoteproj");
+        std::fs::write(root.path().join("sums.py"), &text).unwrap();
+        let uri = root.uri("sums.py");
+        let mut client = LspClient::start(&[]);
+        let options = json!({"engine": llama_server(&server.url(), 30_000), "trace": true,
+                             "debounceMs": 0, "prefetch": false, "warmUp": false,
+                             "prefixTokens": 160, "suffixTokens": 16, "repoContext": false,
+                             "keepPromptFront": keep});
+        client.initialize(root.path(), options, &["utf-16"]);
+        client.wait_notification("infill/status", |p| p["state"] == "ready");
+        client.open(&uri, "python", &text);
+        let mut prompt_at = |line: u32| {
+            client.inline_completion(&uri, line, 4);
+            let trace = client.wait_notification("infill/trace", |_| true);
+            trace["params"]["generation"]["prompt"].as_str().unwrap().to_string()
+        };
+        let prompts = (prompt_at(100), prompt_at(116));
+        assert!(client.shutdown().success());
+        prompts
+    };
+    let first_line = |prompt: &str| {
+        prompt.split("sums.py\n").nth(1).unwrap().lines().next().map(str::to_string).unwrap()
+    };
+    let (before, after) = prompts(true);
+    assert_eq!(first_line(&after), first_line(&before), "{after}");
+    let (before, after) = prompts(false);
+    assert_ne!(first_line(&after), first_line(&before), "{after}");
+}

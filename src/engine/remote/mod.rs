@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::prefix_starts::PrefixStarts;
 use super::stats::{EngineStats, Outcome};
 use super::worker::panic_message;
 use super::{
@@ -249,6 +250,7 @@ pub(super) fn run(
         engine,
         http,
         counts: tokens::Counts::default(),
+        prefix_starts: PrefixStarts::default(),
         connected: None,
         last_error: String::new(),
         backoff: Backoff { next_try: None, delay: FIRST_RETRY },
@@ -290,6 +292,9 @@ struct Remote<'a> {
     engine: &'a EngineConfig,
     http: Http,
     counts: tokens::Counts,
+    /// Where each document's last prompt started its prefix: the server's prompt cache keeps a
+    /// common front as the local KV cache does.
+    prefix_starts: PrefixStarts,
     connected: Option<Probe>,
     last_error: String,
     backoff: Backoff,
@@ -388,8 +393,15 @@ impl Remote<'_> {
         let template = probe.template;
         let order = job.params.order.unwrap_or(template.order);
         let mut counter = self.counts.counter(&self.http, probe.tokenize.as_deref());
-        let prompt =
-            prompt::build(template, order, &job.input, job.params.budgets, None, &mut counter);
+        let (budgets, path) = (job.params.budgets, &job.input.path);
+        let context_size = probe.context_size.unwrap_or(self.engine.context_size as usize);
+        let sticky = job
+            .params
+            .sticky_prefix
+            .then(|| self.prefix_starts.sticky(path, budgets, job.params.max_tokens, context_size))
+            .flatten();
+        let prompt = prompt::build(template, order, &job.input, budgets, sticky, &mut counter);
+        self.prefix_starts.remember(path, prompt.prefix_first_line);
         let request = Request {
             max_tokens: job.params.max_tokens,
             single_line: job.params.single_line,
@@ -427,7 +439,6 @@ impl Remote<'_> {
                 (path, body, count)
             }
         };
-        let context_size = probe.context_size.unwrap_or(self.engine.context_size as usize);
         if prompt_tokens == 0 || prompt_tokens.saturating_add(job.params.max_tokens) > context_size
         {
             return Err(EngineError::PromptTooLong {
