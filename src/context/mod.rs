@@ -48,6 +48,9 @@ const STICKY_LINES: usize = 12;
 /// chars each): a strong snippet counts as held by an earlier choice only within this part.
 const PROMPT_SHARE_CHARS: usize = 4096;
 
+/// The index generation a choice made while the workspace walk runs is recorded with.
+const WALKING: u64 = u64::MAX;
+
 /// How many places per document keep their choice: coming back to one of them (from another
 /// function) finds the prompt's front as it was, and the engine's saved place behind it.
 const CHOICES_PER_DOCUMENT: usize = 4;
@@ -312,7 +315,10 @@ impl RepoContext {
         let recent =
             self.recent.lock().map(|r| r.for_cursor_in(document.uri.as_ref())).unwrap_or_default();
         let Ok(index) = self.index.read() else { return Gathered::default() };
-        let generation = index.generation();
+        // While the walk runs, files arrive by the hundred: comparing their generations would
+        // make every keystroke choose again and evaluate the whole prompt. A choice made during
+        // the walk holds until it ends.
+        let generation = if self.status().indexing { WALKING } else { index.generation() };
         if let Some(snippets) = self.still_chosen(&document.uri, line, generation, &recent) {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             return Gathered { snippets, ms, figures: rank::RankFigures::default() };
@@ -708,6 +714,26 @@ def report(shapes):
         let document = off.documents.snapshot(&uri_of(&off.root.join("app/main.py"))).unwrap();
         let at_b = document.rope.line_to_char(b_line + 1) - 1;
         assert_eq!(off.context.gather(&document, at_b, false).snippets, fresh_b.snippets);
+    }
+
+    #[test]
+    fn a_choice_made_while_the_walk_runs_holds_until_it_ends() {
+        let f = fixture(&[]);
+        f.context.status.send_modify(|s| s.indexing = true);
+        let during = gather_at(&f, "app/main.py", MAIN, 6);
+        // A file the walk finds now, which ranks for this cursor.
+        let extra = f.root.join("app/extra.py");
+        let text = "def report_total(shapes):\n    total = 0\n    for shape in shapes:\n        radius = shape.radius\n        total += radius\n";
+        write(&f.root, "app/extra.py", text);
+        f.context.document_opened(&uri_of(&extra), text);
+        let document = f.documents.snapshot(&uri_of(&f.root.join("app/main.py"))).unwrap();
+        let at = document.rope.line_to_char(7) - 1;
+        assert_eq!(f.context.gather(&document, at, true).snippets, during.snippets);
+
+        f.context.publish(false, None);
+        let after = f.context.gather(&document, at, true).snippets;
+        assert_ne!(after, during.snippets, "chosen again once the walk ended");
+        assert!(after.iter().any(|s| s.path == "app/extra.py"), "{after:?}");
     }
 
     #[test]
