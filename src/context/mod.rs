@@ -94,8 +94,8 @@ pub struct RepoContext {
     documents: Arc<DocumentStore>,
     /// Open documents changed since they were last indexed.
     dirty: Mutex<HashSet<Uri>>,
-    /// The contexts last chosen per document, least recently used first, at most `CHOICES_PER_DOCUMENT`
-    /// places at least `STICKY_LINES` apart.
+    /// The contexts last chosen per document, least recently used first, at most
+    /// `CHOICES_PER_DOCUMENT` places at least `STICKY_LINES` apart.
     chosen: Mutex<HashMap<Uri, Vec<Chosen>>>,
     status: watch::Sender<IndexStatus>,
     stop: Arc<AtomicBool>,
