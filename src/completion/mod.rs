@@ -146,7 +146,8 @@ impl Pipeline {
             {
                 // Bounded CPU work (`context::GATHER_BUDGET`), kept off the async workers.
                 let (context, document) = (Arc::clone(context), document.clone());
-                let keep_front = self.settings.keep_prompt_front;
+                let keep_front =
+                    self.settings.keep_prompt_front.then_some(self.settings.repo_context_tokens);
                 tokio::task::spawn_blocking(move || {
                     context.gather(&document, cursor_char, keep_front)
                 })

@@ -65,7 +65,7 @@ fn check_fixture(language: &str) {
     let document = documents.snapshot(&uri).unwrap();
     let cursor_char =
         document.rope.line_to_char(line) + text.lines().nth(line).unwrap().chars().count();
-    let gathered = context.gather(&document, cursor_char, true);
+    let gathered = context.gather(&document, cursor_char, Some(1024));
 
     // Among the best three (a header or the class around the definition may come first), and
     // as a signature (a few lines, found through the definitions), not a similar window.

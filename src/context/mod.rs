@@ -44,9 +44,10 @@ pub const GATHER_BUDGET: Duration = Duration::from_millis(20);
 /// again, so while the user types on in the same place, the choice stays.
 const STICKY_LINES: usize = 12;
 
-/// About how much of a ranked list reaches the prompt (the context budget's 1,024 tokens at ~4
-/// chars each): a strong snippet counts as held by an earlier choice only within this part.
-const PROMPT_SHARE_CHARS: usize = 4096;
+/// Chars per token of code, roughly: what share of a ranked list reaches the prompt is judged
+/// by the context budget in tokens times this (a strong snippet counts as held by an earlier
+/// choice only within that share).
+const CHARS_PER_TOKEN: usize = 4;
 
 /// The index generation a choice made while the workspace walk runs is recorded with.
 const WALKING: u64 = u64::MAX;
@@ -294,14 +295,14 @@ impl RepoContext {
     }
 
     /// Context snippets for a cursor at `cursor_char` in `document`, best first. Synchronous and
-    /// bounded by `GATHER_BUDGET`; run it off the async workers. `keep_front`: a jump to a new
-    /// place keeps the document's last choice while it holds what the place clearly needs
-    /// (setting `keepPromptFront`).
+    /// bounded by `GATHER_BUDGET`; run it off the async workers. `keep_front`: the context
+    /// budget in tokens when a jump to a new place keeps the document's last choice while its
+    /// part within that budget holds what the place clearly needs (setting `keepPromptFront`).
     pub fn gather(
         &self,
         document: &DocumentSnapshot,
         cursor_char: usize,
-        keep_front: bool,
+        keep_front: Option<usize>,
     ) -> Gathered {
         let started = Instant::now();
         let deadline = started + GATHER_BUDGET;
@@ -338,9 +339,9 @@ impl RepoContext {
         // clearly needs, so the prompt's front (and the KV cache behind it) stays too, and only
         // weaker snippets (similar windows, recent regions) differ from a fresh choice.
         let needed = &snippets[..figures.strong];
-        let latest = keep_front
-            .then(|| self.latest_holding(&document.uri, generation, &recent, needed))
-            .flatten();
+        let latest = keep_front.and_then(|tokens| {
+            self.latest_holding(&document.uri, generation, &recent, needed, tokens)
+        });
         if let Some(latest) = latest {
             snippets = latest;
         }
@@ -381,22 +382,24 @@ impl RepoContext {
     }
 
     /// The snippets of the context last chosen for `uri`, if it was chosen from the same index
-    /// and recent regions and its part that reaches the prompt holds each of `needed` that
-    /// reaches the prompt.
+    /// and recent regions and its part that reaches a prompt with `budget` context tokens holds
+    /// each of `needed` that would reach it.
     fn latest_holding(
         &self,
         uri: &Uri,
         index_generation: u64,
         recent: &[recent::RecentChunk],
         needed: &[ContextSnippet],
+        budget: usize,
     ) -> Option<Vec<ContextSnippet>> {
         let chosen = self.chosen.lock().ok()?;
         let latest = chosen
             .get(uri)?
             .last()
             .filter(|c| c.index_generation == index_generation && c.recent == recent)?;
-        let held = prompt_share(&latest.snippets);
-        prompt_share(needed)
+        let chars = budget.saturating_mul(CHARS_PER_TOKEN);
+        let held = prompt_share(&latest.snippets, chars);
+        prompt_share(needed, chars)
             .iter()
             .all(|snippet| held.contains(snippet))
             .then(|| latest.snippets.clone())
@@ -437,14 +440,14 @@ impl RepoContext {
     }
 }
 
-/// The leading snippets of a ranked list that are likely to fit the prompt's context budget.
-fn prompt_share(snippets: &[ContextSnippet]) -> &[ContextSnippet] {
+/// The leading snippets of a ranked list that are likely to fit `chars` of context.
+fn prompt_share(snippets: &[ContextSnippet], chars_budget: usize) -> &[ContextSnippet] {
     let mut chars = 0;
     let fitting = snippets
         .iter()
         .take_while(|snippet| {
             chars += snippet.lines.iter().map(|(_, line)| line.len() + 1).sum::<usize>();
-            chars <= PROMPT_SHARE_CHARS
+            chars <= chars_budget
         })
         .count();
     &snippets[..fitting]
@@ -465,6 +468,9 @@ mod tests {
     use super::*;
     use crate::prompt::hf_tokenizer::HfTokenCounter;
     use crate::prompt::{self, Budgets, FimInput, TokenCounter, template};
+
+    /// `gather`'s `keep_front` as the default settings give it.
+    const KEEP_FRONT: Option<usize> = Some(1024);
 
     /// A small project: the hole in `app/main.py` calls a function defined in `app/geometry.py`;
     /// `app/noise.py` shares words with the cursor's code but defines nothing it uses.
@@ -533,7 +539,7 @@ def report(shapes):
         f.context.document_opened(&uri, text);
         let document = f.documents.snapshot(&uri).unwrap();
         let cursor_char = document.rope.line_to_char(line + 1) - 1;
-        f.context.gather(&document, cursor_char, true)
+        f.context.gather(&document, cursor_char, KEEP_FRONT)
     }
 
     #[test]
@@ -646,13 +652,13 @@ def report(shapes):
         f.context.document_changed(&main_uri, Some(0));
         let document = f.documents.snapshot(&main_uri).unwrap();
         let at = document.rope.line_to_char(8) - 1;
-        assert_eq!(f.context.gather(&document, at, true).snippets, first.snippets);
+        assert_eq!(f.context.gather(&document, at, KEEP_FRONT).snippets, first.snippets);
 
         // A change elsewhere in the workspace: chosen again.
         let noise = f.root.join("app/noise.py");
         std::fs::write(&noise, "def unrelated(shapes):\n    return len(shapes)\n").unwrap();
         f.context.files_changed(&[FileEvent::new(uri_of(&noise), FileChangeType::Changed)]);
-        let after = f.context.gather(&document, at, true);
+        let after = f.context.gather(&document, at, KEEP_FRONT);
         assert_ne!(after.snippets, first.snippets);
         assert!(after.snippets.iter().any(|s| s.text().contains("return len(shapes)")));
     }
@@ -669,7 +675,7 @@ def report(shapes):
         let at_a = gather_at(&f, "app/main.py", &text, 6);
         let document = f.documents.snapshot(&uri).unwrap();
         // Chosen at B (more than `STICKY_LINES` away), which used to replace A's choice.
-        f.context.gather(&document, document.rope.line_to_char(b_line + 1) - 1, true);
+        f.context.gather(&document, document.rope.line_to_char(b_line + 1) - 1, KEEP_FRONT);
 
         // Back at A, typing there: A's choice, though a fresh one would differ now.
         let typed = text.replace("        total += \n", "        total += unrelated(shapes)\n\n");
@@ -678,7 +684,7 @@ def report(shapes):
         f.documents.apply_changes(&uri, 2, &[Whole::new(typed).into()]).unwrap();
         f.context.document_changed(&uri, Some(0));
         let document = f.documents.snapshot(&uri).unwrap();
-        let back = f.context.gather(&document, document.rope.line_to_char(8) - 1, true);
+        let back = f.context.gather(&document, document.rope.line_to_char(8) - 1, KEEP_FRONT);
         assert_eq!(back.snippets, at_a.snippets);
     }
 
@@ -703,17 +709,17 @@ def report(shapes):
         let document = f.documents.snapshot(&uri_of(&f.root.join("app/main.py"))).unwrap();
         let at = |line: usize| document.rope.line_to_char(line + 1) - 1;
         // B: A's choice holds all B clearly needs (the imported `circle_area`), so it stays.
-        assert_eq!(f.context.gather(&document, at(b_line), true).snippets, at_a.snippets);
+        assert_eq!(f.context.gather(&document, at(b_line), KEEP_FRONT).snippets, at_a.snippets);
         // C needs `unrelated`'s signature, which A's choice lacks: chosen afresh.
         assert_ne!(fresh_c.snippets, at_a.snippets);
-        assert_eq!(f.context.gather(&document, at(c_line), true).snippets, fresh_c.snippets);
+        assert_eq!(f.context.gather(&document, at(c_line), KEEP_FRONT).snippets, fresh_c.snippets);
 
         // Switched off (`keepPromptFront: false`), B gets a choice of its own.
         let off = fixture(&[]);
         gather_at(&off, "app/main.py", &text, 6);
         let document = off.documents.snapshot(&uri_of(&off.root.join("app/main.py"))).unwrap();
         let at_b = document.rope.line_to_char(b_line + 1) - 1;
-        assert_eq!(off.context.gather(&document, at_b, false).snippets, fresh_b.snippets);
+        assert_eq!(off.context.gather(&document, at_b, None).snippets, fresh_b.snippets);
     }
 
     #[test]
@@ -728,10 +734,10 @@ def report(shapes):
         f.context.document_opened(&uri_of(&extra), text);
         let document = f.documents.snapshot(&uri_of(&f.root.join("app/main.py"))).unwrap();
         let at = document.rope.line_to_char(7) - 1;
-        assert_eq!(f.context.gather(&document, at, true).snippets, during.snippets);
+        assert_eq!(f.context.gather(&document, at, KEEP_FRONT).snippets, during.snippets);
 
         f.context.publish(false, None);
-        let after = f.context.gather(&document, at, true).snippets;
+        let after = f.context.gather(&document, at, KEEP_FRONT).snippets;
         assert_ne!(after, during.snippets, "chosen again once the walk ended");
         assert!(after.iter().any(|s| s.path == "app/extra.py"), "{after:?}");
     }

@@ -65,7 +65,9 @@ pub fn run(args: ContextBenchArgs) -> anyhow::Result<()> {
         context.document_opened(&uri, &text);
         let Some(document) = documents.snapshot(&uri) else { continue };
         let middle = document.rope.len_lines() / 2;
-        let gathered = context.gather(&document, document.rope.line_to_char(middle), true);
+        // One request per file: no earlier place to keep a choice from.
+        let cursor = document.rope.line_to_char(middle);
+        let gathered = context.gather(&document, cursor, None);
         times.push(gathered.ms);
         snippets += gathered.snippets.len();
         cut_short += usize::from(gathered.figures.cut_short);
