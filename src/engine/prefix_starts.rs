@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use crate::prompt::{Budgets, StickyStart};
+use super::Job;
+use crate::prompt::{self, Budgets, FimTemplate, Order, Prompt, StickyStart, TokenCounter};
 
 /// Context-window tokens no budget covers: special tokens, the file's path, the repository
 /// name and the other files' paths.
@@ -20,10 +21,31 @@ pub(super) struct PrefixStarts {
 }
 
 impl PrefixStarts {
+    /// `job`'s prompt (`prompt::build`) for a context window of `n_ctx` tokens: with
+    /// `sticky_prefix`, its prefix starts where the document's last one did while that start
+    /// serves; either way, where it starts is remembered for the next one.
+    pub(super) fn build_prompt(
+        &mut self,
+        template: &FimTemplate,
+        order: Order,
+        job: &Job,
+        n_ctx: usize,
+        counter: &mut impl TokenCounter,
+    ) -> Prompt {
+        let (params, path) = (&job.params, &job.input.path);
+        let sticky = params
+            .sticky_prefix
+            .then(|| self.sticky(path, params.budgets, params.max_tokens, n_ctx))
+            .flatten();
+        let prompt = prompt::build(template, order, &job.input, params.budgets, sticky, counter);
+        self.remember(path, prompt.prefix_first_line);
+        prompt
+    }
+
     /// The start to keep for a prompt of `path`, if one is remembered: its prefix may grow past
     /// its budget by half the budget, as far as a context window of `n_ctx` tokens has room
     /// beside the other budgets and `max_tokens` of answer.
-    pub(super) fn sticky(
+    fn sticky(
         &self,
         path: &str,
         budgets: Budgets,
@@ -31,16 +53,17 @@ impl PrefixStarts {
         n_ctx: usize,
     ) -> Option<StickyStart> {
         let line = *self.lines.get(path)?;
-        let others = budgets.suffix_tokens
+        // What a prompt at the plain budgets and its answer may take of the window.
+        let planned = budgets.prefix_tokens
+            + budgets.suffix_tokens
             + budgets.repo_context_tokens
             + max_tokens
-            + UNBUDGETED_TOKENS
-            + budgets.prefix_tokens;
-        let room = n_ctx.saturating_sub(others).min(budgets.prefix_tokens / 2);
+            + UNBUDGETED_TOKENS;
+        let room = n_ctx.saturating_sub(planned).min(budgets.prefix_tokens / 2);
         Some(StickyStart { line, max_tokens: budgets.prefix_tokens + room })
     }
 
-    pub(super) fn remember(&mut self, path: &str, line: usize) {
+    fn remember(&mut self, path: &str, line: usize) {
         if self.lines.len() >= MAX_DOCUMENTS && !self.lines.contains_key(path) {
             self.lines.clear();
         }

@@ -239,15 +239,8 @@ impl Worker<'_> {
         let mut counter = self.counts.counter(self.model);
         let template = self.family.template;
         let order = job.params.order.unwrap_or(template.order);
-        let (budgets, n_ctx) = (job.params.budgets, self.ctx.n_ctx() as usize);
-        let path = &job.input.path;
-        let sticky = job
-            .params
-            .sticky_prefix
-            .then(|| self.prefix_starts.sticky(path, budgets, job.params.max_tokens, n_ctx))
-            .flatten();
-        let mut prompt = prompt::build(template, order, &job.input, budgets, sticky, &mut counter);
-        self.prefix_starts.remember(path, prompt.prefix_first_line);
+        let n_ctx = self.ctx.n_ctx() as usize;
+        let mut prompt = self.prefix_starts.build_prompt(template, order, job, n_ctx, &mut counter);
         let healed = if job.params.token_healing { self.back_off(&mut prompt) } else { Vec::new() };
         let tokens = self.family.tokenize(self.model, &prompt)?;
         if tokens.is_empty() || tokens.len().saturating_add(job.params.max_tokens) > n_ctx {

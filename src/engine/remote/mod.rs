@@ -393,15 +393,9 @@ impl Remote<'_> {
         let template = probe.template;
         let order = job.params.order.unwrap_or(template.order);
         let mut counter = self.counts.counter(&self.http, probe.tokenize.as_deref());
-        let (budgets, path) = (job.params.budgets, &job.input.path);
         let context_size = probe.context_size.unwrap_or(self.engine.context_size as usize);
-        let sticky = job
-            .params
-            .sticky_prefix
-            .then(|| self.prefix_starts.sticky(path, budgets, job.params.max_tokens, context_size))
-            .flatten();
-        let prompt = prompt::build(template, order, &job.input, budgets, sticky, &mut counter);
-        self.prefix_starts.remember(path, prompt.prefix_first_line);
+        let prompt =
+            self.prefix_starts.build_prompt(template, order, job, context_size, &mut counter);
         let request = Request {
             max_tokens: job.params.max_tokens,
             single_line: job.params.single_line,
