@@ -152,6 +152,11 @@ pub struct Settings {
     /// prefix start, while the prefix stays between 2/3 of its budget and 1.5 times it), so that
     /// the KV cache keeps it and only what is new is evaluated.
     pub keep_prompt_front: bool,
+    /// While the user types at the cursor of the document's last prompt, the typed text opens
+    /// that prompt's middle instead of ending a fresh prompt's prefix: the same document for
+    /// the model, but the KV cache keeps the suffix, which a prefix–suffix–middle prompt would
+    /// evaluate again on every keystroke (up to 512 tokens, seconds on a CPU).
+    pub typed_middle: bool,
     /// Speculative decoding from the prompt (greedy decoding only): up to this many tokens that
     /// followed the last occurrence of what was just written are checked in the same decode
     /// call, and kept while they equal the model's own choice. 0 (the default) switches it off:
@@ -226,6 +231,7 @@ impl Default for Settings {
             kv_shift: false,
             saved_places_mib: 256,
             keep_prompt_front: true,
+            typed_middle: true,
             draft_tokens: 0,
             token_healing: false,
             trace: false,

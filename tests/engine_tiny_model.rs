@@ -47,6 +47,7 @@ fn params(max_tokens: usize) -> GenerationParams {
         // Off: these tests check the cache itself; `coming_back_to_a_place_restores_it` below.
         saved_places_bytes: 0,
         sticky_prefix: false,
+        typed_middle: false,
         draft_tokens: 0,
         token_healing: false,
     }
@@ -365,6 +366,33 @@ async fn a_jump_down_the_file_keeps_the_prefix_start_and_its_cache() {
         after_kept.reused_tokens > after_moved.reused_tokens + 64,
         "kept {after_kept:?}\nmoved {after_moved:?}"
     );
+}
+
+/// Typing at the last prompt's cursor continues that prompt with the typed text after its
+/// middle token: only the typed tokens are evaluated, where a fresh prompt evaluates the suffix
+/// again. Both prompts hold the same text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_at_the_cursor_keeps_the_suffix_in_the_cache() {
+    let suffix =
+        format!("\n{}", (0..40).map(|i| format!("y{i} = f(x, {i})\n")).collect::<String>());
+    let before = input("def f(x):\n    return x\n\nx = ", &suffix);
+    let typed = input("def f(x):\n    return x\n\nx = f(3", &suffix);
+    let on = GenerationParams { typed_middle: true, kv_shift: false, ..params(4) };
+    let off = GenerationParams { typed_middle: false, ..on };
+    let (continuing, fresh) = (start().await, start().await);
+    for (engine, params) in [(&continuing, on), (&fresh, off)] {
+        engine.generate(before.clone(), params, JobHandle::default()).await.unwrap();
+    }
+    let continued = continuing.generate(typed.clone(), on, JobHandle::default()).await.unwrap();
+    let rebuilt = fresh.generate(typed, off, JobHandle::default()).await.unwrap();
+
+    assert!(continued.prompt.ends_with("<fim_middle>f(3"), "{}", continued.prompt);
+    assert!(rebuilt.prompt.ends_with(&format!("x = f(3<fim_suffix>{suffix}<fim_middle>")));
+    // Only the typed text is new to the model; the fresh prompt evaluates the suffix again.
+    assert!(continued.evaluated_tokens <= 4, "{continued:?}");
+    assert!(rebuilt.evaluated_tokens > 100, "{rebuilt:?}");
+    // The same text, cut into tokens apart at the old cursor.
+    assert!(continued.prompt_tokens.abs_diff(rebuilt.prompt_tokens) <= 2);
 }
 
 /// Speculative decoding from the prompt writes exactly what one-token greedy decoding writes,

@@ -9,9 +9,9 @@ pub mod device;
 mod draft;
 mod heal;
 mod kv;
+mod last_prompts;
 pub mod model;
 mod places;
-mod prefix_starts;
 pub mod probability;
 pub mod remote;
 pub mod stats;
@@ -210,8 +210,11 @@ pub struct GenerationParams {
     /// Memory for the KV state of places the cursor left (`places`); 0 saves none.
     pub saved_places_bytes: usize,
     /// Start the prefix where the document's last prompt did, while that serves
-    /// (`prefix_starts`).
+    /// (`last_prompts`).
     pub sticky_prefix: bool,
+    /// Text typed at the cursor of the document's last prompt opens the middle of that prompt
+    /// instead of a fresh one (`prompt::typed_middle`).
+    pub typed_middle: bool,
     /// Tokens drafted per decode call from earlier text (`draft`), greedy decoding only; 0: none.
     pub draft_tokens: usize,
     /// Take the prompt's last token back and let the model write it again (`heal`).
@@ -237,6 +240,7 @@ impl GenerationParams {
             kv_shift: settings.kv_shift,
             saved_places_bytes: settings.saved_places_mib.saturating_mul(1 << 20),
             sticky_prefix: settings.keep_prompt_front,
+            typed_middle: settings.typed_middle,
             draft_tokens: settings.draft_tokens,
             token_healing: settings.token_healing,
         }

@@ -27,9 +27,9 @@ use super::device;
 use super::draft;
 use super::heal::{self, Healing, Pieces};
 use super::kv::{self, KvTokens, PROMPT_CHUNK, ReusePlan, Shift};
+use super::last_prompts::LastPrompts;
 use super::model::{self, ModelError, ModelOrigin};
 use super::places::{Places, Visit};
-use super::prefix_starts::PrefixStarts;
 use super::probability::{self, TokenLogprob};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
@@ -129,7 +129,7 @@ pub(super) fn run(
         family,
         cached: KvTokens::default(),
         places: Places::default(),
-        prefix_starts: PrefixStarts::default(),
+        last_prompts: LastPrompts::default(),
         cursor: 0,
         counts: CountCache::default(),
         pieces: OnceCell::new(),
@@ -222,8 +222,9 @@ struct Worker<'m> {
     cached: KvTokens<LlamaToken>,
     /// The KV state of places the cursor left, to restore when it comes back.
     places: Places<LlamaToken, SeqState>,
-    /// Where each document's last prompt started its prefix, kept by the next one while it can.
-    prefix_starts: PrefixStarts,
+    /// Each document's last fresh prompt: where the next one's prefix starts, and what typing at
+    /// its cursor continues.
+    last_prompts: LastPrompts,
     /// Where the cached prompt's cursor is: the end of its prefix text, in tokens.
     cursor: usize,
     counts: CountCache,
@@ -240,7 +241,7 @@ impl Worker<'_> {
         let template = self.family.template;
         let order = job.params.order.unwrap_or(template.order);
         let n_ctx = self.ctx.n_ctx() as usize;
-        let mut prompt = self.prefix_starts.build_prompt(template, order, job, n_ctx, &mut counter);
+        let mut prompt = self.last_prompts.build_prompt(template, order, job, n_ctx, &mut counter);
         let healed = if job.params.token_healing { self.back_off(&mut prompt) } else { Vec::new() };
         let tokens = self.family.tokenize(self.model, &prompt)?;
         if tokens.is_empty() || tokens.len().saturating_add(job.params.max_tokens) > n_ctx {

@@ -8,6 +8,7 @@ pub mod budget;
 pub mod context;
 pub mod hf_tokenizer;
 pub mod template;
+pub mod typed_middle;
 
 pub use budget::{Budgets, StickyStart, TokenCounter};
 pub use context::{ContextSnippet, Stability};
@@ -74,6 +75,9 @@ pub struct Prompt {
     pub prefix_piece: Option<usize>,
     /// Document line the prefix starts on (the next prompt's `StickyStart`).
     pub prefix_first_line: usize,
+    /// Chars typed since the document's last fresh prompt, put after the middle token
+    /// (`typed_middle`); 0 for a fresh prompt.
+    pub typed_middle_chars: usize,
 }
 
 impl Prompt {
@@ -206,6 +210,7 @@ pub fn build(
         context_paths: context_files.into_iter().map(|f| f.path).collect(),
         prefix_piece,
         prefix_first_line: cut.first_line,
+        typed_middle_chars: 0,
     }
 }
 

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::prefix_starts::PrefixStarts;
+use super::last_prompts::LastPrompts;
 use super::stats::{EngineStats, Outcome};
 use super::worker::panic_message;
 use super::{
@@ -250,7 +250,7 @@ pub(super) fn run(
         engine,
         http,
         counts: tokens::Counts::default(),
-        prefix_starts: PrefixStarts::default(),
+        last_prompts: LastPrompts::default(),
         connected: None,
         last_error: String::new(),
         backoff: Backoff { next_try: None, delay: FIRST_RETRY },
@@ -292,9 +292,9 @@ struct Remote<'a> {
     engine: &'a EngineConfig,
     http: Http,
     counts: tokens::Counts,
-    /// Where each document's last prompt started its prefix: the server's prompt cache keeps a
-    /// common front as the local KV cache does.
-    prefix_starts: PrefixStarts,
+    /// Each document's last fresh prompt, built on as by the local engine: the server's prompt
+    /// cache keeps a common front as the local KV cache does.
+    last_prompts: LastPrompts,
     connected: Option<Probe>,
     last_error: String,
     backoff: Backoff,
@@ -395,7 +395,7 @@ impl Remote<'_> {
         let mut counter = self.counts.counter(&self.http, probe.tokenize.as_deref());
         let context_size = probe.context_size.unwrap_or(self.engine.context_size as usize);
         let prompt =
-            self.prefix_starts.build_prompt(template, order, job, context_size, &mut counter);
+            self.last_prompts.build_prompt(template, order, job, context_size, &mut counter);
         let request = Request {
             max_tokens: job.params.max_tokens,
             single_line: job.params.single_line,

@@ -96,6 +96,12 @@ pub struct EvalArgs {
     /// came from (its front in the KV cache) must not make the answer worse.
     #[arg(long, value_name = "LINES")]
     pub arrive_from: Option<usize>,
+    /// Ask infill first after the indentation of each task's cursor line (and wait for that
+    /// answer), then type the rest of the line up to the cursor and ask there, as when a
+    /// programmer types a line: the task's request continues the first one's prompt
+    /// (`typedMiddle`). Tasks whose cursor follows only indentation ask once, as without it.
+    #[arg(long)]
+    pub type_line: bool,
 }
 
 pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
@@ -146,6 +152,7 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
             model: model.clone(),
             options,
             arrive_from: args.arrive_from,
+            type_line: args.type_line,
         })
     });
     let infill = infill.transpose()?;

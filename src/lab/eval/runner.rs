@@ -47,6 +47,9 @@ pub struct InfillRunner {
     pub options: serde_json::Map<String, Value>,
     /// Ask first at the end of the line this many lines above the cursor (`--arrive-from`).
     pub arrive_from: Option<usize>,
+    /// Ask first after the cursor line's indentation, then type the rest of the line up to the
+    /// cursor and ask there (`--type-line`).
+    pub type_line: bool,
 }
 
 impl InfillRunner {
@@ -65,7 +68,13 @@ impl InfillRunner {
         // As a user would, ask once the project is indexed (answers at once without an index).
         client.request("infill/indexStatus", serde_json::json!({"wait": true}))?;
         let uri = file_uri(&workspace.file);
-        client.open(&uri, &task.language, &format!("{}{}", task.prefix, task.suffix))?;
+        // With `type_line`, what the cursor line holds after its indentation is typed later.
+        let typed = match self.type_line {
+            true => typed_part_of_cursor_line(&task.prefix),
+            false => "",
+        };
+        let before_typing = &task.prefix[..task.prefix.len() - typed.len()];
+        client.open(&uri, &task.language, &format!("{before_typing}{}", task.suffix))?;
         let rope = Rope::from_str(&task.prefix);
         let position = char_to_position(&rope, rope.len_chars(), PositionEncoding::Utf16)?;
         if let Some(lines) = self.arrive_from {
@@ -73,14 +82,21 @@ impl InfillRunner {
             let line = (position.line as usize).saturating_sub(lines.max(1));
             let end = rope.line_to_char(line + 1).saturating_sub(1);
             let from = char_to_position(&rope, end, PositionEncoding::Utf16)?;
-            let response = client.inline_completion(&uri, from.line, from.character)?;
-            if let Some(error) = response.get("error") {
-                bail!("inlineCompletion at the place arrived from failed: {error}");
-            }
-            // Its trace, so that the task's own is the next one.
-            let patience = std::mem::replace(&mut client.patience, TRACE_PATIENCE);
-            let _ = client.wait_notification("infill/trace", |_| true);
-            client.patience = patience;
+            ask_and_wait(&mut client, &uri, from, "the place arrived from")?;
+        }
+        if !typed.is_empty() {
+            let typing_from = Rope::from_str(before_typing);
+            let from =
+                char_to_position(&typing_from, typing_from.len_chars(), PositionEncoding::Utf16)?;
+            ask_and_wait(&mut client, &uri, from, "the start of the typed line")?;
+            let at = serde_json::json!({"line": from.line, "character": from.character});
+            client.notify(
+                "textDocument/didChange",
+                serde_json::json!({
+                    "textDocument": {"uri": uri, "version": 2},
+                    "contentChanges": [{"range": {"start": at, "end": at}, "text": typed}],
+                }),
+            )?;
         }
 
         let started = Instant::now();
@@ -115,6 +131,31 @@ impl InfillRunner {
         client.shutdown()?;
         Ok(answer)
     }
+}
+
+/// Asks for a completion at `at` and waits for its answer and its trace, so that the next
+/// request's trace is the next one.
+fn ask_and_wait(
+    client: &mut LspClient,
+    uri: &str,
+    at: tower_lsp_server::gen_lsp_types::Position,
+    place: &str,
+) -> anyhow::Result<()> {
+    let response = client.inline_completion(uri, at.line, at.character)?;
+    if let Some(error) = response.get("error") {
+        bail!("inlineCompletion at {place} failed: {error}");
+    }
+    let patience = std::mem::replace(&mut client.patience, TRACE_PATIENCE);
+    let _ = client.wait_notification("infill/trace", |_| true);
+    client.patience = patience;
+    Ok(())
+}
+
+/// What the cursor line of `prefix` holds after its indentation: the text a programmer types
+/// there after Enter.
+fn typed_part_of_cursor_line(prefix: &str) -> &str {
+    let line = &prefix[prefix.rfind('\n').map_or(0, |i| i + 1)..];
+    line.trim_start_matches([' ', '\t'])
 }
 
 /// How a baseline asks llama-server's `/infill`.

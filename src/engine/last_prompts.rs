@@ -1,29 +1,34 @@
-//! Where each document's last prompt started its prefix, so that the next prompt for that
-//! document can start there too (`prompt::StickyStart`). The KV cache then keeps the prompt's
-//! front up to the old cursor when the cursor jumps within the file or the user types on for
-//! many lines, where the plain cut would move the start and make everything after it new.
+//! Each document's last fresh prompt, which the next prompt for that document builds on:
+//! - its prefix starts where the last one did (`prompt::StickyStart`), so the KV cache keeps the
+//!   prompt's front up to the old cursor when the cursor jumps within the file or the user types
+//!   on for many lines, where the plain cut would move the start and make everything after it
+//!   new;
+//! - while the user only types at its cursor, the prompt is the last one with the typed text
+//!   opening the middle (`prompt::typed_middle`), so the suffix is not evaluated again.
 
 use std::collections::HashMap;
 
 use super::Job;
+use crate::prompt::typed_middle;
 use crate::prompt::{self, Budgets, FimTemplate, Order, Prompt, StickyStart, TokenCounter};
 
 /// Context-window tokens no budget covers: special tokens, the file's path, the repository
 /// name and the other files' paths.
 const UNBUDGETED_TOKENS: usize = 256;
 
-/// Documents remembered at most; past that the memory starts over (a start is only a hint).
+/// Documents remembered at most; past that the memory starts over (a prompt is only a hint).
 const MAX_DOCUMENTS: usize = 256;
 
 #[derive(Debug, Default)]
-pub(super) struct PrefixStarts {
-    lines: HashMap<String, usize>,
+pub(super) struct LastPrompts {
+    fresh: HashMap<String, Prompt>,
 }
 
-impl PrefixStarts {
+impl LastPrompts {
     /// `job`'s prompt (`prompt::build`) for a context window of `n_ctx` tokens: with
     /// `sticky_prefix`, its prefix starts where the document's last one did while that start
-    /// serves; either way, where it starts is remembered for the next one.
+    /// serves; with `typed_middle`, text typed at the last one's cursor continues it. A fresh
+    /// prompt is remembered for the next one.
     pub(super) fn build_prompt(
         &mut self,
         template: &FimTemplate,
@@ -38,7 +43,13 @@ impl PrefixStarts {
             .then(|| self.sticky(path, params.budgets, params.max_tokens, n_ctx))
             .flatten();
         let prompt = prompt::build(template, order, &job.input, params.budgets, sticky, counter);
-        self.remember(path, prompt.prefix_first_line);
+        if params.typed_middle
+            && let Some(last) = self.fresh.get(path)
+            && let Some(typed) = typed_middle::continue_typing(last, &prompt, order)
+        {
+            return typed;
+        }
+        self.remember(path, &prompt);
         prompt
     }
 
@@ -52,7 +63,7 @@ impl PrefixStarts {
         max_tokens: usize,
         n_ctx: usize,
     ) -> Option<StickyStart> {
-        let line = *self.lines.get(path)?;
+        let line = self.fresh.get(path)?.prefix_first_line;
         // What a prompt at the plain budgets and its answer may take of the window.
         let planned = budgets.prefix_tokens
             + budgets.suffix_tokens
@@ -63,11 +74,11 @@ impl PrefixStarts {
         Some(StickyStart { line, max_tokens: budgets.prefix_tokens + room })
     }
 
-    fn remember(&mut self, path: &str, line: usize) {
-        if self.lines.len() >= MAX_DOCUMENTS && !self.lines.contains_key(path) {
-            self.lines.clear();
+    fn remember(&mut self, path: &str, prompt: &Prompt) {
+        if self.fresh.len() >= MAX_DOCUMENTS && !self.fresh.contains_key(path) {
+            self.fresh.clear();
         }
-        self.lines.insert(path.to_string(), line);
+        self.fresh.insert(path.to_string(), prompt.clone());
     }
 }
 
@@ -75,12 +86,24 @@ impl PrefixStarts {
 mod tests {
     use super::*;
 
+    fn starting_at(line: usize) -> Prompt {
+        Prompt {
+            pieces: Vec::new(),
+            prefix_chars: 0,
+            suffix_chars: 0,
+            context_paths: Vec::new(),
+            prefix_piece: None,
+            prefix_first_line: line,
+            typed_middle_chars: 0,
+        }
+    }
+
     #[test]
     fn the_prefix_may_grow_by_half_its_budget_where_the_window_has_room() {
-        let mut starts = PrefixStarts::default();
+        let mut starts = LastPrompts::default();
         let budgets = Budgets::default(); // 1536 prefix, 512 suffix, 1024 context
         assert_eq!(starts.sticky("a.py", budgets, 64, 4096), None);
-        starts.remember("a.py", 96);
+        starts.remember("a.py", &starting_at(96));
         // 4096 - (512 + 1024 + 64 + 256 + 1536) = 704 tokens of room, under half the budget.
         let sticky = starts.sticky("a.py", budgets, 64, 4096);
         assert_eq!(sticky, Some(StickyStart { line: 96, max_tokens: 1536 + 704 }));
@@ -89,7 +112,7 @@ mod tests {
         assert_eq!(large.max_tokens, 1536 + 768);
         // A window with no room: the budget itself.
         assert_eq!(starts.sticky("a.py", budgets, 64, 2048).expect("remembered").max_tokens, 1536);
-        starts.remember("a.py", 112);
+        starts.remember("a.py", &starting_at(112));
         assert_eq!(starts.sticky("a.py", budgets, 64, 4096).expect("remembered").line, 112);
         assert_eq!(starts.sticky("b.py", budgets, 64, 4096), None);
     }
