@@ -386,7 +386,9 @@ async fn typing_at_the_cursor_keeps_the_suffix_in_the_cache() {
     let continued = continuing.generate(typed.clone(), on, JobHandle::default()).await.unwrap();
     let rebuilt = fresh.generate(typed, off, JobHandle::default()).await.unwrap();
 
-    assert!(continued.prompt.ends_with("<fim_middle>f(3"), "{}", continued.prompt);
+    // The typed text's last token is taken back and written again by the model (healed).
+    let typed_prompt = format!("{}{}", continued.prompt, continued.healed);
+    assert!(typed_prompt.ends_with("<fim_middle>f(3"), "{typed_prompt}");
     assert!(rebuilt.prompt.ends_with(&format!("x = f(3<fim_suffix>{suffix}<fim_middle>")));
     // Only the typed text is new to the model; the fresh prompt evaluates the suffix again.
     assert!(continued.evaluated_tokens <= 4, "{continued:?}");

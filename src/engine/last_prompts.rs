@@ -27,14 +27,21 @@ pub(super) struct LastPrompts {
 impl LastPrompts {
     /// `job`'s prompt (`prompt::build`) for a context window of `n_ctx` tokens: with
     /// `sticky_prefix`, its prefix starts where the document's last one did while that start
-    /// serves; with `typed_middle`, text typed at the last one's cursor continues it. A fresh
-    /// prompt is remembered for the next one.
+    /// serves; with `typed_middle`, where the engine `heals` (see below), text typed at the last
+    /// one's cursor continues it. A fresh prompt is remembered for the next one.
+    ///
+    /// A typed middle needs token healing: FIM training cuts the prefix at any character, but
+    /// a middle is tokenized whole, so one that ends in a lone space or half a word is new to
+    /// the model (after a typed `impl ` it wrote ` DecodeConfig`, a second space). An engine
+    /// that cannot take the last token back and constrain the first generated ones (a remote
+    /// server) gets fresh prompts only.
     pub(super) fn build_prompt(
         &mut self,
         template: &FimTemplate,
         order: Order,
         job: &Job,
         n_ctx: usize,
+        heals: bool,
         counter: &mut impl TokenCounter,
     ) -> Prompt {
         let (params, path) = (&job.params, &job.input.path);
@@ -44,6 +51,7 @@ impl LastPrompts {
             .flatten();
         let prompt = prompt::build(template, order, &job.input, params.budgets, sticky, counter);
         if params.typed_middle
+            && heals
             && let Some(last) = self.fresh.get(path)
             && let Some(typed) = typed_middle::continue_typing(last, &prompt, order)
         {

@@ -241,8 +241,11 @@ impl Worker<'_> {
         let template = self.family.template;
         let order = job.params.order.unwrap_or(template.order);
         let n_ctx = self.ctx.n_ctx() as usize;
-        let mut prompt = self.last_prompts.build_prompt(template, order, job, n_ctx, &mut counter);
-        let healed = if job.params.token_healing { self.back_off(&mut prompt) } else { Vec::new() };
+        let mut prompt =
+            self.last_prompts.build_prompt(template, order, job, n_ctx, true, &mut counter);
+        // A typed middle is always healed (`LastPrompts::build_prompt` says why).
+        let heal = job.params.token_healing || prompt.typed_middle_chars > 0;
+        let healed = if heal { self.back_off(&mut prompt) } else { Vec::new() };
         let tokens = self.family.tokenize(self.model, &prompt)?;
         if tokens.is_empty() || tokens.len().saturating_add(job.params.max_tokens) > n_ctx {
             return Err(EngineError::PromptTooLong {

@@ -395,7 +395,7 @@ impl Remote<'_> {
         let mut counter = self.counts.counter(&self.http, probe.tokenize.as_deref());
         let context_size = probe.context_size.unwrap_or(self.engine.context_size as usize);
         let prompt =
-            self.last_prompts.build_prompt(template, order, job, context_size, &mut counter);
+            self.last_prompts.build_prompt(template, order, job, context_size, false, &mut counter);
         let request = Request {
             max_tokens: job.params.max_tokens,
             single_line: job.params.single_line,
