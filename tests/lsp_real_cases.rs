@@ -1,7 +1,8 @@
 //! The places where real files tripped suggestions up, as golden tests of the whole pipeline
 //! (LSP → cursor window → repository prompt → Qwen2.5-Coder-0.5B → post-processing → LSP) with
 //! the real model: indentation already before the cursor (spaces and tabs), a match arm, a call's
-//! remaining arguments before the closers the editor inserted, keyword arguments.
+//! remaining arguments before the closers the editor inserted, keyword arguments, the end of a
+//! function's last block.
 //!
 //! Each expected text is one the model is sure of (ARCHITECTURE.md, "Tests"): measured with
 //! `infill complete --json` on these files, every token of it was chosen with probability 0.72
@@ -97,6 +98,15 @@ const CASES: &[Case] = &[
                email, \"admin\": admin}\n\n\nalice = make_user(name=\"alice\", \
                email=\"alice@example.com\", admin=True)\nbob = make_user(name=\"bob\", ‸)\n",
         expected: Expected::StartsWith { start: "email=\"bob@example.com\"", never_ends_with: ")" },
+    },
+    // The last inner block of a function at the end of the file: the suggestion finishes the
+    // block and then the function, one level out (and stops before any code after it).
+    Case {
+        file: "primes.py",
+        language: "python",
+        text: "def count_up_to(n):\n    \"\"\"The primes below n.\"\"\"\n    primes = []\n    for \
+               i in range(2, n):\n        if all(i % p for p in primes):\n            ‸\n",
+        expected: Expected::Exactly("primes.append(i)\n    return primes"),
     },
 ];
 

@@ -91,7 +91,7 @@ pub fn apply(raw: &str, surroundings: &Surroundings, filters: &Filters) -> Strin
         text = repeated_lines::cut_at_repeat(text, line_before_cursor);
     }
     if filters.end_of_block {
-        text = end_of_block::cut(text, line_before_cursor);
+        text = end_of_block::cut(text, surroundings.prefix, surroundings.suffix);
     }
     if filters.suffix_overlap || filters.bracket_balance {
         let brackets = BracketContext::new(surroundings.prefix, surroundings.suffix);
@@ -193,7 +193,7 @@ mod tests {
             let brackets = BracketContext::new(&prefix, &suffix);
             for cut in [
                 repeated_lines::cut_at_repeat(&text, before),
-                end_of_block::cut(&text, before),
+                end_of_block::cut(&text, &prefix, &suffix),
                 suffix_overlap::trim(&text, before, &suffix, &brackets),
                 bracket_balance::cut(&text, before, &brackets),
             ] {
