@@ -47,14 +47,8 @@ pub fn cut<'a>(text: &'a str, prefix: &str, suffix: &str) -> &'a str {
     } else {
         (indent_width(line_before_cursor), 1)
     };
-    // How far a line may step out of the cursor's inner blocks (see the module comment).
-    let floor = definition_body(prefix, reference).map(|body| {
-        match next_code_indent(line_before_cursor, suffix) {
-            Some(next) => body.max(next + 1),
-            None => body,
-        }
-    });
     let mut brackets = None;
+    let mut floor = None;
     for &(start, line) in lines.iter().skip(first_checked) {
         if is_blank(line) || indent_width(line) >= reference {
             continue;
@@ -63,6 +57,12 @@ pub fn cut<'a>(text: &'a str, prefix: &str, suffix: &str) -> &'a str {
         if starts_with_own_closer(line, start, brackets) {
             continue;
         }
+        // How far a line may step out of the cursor's inner blocks (see the module comment).
+        let floor = *floor.get_or_insert_with(|| {
+            definition_body(prefix, reference).map(|body| {
+                next_code_indent(line_before_cursor, suffix).map_or(body, |next| body.max(next + 1))
+            })
+        });
         let stays_in = floor.is_some_and(|floor| indent_width(line) >= floor);
         if !stays_in || starts_with_closer(line) {
             return cut_before_line(text, start);
