@@ -28,7 +28,9 @@
 //! Tabs count to the next multiple of [`TAB_WIDTH`](super::lines::TAB_WIDTH) columns.
 
 use super::brackets::{Bracket, Role, walk};
-use super::lines::{cut_before_line, indent_width, is_blank, last_line, line_spans};
+use super::lines::{
+    cut_before_line, indent_width, is_blank, last_line, line_below, line_spans, pushed_down_line,
+};
 
 pub fn cut<'a>(text: &'a str, prefix: &str, suffix: &str) -> &'a str {
     let line_before_cursor = last_line(prefix);
@@ -94,15 +96,13 @@ fn definition_body(prefix: &str, reference: usize) -> Option<usize> {
     None
 }
 
-/// The indentation of the code that will follow the suggestion: the rest of the cursor line when
-/// only indentation is before the cursor (the suggestion goes in above it), else the suffix's
-/// next non-blank line. `None` at the end of the file.
+/// The indentation of the code that will follow the suggestion: the cursor line pushed down
+/// below it, else the suffix's next non-blank line. `None` at the end of the file.
 fn next_code_indent(line_before_cursor: &str, suffix: &str) -> Option<usize> {
-    let (rest_of_line, below) = suffix.split_once('\n').unwrap_or((suffix, ""));
-    if is_blank(line_before_cursor) && !is_blank(rest_of_line) {
-        return Some(indent_width(&format!("{line_before_cursor}{rest_of_line}")));
+    match pushed_down_line(line_before_cursor, suffix) {
+        Some(line) => Some(indent_width(&line)),
+        None => line_below(suffix).map(indent_width),
     }
-    below.split('\n').find(|line| !is_blank(line)).map(indent_width)
 }
 
 fn starts_with_closer(line: &str) -> bool {

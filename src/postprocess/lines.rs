@@ -42,6 +42,19 @@ pub fn first_line(suffix: &str) -> &str {
     suffix.lines().next().unwrap_or("")
 }
 
+/// The cursor line as it reads now, when only indentation is before the cursor and code after it:
+/// the suggestion goes in as whole lines above that code, pushing it down. `None` otherwise.
+pub fn pushed_down_line(line_before_cursor: &str, suffix: &str) -> Option<String> {
+    let rest_of_line = first_line(suffix);
+    (is_blank(line_before_cursor) && !is_blank(rest_of_line))
+        .then(|| format!("{line_before_cursor}{rest_of_line}"))
+}
+
+/// The first non-blank line after the cursor line.
+pub fn line_below(suffix: &str) -> Option<&str> {
+    suffix.lines().skip(1).find(|line| !is_blank(line))
+}
+
 /// The last line of the text before the cursor: what the suggestion's first line continues.
 pub fn last_line(prefix: &str) -> &str {
     prefix.rsplit('\n').next().unwrap_or("")

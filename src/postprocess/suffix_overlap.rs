@@ -31,7 +31,10 @@
 //!     before `");`).
 
 use super::brackets::{Bracket, BracketContext, Role, open_brackets, walk};
-use super::lines::{cut_before_line, first_line, indent_width, is_blank, last_line, line_spans};
+use super::lines::{
+    cut_before_line, first_line, indent_width, is_blank, last_line, line_below, line_spans,
+    pushed_down_line,
+};
 
 pub fn trim<'a>(
     text: &'a str,
@@ -42,8 +45,7 @@ pub fn trim<'a>(
     let rest_of_line = first_line(suffix);
     // Only indentation before the cursor and code after it: the suggestion goes in as whole
     // lines above that code, pushing the cursor line down as it reads now.
-    let pushed_down = (is_blank(line_before_cursor) && !is_blank(rest_of_line))
-        .then(|| format!("{line_before_cursor}{rest_of_line}"));
+    let pushed_down = pushed_down_line(line_before_cursor, suffix);
     let pushed_down = pushed_down.as_deref();
     let text = cut_at_next_suffix_line(text, line_before_cursor, suffix, pushed_down);
     let text = match pushed_down {
@@ -59,7 +61,7 @@ fn cut_at_next_suffix_line<'a>(
     suffix: &str,
     pushed_down: Option<&str>,
 ) -> &'a str {
-    let below = suffix.lines().skip(1).find(|line| !is_blank(line));
+    let below = line_below(suffix);
     // The first line, read with the text before the cursor, is a whole line only when nothing
     // but indentation precedes it; it then comes right before the pushed-down line, or before
     // the line below when the cursor line is blank.
