@@ -38,7 +38,7 @@ fn list() {
     println!("{:<22} {:>8}  {:<10} {:<20} where", "NAME", "SIZE", "FAMILY", "LICENCE");
     for entry in catalogue::ENTRIES {
         let file = HubFile { repo: entry.repo.into(), file: entry.file.into() };
-        let place = match hub::cached(&file) {
+        let place = match hub::cached_unchecked(&file) {
             Some(path) => format!("downloaded: {}", path.display()),
             None => format!("hf:{file}"),
         };
@@ -60,7 +60,7 @@ pub fn pull(value: &Path) -> anyhow::Result<std::path::PathBuf> {
     if let ModelRef::Path(path) = &model {
         bail!("{} is a path, not a model name: nothing to download", path.display());
     }
-    if let Some(path) = model.local() {
+    if let Some(path) = model.check_local() {
         eprintln!("infill: {} is downloaded: {}", value.display(), path.display());
         return Ok(path);
     }
@@ -86,7 +86,7 @@ fn rm(name: &str) -> anyhow::Result<()> {
         ModelRef::Path(path) => bail!("{} is a path, not a model name", path.display()),
         ModelRef::File(file) => file.clone(),
         // The cached file's name stands in for the hub's list: no network to delete.
-        ModelRef::Repo { repo, .. } => match model.local() {
+        ModelRef::Repo { repo, .. } => match model.on_disk() {
             Some(path) => HubFile {
                 repo: repo.clone(),
                 file: path.file_name().unwrap_or_default().to_string_lossy().into_owned(),

@@ -139,6 +139,52 @@ fn a_wrong_checksum_leaves_no_model_behind() {
     assert!(finished_files(&hf_home).is_empty(), "{:?}", finished_files(&hf_home));
 }
 
+/// A blob in the cache is trusted only once infill has checked it: a copy changed since its
+/// check (or never checked, as when a process stops between hf-hub's move into `blobs/` and the
+/// check) is checked before use, and a wrong one is downloaded again.
+#[test]
+fn a_cached_file_is_checked_before_its_first_use() {
+    let dir = TempDir::new("recheck");
+    let hub = FakeHub::start(REPO, FILE, model_bytes(), Mode::Normal);
+    let hf_home = dir.path().join("hf");
+    let spec = format!("hf:{REPO}/{FILE}");
+    let output = infill(&dir, &hub.endpoint, &hf_home, &["models", "pull", &spec]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let blob = std::fs::canonicalize(snapshot_path(&hf_home)).unwrap();
+    let record = dir.path().join("cache/infill/checked").join(sha256_hex(&model_bytes()));
+    assert!(record.is_file(), "the passed check is recorded");
+
+    // Not checked by this infill (its record gone): checked now, offline, and used.
+    std::fs::remove_file(&record).unwrap();
+    let output = infill(&dir, "http://127.0.0.1:9", &hf_home, &["models", "pull", &spec]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("is downloaded"), "{}", text(&output.stderr));
+    assert!(record.is_file());
+
+    // Changed since its check: offline, the wrong copy is deleted, not used.
+    let mut wrong = model_bytes();
+    let middle = wrong.len() / 2;
+    wrong[middle] ^= 0xff;
+    std::fs::write(&blob, &wrong).unwrap();
+    let output = infill(&dir, "http://127.0.0.1:9", &hf_home, &["models", "pull", &spec]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+    assert!(text(&output.stderr).contains("cannot reach the hub"), "{}", text(&output.stderr));
+    assert!(finished_files(&hf_home).is_empty(), "{:?}", finished_files(&hf_home));
+
+    // A wrong copy with the hub there: downloaded again before the completion runs.
+    std::fs::write(&blob, &wrong).unwrap();
+    std::os::unix::fs::symlink(&blob, snapshot_path(&hf_home)).unwrap();
+    let root = dir.path().join("proj");
+    std::fs::create_dir_all(&root).unwrap();
+    let file = root.join("main.py");
+    std::fs::write(&file, "def add(a, b):\n    return a + b\n").unwrap();
+    let location = format!("{}:2:5", file.display());
+    let output = infill(&dir, &hub.endpoint, &hf_home, &["--model", &spec, "complete", &location]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(std::fs::read(snapshot_path(&hf_home)).unwrap(), model_bytes());
+    assert_eq!(hub.ranges(), vec!["bytes=0-".to_string(), "bytes=0-".to_string()]);
+}
+
 #[test]
 fn refusals_unreachable_hubs_and_unwritable_caches_are_explained() {
     let dir = TempDir::new("errors");

@@ -407,8 +407,9 @@ impl Engine {
         }
     }
 
-    /// Starts the engine thread, which downloads `model` from the hub into its cache and then
-    /// loads it. The status says loading meanwhile; `download_progress` follows the bytes.
+    /// Starts the engine thread, which checks `model`'s copy in the cache or downloads it from
+    /// the hub, then loads it. The status says loading meanwhile; `download_progress` follows
+    /// the bytes.
     /// A failure is told after `context` when there is one (the zero-config default says what
     /// was tried before it).
     pub fn start_download(
@@ -423,11 +424,16 @@ impl Engine {
         let stats = Arc::new(EngineStats::default());
         let worker_stats = stats.clone();
         let spawned = std::thread::Builder::new().name("infill-engine".into()).spawn(move || {
-            let downloaded = model.hub_file().and_then(|file| {
-                let file = file.expect("a hub model");
-                tracing::info!(%file, "downloading the model");
-                crate::models::hub::download(&file, DownloadProgress::new(progress_tx))
-            });
+            // A copy in the cache that infill has not checked yet is checked here, off the
+            // async workers, and used when right; the hub is asked only otherwise.
+            let downloaded = match model.check_local() {
+                Some(path) => Ok(path),
+                None => model.hub_file().and_then(|file| {
+                    let file = file.expect("a hub model");
+                    tracing::info!(%file, "downloading the model");
+                    crate::models::hub::download(&file, DownloadProgress::new(progress_tx))
+                }),
+            };
             match downloaded {
                 Ok(path) => {
                     tracing::info!(path = %path.display(), "loading model");

@@ -5,6 +5,12 @@
 //! `blobs/<sha256>.part` and resumes from it with a ranged GET. What it lacks is added here:
 //! `$HF_TOKEN` (it only reads the token file), and a check of the finished file against the
 //! sha256 the hub names it by (the LFS `x-linked-etag`), which also catches a short file.
+//!
+//! hf-hub moves a download into `blobs/` before infill can check it, and other tools fill the
+//! same cache, so a file there is not trusted until infill has checked it once: the check is
+//! recorded (size and modification time) under `$XDG_CACHE_HOME/infill/checked/<sha256>`. A
+//! process stopped between the move and the check, or a blob changed since, is checked again
+//! before its first use.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -62,15 +68,37 @@ pub fn endpoint() -> String {
     std::env::var("HF_ENDPOINT").unwrap_or_else(|_| "https://huggingface.co".into())
 }
 
-/// The cached copy of `file`, if a finished download is there (no network).
+/// The cached copy of `file` once infill has checked it (no network, no reading of the file).
 pub fn cached(file: &HubFile) -> Option<PathBuf> {
+    cached_unchecked(file).filter(|path| is_checked(path))
+}
+
+/// The cached copy of `file`, checked or not: what is on the disk (no network).
+pub fn cached_unchecked(file: &HubFile) -> Option<PathBuf> {
     Cache::from_env().repo(Repo::model(file.repo.clone())).get(&file.file)
 }
 
+/// The cached copy at `path` after checking it against its sha256 when no earlier check is
+/// recorded: the path when it is right, `None` when there was nothing to check or the copy was
+/// wrong (then it is deleted, so a download follows). Blocking: reads the whole file.
+pub fn check_cached(file: &HubFile, path: &Path) -> Option<PathBuf> {
+    if is_checked(path) {
+        return Some(path.to_path_buf());
+    }
+    match verify(file, path) {
+        Ok(()) => Some(path.to_path_buf()),
+        Err(err) => {
+            tracing::warn!(%err, "a cached model failed its check");
+            None
+        }
+    }
+}
+
 /// Downloads `file` into the cache (resuming an interrupted download) and checks it; returns
-/// its path in the cache. Blocking: run it off async workers.
+/// its path in the cache. A copy already there is checked first and used when right.
+/// Blocking: run it off async workers.
 pub fn download(file: &HubFile, progress: impl Progress) -> Result<PathBuf, HubError> {
-    if let Some(path) = cached(file) {
+    if let Some(path) = cached_unchecked(file).and_then(|path| check_cached(file, &path)) {
         return Ok(path);
     }
     let cache = cache_dir();
@@ -151,24 +179,72 @@ fn status_code(text: &str) -> Option<u16> {
     rest.get(..3)?.parse().ok()
 }
 
-/// Checks the downloaded blob against the sha256 it is named by; a mismatch removes the blob
-/// and its snapshot link, so no wrong file stays where the model is looked for.
+/// Checks the downloaded blob against the sha256 it is named by and records the check; a
+/// mismatch removes the blob and its snapshot link, so no wrong file stays where the model is
+/// looked for.
 fn verify(file: &HubFile, pointer: &Path) -> Result<(), HubError> {
     let blob = std::fs::canonicalize(pointer)
         .map_err(|e| HubError::Other { file: file.clone(), reason: e.to_string() })?;
-    let expected = blob.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-    // A git etag (sha1, 40 digits) names a small non-LFS file: nothing to compare with.
-    if expected.len() != 64 || !expected.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let Some(expected) = lfs_sha256(&blob) else {
         return Ok(());
-    }
+    };
     let actual = sha256_of(&blob)
         .map_err(|e| HubError::Other { file: file.clone(), reason: e.to_string() })?;
     if actual.eq_ignore_ascii_case(&expected) {
+        record_checked(&blob, &expected);
         return Ok(());
     }
     let _ = std::fs::remove_file(pointer);
     let _ = std::fs::remove_file(&blob);
     Err(HubError::Checksum { file: file.clone(), expected, actual })
+}
+
+/// The sha256 a blob is named by; `None` for a git etag (sha1, 40 digits), which names a small
+/// non-LFS file: nothing to compare with.
+fn lfs_sha256(blob: &Path) -> Option<String> {
+    let name = blob.file_name()?.to_str()?;
+    (name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())).then(|| name.to_string())
+}
+
+/// Where infill records the blobs it has checked: its own cache, not the shared hub cache.
+fn checked_records() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(cache.join("infill").join("checked"))
+}
+
+/// What identifies a blob's content without reading it: its size and modification time.
+fn fingerprint(blob: &Path) -> Option<String> {
+    let metadata = std::fs::metadata(blob).ok()?;
+    let modified = metadata.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(format!("{} {}\n", metadata.len(), modified.as_nanos()))
+}
+
+/// Whether the file `pointer` leads to was checked by infill and has not changed since. Files
+/// with nothing to compare with (non-LFS) count as checked.
+pub fn is_checked(pointer: &Path) -> bool {
+    let Ok(blob) = std::fs::canonicalize(pointer) else {
+        return false;
+    };
+    let Some(sha256) = lfs_sha256(&blob) else {
+        return true;
+    };
+    let recorded = checked_records().and_then(|dir| std::fs::read_to_string(dir.join(sha256)).ok());
+    recorded.is_some() && recorded == fingerprint(&blob)
+}
+
+/// Records a passed check. A record that cannot be written only costs a check on the next use.
+fn record_checked(blob: &Path, sha256: &str) {
+    let (Some(dir), Some(fingerprint)) = (checked_records(), fingerprint(blob)) else {
+        return;
+    };
+    let written =
+        std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(dir.join(sha256), fingerprint));
+    if let Err(err) = written {
+        tracing::debug!(%err, "could not record a checked model");
+    }
 }
 
 pub fn sha256_of(path: &Path) -> std::io::Result<String> {
@@ -188,7 +264,7 @@ pub fn sha256_of(path: &Path) -> std::io::Result<String> {
 /// Removes `file` from the cache: its snapshot link and its blob. Returns the bytes freed, or
 /// `None` when it was not there.
 pub fn remove(file: &HubFile) -> std::io::Result<Option<u64>> {
-    let Some(pointer) = cached(file) else {
+    let Some(pointer) = cached_unchecked(file) else {
         return Ok(None);
     };
     let blob = std::fs::canonicalize(&pointer)?;
@@ -196,6 +272,9 @@ pub fn remove(file: &HubFile) -> std::io::Result<Option<u64>> {
     std::fs::remove_file(&pointer)?;
     if blob != pointer {
         std::fs::remove_file(&blob)?;
+    }
+    if let (Some(dir), Some(sha256)) = (checked_records(), lfs_sha256(&blob)) {
+        let _ = std::fs::remove_file(dir.join(sha256));
     }
     Ok(Some(size))
 }

@@ -49,12 +49,33 @@ impl ModelRef {
         Ok(Self::Path(value.to_path_buf()))
     }
 
-    /// The file to load when it is on disk already; no network.
+    /// The file to load when it is on disk already and, for a hub model, checked; no network
+    /// and no reading of the file.
     pub fn local(&self) -> Option<PathBuf> {
+        self.on_disk().filter(|path| matches!(self, Self::Path(_)) || hub::is_checked(path))
+    }
+
+    /// The file on disk for this value, checked or not (what `models rm` deletes).
+    pub fn on_disk(&self) -> Option<PathBuf> {
         match self {
             Self::Path(path) => Some(path.clone()),
-            Self::File(file) => hub::cached(file),
+            Self::File(file) => hub::cached_unchecked(file),
             Self::Repo { repo, quant } => cached_in_repo(repo, quant),
+        }
+    }
+
+    /// The file to load when it is on disk, checking a hub model's file against its sha256
+    /// first if infill has not checked it yet (a wrong file is deleted: `None`). No network;
+    /// blocking, as it may read the whole file.
+    pub fn check_local(&self) -> Option<PathBuf> {
+        let path = self.on_disk()?;
+        match self {
+            Self::Path(_) => Some(path),
+            Self::File(file) => hub::check_cached(file, &path),
+            Self::Repo { repo, .. } => {
+                let name = path.file_name()?.to_string_lossy().into_owned();
+                hub::check_cached(&HubFile { repo: repo.clone(), file: name }, &path)
+            }
         }
     }
 
@@ -69,18 +90,28 @@ impl ModelRef {
     }
 }
 
-/// The file to load for a `model` value, without touching the network: a path as it is, a hub
-/// model from the cache, or why it cannot be had.
+/// The file to load for a `model` value, without touching the network or reading the file: a
+/// path as it is, a checked hub model from the cache, or why it cannot be had.
 pub fn local_model(value: &Path) -> Result<PathBuf, String> {
     let model = ModelRef::parse(value)?;
-    model.local().ok_or_else(|| {
-        format!(
-            "model `{}` is not downloaded yet: run `infill models pull {}` (it goes into {})",
+    if let Some(path) = model.local() {
+        return Ok(path);
+    }
+    if model.on_disk().is_some() {
+        return Err(format!(
+            "model `{}` is in {} but infill has not checked it against the hub's checksum yet: \
+             `infill models pull {}` checks it",
             value.display(),
-            value.display(),
-            hub::cache_dir().display()
-        )
-    })
+            hub::cache_dir().display(),
+            value.display()
+        ));
+    }
+    Err(format!(
+        "model `{}` is not downloaded yet: run `infill models pull {}` (it goes into {})",
+        value.display(),
+        value.display(),
+        hub::cache_dir().display()
+    ))
 }
 
 /// The catalogue's default model for a user who configured none, with the sentence a failed
