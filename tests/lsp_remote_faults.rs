@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::fake_remote::{FakeServer, Mode, detokenize, tls_fixture};
+use support::fake_remote::{FakeServer, Mode, Vocabulary, detokenize, tls_fixture};
 use support::{LspClient, TempDir};
 
 const FILE: &str = "def fib(n):\n    if n < 2:\n        return n\n    return \n";
@@ -242,6 +242,25 @@ fn the_openai_kind_sends_the_raw_prompt_with_stop_strings_and_no_suffix() {
     assert!(trace["params"]["generation"]["confidence"]["mean"].as_f64().unwrap() > 0.9);
     let stderr = client.shutdown_for_stderr();
     assert!(!stderr.contains("sk-test-secret"), "the key is never logged");
+}
+
+/// vLLM's API is stricter than llama-server's: its tokenizer request, its limit of 4 `stop`
+/// strings, and special tokens dropped from the text unless asked for.
+#[test]
+fn the_openai_kind_works_with_vllm_s_rules() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = FakeServer::start_with(listener, Vocabulary::CodeBehindVllm);
+    let engine = json!({"kind": "openai", "url": format!("{}/v1", server.url())});
+    let mut session = session(engine);
+    let ready = session.wait_status("ready");
+    // The family from the vocabulary, through vLLM's /tokenize.
+    assert!(ready.contains("starcoder2"), "{ready}");
+    assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)", "cut where <file_sep> was written");
+    let body = server.last_body();
+    assert!(body["stop"].as_array().unwrap().len() <= 4, "{body}");
+    assert!(body["stop"].as_array().unwrap().contains(&json!("<file_sep>")), "{body}");
+    assert_eq!(body["skip_special_tokens"], false);
+    assert!(session.client.shutdown().success());
 }
 
 #[test]

@@ -53,6 +53,12 @@ pub enum Vocabulary {
     Code,
     /// No FIM tokens (only `<|endoftext|>`): a chat/instruct model.
     Chat,
+    /// The code model behind vLLM's OpenAI API, as strict as vLLM: `/tokenize` takes
+    /// `{"prompt"}` (llama-server's `{"content"}` is a 400) and answers `max_model_len`, so does
+    /// `/v1/models`; more than 4 `stop` strings are a 400; special tokens are left out of the
+    /// streamed text unless `skip_special_tokens` is false; and the model writes on past the
+    /// answer (`<file_sep>junk`), as the server stops at no stop string here.
+    CodeBehindVllm,
 }
 
 pub struct FakeServer {
@@ -213,15 +219,31 @@ fn serve_connection<S: Read + Write>(
         }
         let answer = match path.as_str() {
             "/props" => json!({"model_path": match vocabulary {
-                                   Vocabulary::Code => "/models/fake-starcoder2.gguf",
+                                   Vocabulary::Code | Vocabulary::CodeBehindVllm => {
+                                       "/models/fake-starcoder2.gguf"
+                                   }
                                    Vocabulary::Chat => "/models/fake-chat.gguf",
                                },
                                "default_generation_settings": {"n_ctx": 4096}}),
+            "/tokenize" if vocabulary == Vocabulary::CodeBehindVllm => {
+                if body.get("content").is_some() || !body["prompt"].is_string() {
+                    let error = br#"{"error": {"message": "Field required: prompt"}}"#;
+                    respond(reader.get_mut(), "400 Bad Request", "application/json", error);
+                    continue;
+                }
+                let tokens = tokenize(&body, vocabulary);
+                json!({"count": tokens.len(), "max_model_len": 2048, "tokens": tokens})
+            }
             "/tokenize" => json!({"tokens": tokenize(&body, vocabulary)}),
+            "/v1/models" if vocabulary == Vocabulary::CodeBehindVllm => {
+                json!({"data": [{"id": "fake-coder", "max_model_len": 2048}]})
+            }
             "/v1/models" => json!({"data": [{"id": "fake-coder"}]}),
             "/api/show" => json!({"model_info": {"starcoder2.context_length": 4096}}),
             "/completion" => {
-                let mut events = sse_pieces(&ANSWER);
+                // llama-server keeps a long prompt's stream open with comment lines.
+                let mut events = String::from(": ping\n\n");
+                events.push_str(&sse_pieces(&ANSWER));
                 events.push_str(&format!(
                     "data: {}\n\n",
                     json!({"content": "", "tokens": [], "stop": true, "stop_type": "eos",
@@ -231,8 +253,18 @@ fn serve_connection<S: Read + Write>(
                 continue;
             }
             "/v1/completions" => {
-                let mut events = String::new();
-                for piece in ANSWER {
+                let mut events = String::from(": ping\n\n");
+                let mut pieces = ANSWER.to_vec();
+                if vocabulary == Vocabulary::CodeBehindVllm {
+                    if body["stop"].as_array().is_some_and(|stop| stop.len() > 4) {
+                        let error = br#"{"error": {"message": "stop: at most 4 items"}}"#;
+                        respond(reader.get_mut(), "400 Bad Request", "application/json", error);
+                        continue;
+                    }
+                    let skips_special = body["skip_special_tokens"].as_bool().unwrap_or(true);
+                    pieces.extend([if skips_special { "" } else { "<file_sep>" }, "junk"]);
+                }
+                for piece in pieces {
                     let choice = json!({"text": piece, "finish_reason": null,
                         "logprobs": {"tokens": [piece], "token_logprobs": [-0.01]}});
                     events.push_str(&format!("data: {}\n\n", json!({"choices": [choice]})));
@@ -322,8 +354,8 @@ fn server_tls(name: &str) -> Arc<rustls::ServerConfig> {
 /// The fake vocabulary: a special spelling it has is one token when `parse_special`, else
 /// bytes.
 fn tokenize(body: &Value, vocabulary: Vocabulary) -> Vec<u32> {
-    let text = body["content"].as_str().unwrap_or_default();
-    let has = |s: &str| vocabulary == Vocabulary::Code || s == "<|endoftext|>";
+    let text = body["content"].as_str().or(body["prompt"].as_str()).unwrap_or_default();
+    let has = |s: &str| vocabulary != Vocabulary::Chat || s == "<|endoftext|>";
     if body["parse_special"].as_bool().unwrap_or(true)
         && let Some(i) = SPECIAL.iter().position(|s| *s == text && has(s))
     {

@@ -1,6 +1,7 @@
 //! Streamed pieces made into a suggestion with the local decode loop's rules
-//! (`worker::Worker::generate`): stop-token ids, the end of the line for a single-line
-//! suggestion, the time budget, whole lines at `maxTokens`, special-token text cut.
+//! (`worker::Worker::generate`): stop-token ids, a family's token in the text (a server that
+//! takes few stop strings does not stop at all of them), the end of the line for a single-line
+//! suggestion, the time budget, whole lines at `maxTokens`.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -14,11 +15,16 @@ use crate::prompt::FimTemplate;
 /// The streamed pieces made into a suggestion, with the local engine's stop rules.
 pub(super) struct Decoding<'a> {
     job: &'a Job,
+    template: &'static FimTemplate,
     stops: &'a HashSet<u32>,
     stats: &'a EngineStats,
     bytes: Vec<u8>,
     generated: usize,
     token_logprobs: Vec<TokenLogprob>,
+    /// Where the last token with a probability ends, in the generation's bytes: counted from
+    /// the tokens, as a server may hold text back (vLLM, while it might still be a stop
+    /// string) and send the token's probability before its text.
+    token_end: usize,
     /// Every token came with its probability (else the confidence gate has nothing to judge).
     all_logprobs: bool,
     stop: Option<StopReason>,
@@ -26,14 +32,21 @@ pub(super) struct Decoding<'a> {
 }
 
 impl<'a> Decoding<'a> {
-    pub(super) fn new(job: &'a Job, stops: &'a HashSet<u32>, stats: &'a EngineStats) -> Self {
+    pub(super) fn new(
+        job: &'a Job,
+        template: &'static FimTemplate,
+        stops: &'a HashSet<u32>,
+        stats: &'a EngineStats,
+    ) -> Self {
         Self {
             job,
+            template,
             stops,
             stats,
             bytes: Vec::new(),
             generated: 0,
             token_logprobs: Vec::new(),
+            token_end: 0,
             all_logprobs: true,
             stop: None,
             started: Instant::now(),
@@ -69,14 +82,18 @@ impl<'a> Decoding<'a> {
         self.bytes.extend_from_slice(piece.text.as_bytes());
         match piece.logprobs {
             Some(list) if !list.is_empty() => {
-                let mut end = start;
                 for (len, logprob) in list {
-                    end = (end + len).min(self.bytes.len());
-                    self.token_logprobs.push(TokenLogprob { end, logprob });
+                    self.token_end += len;
+                    self.token_logprobs.push(TokenLogprob { end: self.token_end, logprob });
                 }
             }
             _ if tokens > 0 => self.all_logprobs = false,
             _ => {}
+        }
+        if let Some(special) = first_special_text(self.template, &self.bytes, start) {
+            self.bytes.truncate(special);
+            self.stop = Some(StopReason::StopToken);
+            return true;
         }
         if params.single_line
             && let Some(newline) = self.bytes.iter().position(|&b| b == b'\n')
@@ -98,7 +115,6 @@ impl<'a> Decoding<'a> {
     /// (text, generated tokens, stop reason, per-token probabilities).
     pub(super) fn finish(
         mut self,
-        template: &FimTemplate,
         done: Option<DoneReason>,
     ) -> (String, usize, StopReason, Vec<TokenLogprob>) {
         let stop = self.stop.unwrap_or(match done {
@@ -111,8 +127,37 @@ impl<'a> Decoding<'a> {
             whole_lines(&mut self.bytes);
         }
         let text = String::from_utf8_lossy(&self.bytes).into_owned();
-        let text = cut_at_special_text(template, text);
+        let text = cut_at_special_text(self.template, text);
         let logprobs = if self.all_logprobs { self.token_logprobs } else { Vec::new() };
         (text, self.generated, stop, logprobs)
+    }
+}
+
+/// Where the first of the family's special texts starts in `bytes`, looking only where one could
+/// end in the bytes from `new` on (what the last piece added).
+fn first_special_text(template: &FimTemplate, bytes: &[u8], new: usize) -> Option<usize> {
+    template
+        .special_texts()
+        .filter_map(|special| {
+            let from = new.saturating_sub(special.len() - 1);
+            let window = bytes.get(from..)?;
+            window.windows(special.len()).position(|w| w == special.as_bytes()).map(|at| from + at)
+        })
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_special_text_is_found_across_pieces_and_only_in_new_bytes() {
+        let qwen = crate::prompt::template::by_name("qwen2.5-coder").unwrap();
+        let text = b"return x<|file_sep|>other";
+        // The token's text arrived split: its start in an earlier piece.
+        assert_eq!(first_special_text(qwen, text, 12), Some(8));
+        assert_eq!(first_special_text(qwen, b"return x<|file_", 8), None);
+        // Bytes before the new piece that cannot reach into it are not searched again.
+        assert_eq!(first_special_text(qwen, b"<|file_sep|>abcdefghijklmnopqrstuvwxyz", 30), None);
     }
 }

@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 
 use super::family::{self, FamilyError};
 use super::http::Http;
-use super::tokens::tokenize;
+use super::tokens::{Shape, Tokenizer};
 use super::{Done, DoneReason, Event, Piece, Probe, ProbeError, Request, sse_json};
 use crate::prompt::{self, FimTemplate};
 
-pub const TOKENIZE: &str = "/tokenize";
+const TOKENIZE: &str = "/tokenize";
 const COMPLETION: &str = "/completion";
 
 /// What the server runs: its model, context, family and the ids of the family's tokens.
@@ -27,7 +27,8 @@ pub fn probe(http: &Http, forced_family: Option<&str>) -> Result<Probe, ProbeErr
         .as_u64()
         .or_else(|| props["n_ctx"].as_u64())
         .map(|n| n as usize);
-    let special_ids = special_ids(http)?;
+    let tokenizer = Tokenizer::new(TOKENIZE, Shape::LlamaServer);
+    let special_ids = special_ids(http, &tokenizer)?;
     let has_token = |text: &str| special_ids.contains_key(text);
     let (template, family_from) = family::choose(forced_family, Some(&has_token), &model)
         .map_err(|err| ProbeError::family(http, err))?;
@@ -40,7 +41,7 @@ pub fn probe(http: &Http, forced_family: Option<&str>) -> Result<Probe, ProbeErr
         }
     }
     // File text must stay text: a server that parses special tokens anyway cannot be used.
-    let plain = tokenize(http, TOKENIZE, template.prefix, false)?;
+    let plain = tokenizer.tokenize(http, template.prefix, false)?;
     if plain.len() == 1 && special_ids.get(template.prefix) == plain.first() {
         return Err(format!(
             "{}: its /tokenize ignores `parse_special: false`; this llama-server is too old",
@@ -50,7 +51,7 @@ pub fn probe(http: &Http, forced_family: Option<&str>) -> Result<Probe, ProbeErr
     }
     let bos = match (template.bos, props["bos_token"].as_str()) {
         (false, _) => None,
-        (true, Some(text)) => match tokenize(http, TOKENIZE, text, true)?.as_slice() {
+        (true, Some(text)) => match tokenizer.tokenize(http, text, true)?.as_slice() {
             [id] => Some(*id),
             _ => {
                 return Err(
@@ -67,15 +68,15 @@ pub fn probe(http: &Http, forced_family: Option<&str>) -> Result<Probe, ProbeErr
         context_size,
         special_ids,
         bos,
-        tokenize: Some(TOKENIZE.to_string()),
+        tokenize: Some(tokenizer),
     })
 }
 
 /// Every template token spelling the server's vocabulary has as one token, with its id.
-fn special_ids(http: &Http) -> Result<HashMap<&'static str, u32>, String> {
+fn special_ids(http: &Http, tokenizer: &Tokenizer) -> Result<HashMap<&'static str, u32>, String> {
     let mut found = HashMap::new();
     for text in prompt::template::all_special_texts() {
-        if let [id] = tokenize(http, TOKENIZE, text, true)?.as_slice() {
+        if let [id] = tokenizer.tokenize(http, text, true)?.as_slice() {
             found.insert(text, *id);
         }
     }

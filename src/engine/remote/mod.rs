@@ -53,7 +53,7 @@ pub(super) struct Probe {
     special_ids: HashMap<&'static str, u32>,
     bos: Option<u32>,
     /// The tokenizer endpoint for exact counts; `None`: estimates.
-    tokenize: Option<String>,
+    tokenize: Option<tokens::Tokenizer>,
 }
 
 /// What a request asks the server for.
@@ -64,20 +64,34 @@ pub(super) struct Request {
 }
 
 impl Request {
-    /// What the server stops at: the family's control tokens as text, and a line break for a
-    /// single-line suggestion (every kind sends the same list).
+    /// What the server stops at: a line break for a single-line suggestion, and the family's
+    /// control tokens as text, most telling first (the end of a file, of the text), so a server
+    /// that takes only a few gets those (every kind sends the same list).
     fn stop_strings(&self, template: &FimTemplate) -> Vec<&'static str> {
-        let mut stop: Vec<&'static str> = template.special_texts().collect();
+        let mut stop: Vec<&'static str> = Vec::new();
         if self.single_line {
             stop.push("\n");
+        }
+        let rest = [template.prefix, template.suffix, template.middle];
+        let ordered = template.file_sep.into_iter().chain(template.extra_stops.iter().copied());
+        for text in ordered.chain(rest).chain(template.repo_name) {
+            if !text.is_empty() && !stop.contains(&text) {
+                stop.push(text);
+            }
         }
         stop
     }
 }
 
-/// The JSON of one server-sent event line (`data: {…}`); `None` for the closing `[DONE]`. An
-/// event that carries an `error` is the server's error.
+/// The JSON of one server-sent event line (`data: {…}`); `None` for the closing `[DONE]` and
+/// for the lines that carry no data: a comment (`: ping`, which llama-server sends to keep a
+/// long prompt's connection open) or an `event:`/`id:`/`retry:` field. An event that carries an
+/// `error` is the server's error.
 fn sse_json(line: &str) -> Result<Option<serde_json::Value>, String> {
+    const NO_DATA: [&str; 4] = [":", "event:", "id:", "retry:"];
+    if NO_DATA.iter().any(|prefix| line.starts_with(prefix)) {
+        return Ok(None);
+    }
     let Some(data) = line.strip_prefix("data:") else {
         return Err(format!("not an event: {}", excerpt(line)));
     };
@@ -392,7 +406,7 @@ impl Remote<'_> {
         let remote = |message: String| EngineError::Remote(message);
         let template = probe.template;
         let order = job.params.order.unwrap_or(template.order);
-        let mut counter = self.counts.counter(&self.http, probe.tokenize.as_deref());
+        let mut counter = self.counts.counter(&self.http, probe.tokenize.as_ref());
         let context_size = probe.context_size.unwrap_or(self.engine.context_size as usize);
         let prompt =
             self.last_prompts.build_prompt(template, order, job, context_size, false, &mut counter);
@@ -454,7 +468,7 @@ impl Remote<'_> {
             Err(Next::Failed(message)) => return Err(remote(message)),
             Err(Next::Line(_) | Next::End) => return Err(remote(self.http.name.clone())),
         };
-        let mut decoding = Decoding::new(job, &stops, self.stats);
+        let mut decoding = Decoding::new(job, template, &stops, self.stats);
         let mut first_piece = None;
         let done = loop {
             match stream.next() {
@@ -495,7 +509,7 @@ impl Remote<'_> {
         drop(stream);
         let first_piece = first_piece.unwrap_or_else(Instant::now);
         let done_reason = done.as_ref().map(|d| d.reason);
-        let (text, generated_tokens, stop, token_logprobs) = decoding.finish(template, done_reason);
+        let (text, generated_tokens, stop, token_logprobs) = decoding.finish(done_reason);
         let reused = done.as_ref().and_then(|d| d.cached).unwrap_or(0).min(prompt_tokens);
         let evaluated = done.as_ref().and_then(|d| d.evaluated).unwrap_or(prompt_tokens - reused);
         self.stats.tokens_evaluated(evaluated);

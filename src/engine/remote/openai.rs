@@ -1,7 +1,9 @@
 //! OpenAI-compatible `/v1/completions` (vLLM, SGLang, LM Studio, llama-server): infill's prompt
-//! as raw text in `prompt` (never `suffix`, which vLLM rejects), the family's tokens as `stop`
-//! strings, streamed as server-sent events. Counts come from a llama-server-style `/tokenize`
-//! at the server's root when it has one, else from the estimate (`tokens::estimate`).
+//! as raw text in `prompt` (never `suffix`, which vLLM rejects), at most four of the family's
+//! tokens as `stop` strings (OpenAI's and vLLM's limit; the decoding stops at the others),
+//! special tokens kept in the streamed text (vLLM drops them unless told, and then no stop
+//! string or cut could see them). Counts come from a `/tokenize` at the server's root when it
+//! has one (llama-server's or vLLM's request), else from the estimate (`tokens::estimate`).
 
 use std::collections::HashMap;
 
@@ -9,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::family;
 use super::http::Http;
-use super::tokens::tokenize;
+use super::tokens::{Shape, Tokenizer};
 use super::{Done, DoneReason, Event, Piece, Probe, ProbeError, Request, sse_json};
 use crate::prompt::{self, FimTemplate};
 
@@ -22,22 +24,24 @@ pub fn probe(
     forced_family: Option<&str>,
 ) -> Result<Probe, ProbeError> {
     let models = http.get_json("/models")?;
-    let listed = models["data"].as_array().and_then(|m| m.first()).and_then(|m| m["id"].as_str());
+    let first = models["data"].as_array().and_then(|m| m.first());
+    let listed = first.and_then(|m| m["id"].as_str());
     let model = model.or(listed).unwrap_or("default").to_string();
-    // A llama-server-compatible tokenizer, if the server has one, counts exactly.
-    let tokenize_url = format!("{root}/tokenize");
-    let special_ids: HashMap<&'static str, u32> = match tokenize(http, &tokenize_url, "x", false) {
-        Ok(_) => {
-            let mut found = HashMap::new();
-            for text in prompt::template::all_special_texts() {
-                if let Ok([id]) = tokenize(http, &tokenize_url, text, true).as_deref() {
-                    found.insert(text, *id);
-                }
+    // vLLM lists its context window with the model.
+    let context_size = first.and_then(|m| m["max_model_len"].as_u64()).map(|n| n as usize);
+    // A tokenizer at the server's root, if it has one (in either request shape), counts exactly.
+    let tokenizer = [Shape::LlamaServer, Shape::OpenAiServer]
+        .into_iter()
+        .map(|shape| Tokenizer::new(format!("{root}/tokenize"), shape))
+        .find(|tokenizer| tokenizer.tokenize(http, "x", false).is_ok());
+    let mut special_ids: HashMap<&'static str, u32> = HashMap::new();
+    if let Some(tokenizer) = &tokenizer {
+        for text in prompt::template::all_special_texts() {
+            if let Ok([id]) = tokenizer.tokenize(http, text, true).as_deref() {
+                special_ids.insert(text, *id);
             }
-            found
         }
-        Err(_) => HashMap::new(),
-    };
+    }
     // The vocabulary counts only when the tokenizer showed it parses special tokens at all;
     // then one without any family's tokens is a chat model's.
     let has_token = |text: &str| special_ids.contains_key(text);
@@ -48,12 +52,15 @@ pub fn probe(
         template,
         family_from,
         model,
-        context_size: None,
-        tokenize: (!special_ids.is_empty()).then_some(tokenize_url),
+        context_size,
+        tokenize: tokenizer.filter(|_| !special_ids.is_empty()),
         special_ids,
         bos: None,
     })
 }
+
+/// The most `stop` strings OpenAI's API and vLLM (by default) accept.
+const MAX_STOP_STRINGS: usize = 4;
 
 pub fn request(
     template: &FimTemplate,
@@ -62,13 +69,14 @@ pub fn request(
     request: &Request,
 ) -> (&'static str, Value) {
     let sampling = &request.sampling;
-    let stop = request.stop_strings(template);
+    let stop: Vec<_> = request.stop_strings(template).into_iter().take(MAX_STOP_STRINGS).collect();
     let mut body = json!({
         "model": model,
         "prompt": prompt,
         "max_tokens": request.max_tokens.max(1),
         "stream": true,
         "stop": stop,
+        "skip_special_tokens": false,
         "logprobs": 1,
         "seed": sampling.seed,
         "temperature": sampling.temperature.max(0.0),
@@ -88,6 +96,8 @@ pub fn parse(line: &str) -> Result<Event, String> {
     let reason = match choice["finish_reason"].as_str() {
         None => return Ok(Event::Piece(piece)),
         Some("length") => DoneReason::Length,
+        // vLLM names the stop string it met.
+        Some(_) if choice["stop_reason"].as_str() == Some("\n") => DoneReason::EndOfLine,
         Some(_) => DoneReason::Stop,
     };
     Ok(Event::Done(Done {

@@ -1,7 +1,7 @@
 //! Token counts for prompt budgets when the model runs elsewhere: the server's own tokenizer
-//! (llama-server's `/tokenize`), each text asked once and remembered; or, for a server with no
-//! tokenizer endpoint, an estimate of one token per 3 bytes (code averages nearer 3.5, so
-//! prompts err on the short side of their budgets).
+//! (llama-server's or vLLM's `/tokenize`), each text asked once and remembered; or, for a server
+//! with no tokenizer endpoint, an estimate of one token per 3 bytes (code averages nearer 3.5,
+//! so prompts err on the short side of their budgets).
 
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
@@ -28,8 +28,12 @@ impl Counts {
         self.pieces.clear();
     }
 
-    /// A counter for one prompt; `tokenize`: the server's `/tokenize` path, if it has one.
-    pub fn counter<'a>(&'a mut self, http: &'a Http, tokenize: Option<&'a str>) -> Counter<'a> {
+    /// A counter for one prompt; `tokenize`: the server's tokenizer, if it has one.
+    pub fn counter<'a>(
+        &'a mut self,
+        http: &'a Http,
+        tokenize: Option<&'a Tokenizer>,
+    ) -> Counter<'a> {
         if self.counts.len() > MAX_CACHED {
             self.counts.clear();
         }
@@ -40,7 +44,7 @@ impl Counts {
 pub struct Counter<'a> {
     counts: &'a mut Counts,
     http: &'a Http,
-    tokenize: Option<&'a str>,
+    tokenize: Option<&'a Tokenizer>,
     /// The first failed `/tokenize`: the prompt built with estimates is not sent.
     error: Option<String>,
 }
@@ -57,8 +61,8 @@ impl Counter<'_> {
         if let Some(ids) = self.counts.pieces.get(&key) {
             return Ok(ids.clone());
         }
-        let path = self.tokenize.ok_or("the server has no /tokenize")?;
-        let ids = tokenize(self.http, path, text, false)?;
+        let tokenizer = self.tokenize.ok_or("the server has no /tokenize")?;
+        let ids = tokenizer.tokenize(self.http, text, false)?;
         // Prompt pieces are large and change with each keystroke: keep only a few (the other
         // files' pieces, which stay).
         if self.counts.pieces.len() >= 64 {
@@ -76,10 +80,10 @@ impl TokenCounter for Counter<'_> {
         if let Some(&count) = self.counts.counts.get(&key) {
             return count;
         }
-        let Some(path) = self.tokenize.filter(|_| self.error.is_none()) else {
+        let Some(tokenizer) = self.tokenize.filter(|_| self.error.is_none()) else {
             return estimate(text);
         };
-        match tokenize(self.http, path, text, false) {
+        match tokenizer.tokenize(self.http, text, false) {
             Ok(ids) => {
                 self.counts.counts.insert(key, ids.len());
                 ids.len()
@@ -103,18 +107,46 @@ fn hash(text: &str) -> u64 {
     hasher.finish()
 }
 
-/// llama-server's `/tokenize`: `special` parses special-token spellings as those tokens.
-pub fn tokenize(http: &Http, path: &str, text: &str, special: bool) -> Result<Vec<u32>, String> {
-    if text.is_empty() {
-        return Ok(Vec::new());
+/// A server's tokenizer endpoint, and the request it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokenizer {
+    pub path: String,
+    pub shape: Shape,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// llama-server: `{"content", "parse_special"}`.
+    LlamaServer,
+    /// vLLM's and SGLang's `{"prompt", "add_special_tokens"}`. Their tokenizers always read a
+    /// special token's spelling as that token, which shifts a count only where file text spells
+    /// one (prompts to these servers go as text, never as ids).
+    OpenAiServer,
+}
+
+impl Tokenizer {
+    pub fn new(path: impl Into<String>, shape: Shape) -> Self {
+        Self { path: path.into(), shape }
     }
-    let answer = http.post_json(path, &json!({"content": text, "parse_special": special}))?;
-    answer["tokens"]
-        .as_array()
-        .and_then(|tokens| {
-            tokens.iter().map(|t| t.as_u64().and_then(|id| u32::try_from(id).ok())).collect()
-        })
-        .ok_or_else(|| format!("{}: {path} answered without a token list", http.name))
+
+    /// The token ids of `text`; `special` asks llama-server to parse special-token spellings as
+    /// those tokens (the other servers always do).
+    pub fn tokenize(&self, http: &Http, text: &str, special: bool) -> Result<Vec<u32>, String> {
+        if text.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = match self.shape {
+            Shape::LlamaServer => json!({"content": text, "parse_special": special}),
+            Shape::OpenAiServer => json!({"prompt": text, "add_special_tokens": false}),
+        };
+        let answer = http.post_json(&self.path, &body)?;
+        answer["tokens"]
+            .as_array()
+            .and_then(|tokens| {
+                tokens.iter().map(|t| t.as_u64().and_then(|id| u32::try_from(id).ok())).collect()
+            })
+            .ok_or_else(|| format!("{}: {} answered without a token list", http.name, self.path))
+    }
 }
 
 #[cfg(test)]
