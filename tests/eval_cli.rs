@@ -84,3 +84,32 @@ fn eval_scores_every_task_through_the_server() {
     let fresh = report(&dir.path().join("none-yet.jsonl"));
     assert!(fresh.contains("partial: 0 of 2 tasks scored"), "{fresh}");
 }
+
+/// An engine that fails answers empty; the row carries the failure instead of a plain miss, so
+/// a broken engine cannot pass for a weak one.
+#[test]
+fn an_engine_failure_is_an_error_row_not_an_empty_answer() {
+    let dir = TempDir::new("evalfail");
+    let task = json!({"id": "HumanEval/x/0", "language": "python", "path": "humaneval/x.py",
+                      "repo": null, "prefix": "def one():\n", "middle": "    return 1\n",
+                      "suffix": "", "kind": "single-line", "test": null, "entry_point": null,
+                      "source": "test"});
+    let file = dir.path().join("tasks.jsonl");
+    std::fs::write(&file, format!("{task}\n")).unwrap();
+    let out = dir.path().join("results.jsonl");
+    // Nothing listens on port 9: every request fails in the remote engine.
+    let options = json!({"engine": {"kind": "llama-server", "url": "http://127.0.0.1:9"}});
+    let output = Command::new(env!("CARGO_BIN_EXE_infill"))
+        .arg("eval")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--options", &options.to_string()])
+        .env("XDG_STATE_HOME", dir.path())
+        .output()
+        .expect("run infill eval");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let row: Value = serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
+    let error = row["error"].as_str().unwrap_or_default();
+    assert!(error.contains("engineError"), "{row}");
+}

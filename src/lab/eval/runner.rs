@@ -106,12 +106,17 @@ impl InfillRunner {
             bail!("inlineCompletion failed: {error}");
         }
         let text = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
-        // The trace travels beside the response, in either order; an engine error sends none.
+        // The trace travels beside the response, in either order.
         client.patience = TRACE_PATIENCE;
-        let trace = client
+        let params = client
             .wait_notification("infill/trace", |_| true)
-            .map(|n| n["params"]["generation"].clone())
+            .map(|n| n["params"].clone())
             .unwrap_or(Value::Null);
+        // An engine that failed answers empty: the row says so instead of scoring a miss.
+        if let Some(reason @ ("engineError" | "modelFailed")) = params["reason"].as_str() {
+            bail!("infill answered empty ({reason}); its log says why");
+        }
+        let trace = &params["generation"];
         let answer = Answer {
             text: text.to_string(),
             raw: trace["text"].as_str().map(str::to_string),
