@@ -10,13 +10,21 @@ use infill::engine::{
 };
 use infill::prompt::hf_tokenizer::HfTokenCounter;
 use infill::prompt::{Budgets, FimInput};
-use support::{repo_path, tiny_model};
+use support::{check_placement, repo_path, test_gpu_layers, tiny_model};
+
+/// One thread and a KV window of `context_size` tokens; on the CPU unless
+/// `INFILL_TEST_GPU_LAYERS` says otherwise (`support::test_gpu_layers`).
+fn config(context_size: u32) -> EngineConfig {
+    EngineConfig { gpu_layers: test_gpu_layers(), ..EngineConfig::cpu(1, context_size) }
+}
 
 async fn start() -> Engine {
-    let config = EngineConfig::cpu(1, 2048);
-    let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
+    let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config(2048));
     match engine.wait_loaded().await {
-        EngineStatus::Ready(info) => assert_eq!(info.family, "starcoder2"),
+        EngineStatus::Ready(info) => {
+            assert_eq!(info.family, "starcoder2");
+            check_placement(&info.placement);
+        }
         other => panic!("tiny model did not load: {other:?}"),
     }
     engine
@@ -104,7 +112,7 @@ async fn prompt_tokens_agree_with_the_models_tokenizer_json() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_long_a_prompt_is_an_error_not_a_crash() {
-    let config = EngineConfig::cpu(1, 64);
+    let config = config(64);
     let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
     engine.wait_loaded().await;
     let long = "x = 1\n".repeat(200);
@@ -120,7 +128,7 @@ async fn too_long_a_prompt_is_an_error_not_a_crash() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_context_size_never_aborts_the_process() {
     for context_size in [1, 100, 127] {
-        let config = EngineConfig::cpu(1, context_size);
+        let config = config(context_size);
         let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
         assert!(matches!(engine.wait_loaded().await, EngineStatus::Ready(_)));
         for lines in [5, 20, 40, 200] {
@@ -137,7 +145,7 @@ async fn a_tiny_context_size_never_aborts_the_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_family_the_vocabulary_lacks_fails_to_load_with_a_reason() {
-    let config = EngineConfig { family: Some("qwen2.5-coder".into()), ..EngineConfig::cpu(1, 512) };
+    let config = EngineConfig { family: Some("qwen2.5-coder".into()), ..config(512) };
     let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
     match engine.wait_loaded().await {
         EngineStatus::Failed(message) => assert!(message.contains("<|fim_prefix|>"), "{message}"),

@@ -12,7 +12,7 @@
 mod support;
 
 use serde_json::json;
-use support::{LspClient, TempDir, real_model};
+use support::{LspClient, TempDir, check_placement, real_model};
 
 /// The cursor in a case's text.
 const CURSOR: &str = "‸";
@@ -134,7 +134,7 @@ fn real_file_cases_give_the_code_the_model_is_sure_of() {
     // Every suggestion shown, so that a wrong one fails here instead of being withheld.
     let options = json!({"model": real_model(), "minConfidence": 0});
     client.initialize(root.path(), options, &["utf-16"]);
-    client.wait_model_loaded();
+    check_placement(&client.wait_model_loaded());
 
     let mut failures = Vec::new();
     for (case, line, character, text) in &documents {

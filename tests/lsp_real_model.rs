@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{LspClient, TempDir, real_model};
+use support::{LspClient, TempDir, check_placement, real_model};
 
 const PREFIX: &str = "def fib(n):\n    if n < 2:\n        return n\n    return ";
 const SUFFIX: &str = "\n\n\nif __name__ == \"__main__\":\n    print(fib(10))\n";
@@ -22,6 +22,7 @@ fn qwen_completes_fib_correctly() {
     client.initialize(root.path(), json!({"model": real_model(), "trace": true}), &["utf-16"]);
     let loaded = client.wait_model_loaded();
     assert!(loaded.contains("qwen2.5-coder"), "{loaded}");
+    check_placement(&loaded);
     client.open(&uri, "python", &format!("{PREFIX}{SUFFIX}"));
 
     let response = client.inline_completion(&uri, 3, 11);
@@ -78,7 +79,7 @@ fn typing_what_the_model_is_writing_joins_the_running_job() {
     });
     let mut client = LspClient::start(&[]);
     client.initialize(root.path(), options.clone(), &["utf-16"]);
-    client.wait_model_loaded();
+    check_placement(&client.wait_model_loaded());
     client.open(&uri, "python", CODE);
 
     // What the model writes on the empty line of the list (greedy: the same every time).

@@ -7,7 +7,7 @@ mod support;
 use infill::prompt::TokenCounter;
 use infill::prompt::hf_tokenizer::HfTokenCounter;
 use serde_json::json;
-use support::{LspClient, TempDir, file_uri, repo_path, tiny_model};
+use support::{LspClient, TempDir, file_uri, repo_path, test_gpu_layers, tiny_model};
 
 const ORIGINAL: &str = "\
 # a comment line that the prefix budget must cut away
@@ -269,7 +269,10 @@ fn loading_progress_ends_even_when_the_model_was_ready_before_initialized() {
 #[test]
 fn gpu_layers_without_a_gpu_run_on_the_cpu_and_say_so() {
     let root = TempDir::new("gpu");
-    let mut client = LspClient::start(&[]);
+    // No GPU, even on a GPU build on a machine with one (`.ci/gpu`): an empty list of visible
+    // devices hides them from ggml's Vulkan and CUDA backends.
+    let hidden = [("GGML_VK_VISIBLE_DEVICES", ""), ("CUDA_VISIBLE_DEVICES", "")];
+    let mut client = LspClient::start_with_env(&[], &hidden);
     client.initialize(
         root.path(),
         json!({"model": tiny_model(), "threads": 1, "gpuLayers": 8}),
@@ -285,4 +288,31 @@ fn gpu_layers_without_a_gpu_run_on_the_cpu_and_say_so() {
     let response = client.inline_completion(&uri, 0, 4);
     assert!(response.get("error").is_none(), "still serving: {response}");
     assert!(client.shutdown().success());
+}
+
+/// On a GPU (`.ci/gpu` sets `INFILL_TEST_GPU_LAYERS`; skipped elsewhere): `gpuLayers` left out
+/// puts every layer there, the output layer included, and a number puts that many; the
+/// model-loaded message counts them.
+#[test]
+fn the_model_loaded_message_counts_the_layers_on_the_gpu() {
+    if test_gpu_layers() == Some(0) {
+        println!("skipped: INFILL_TEST_GPU_LAYERS is not set");
+        return;
+    }
+    let root = TempDir::new("gpu");
+    let layers = |options: serde_json::Value| {
+        let mut client = LspClient::start(&[]);
+        client.initialize(root.path(), options, &["utf-16"]);
+        let loaded = client.wait_model_loaded();
+        println!("{loaded}");
+        assert!(client.shutdown().success());
+        let (counts, _) = loaded.split_once(" layers").unwrap_or_else(|| panic!("{loaded}"));
+        let counts = counts.rsplit(' ').next().unwrap();
+        let (on_gpu, total) = counts.split_once('/').unwrap_or_else(|| panic!("{loaded}"));
+        (on_gpu.parse::<u32>().unwrap(), total.parse::<u32>().unwrap())
+    };
+    let (on_gpu, total) = layers(json!({"model": tiny_model(), "threads": 1}));
+    assert_eq!(on_gpu, total);
+    assert!(total >= 2, "the model's layers and its output layer: {total}");
+    assert_eq!(layers(json!({"model": tiny_model(), "threads": 1, "gpuLayers": 1})), (1, total));
 }

@@ -98,7 +98,9 @@ pub(super) fn run(
         // Sequence 1 is scratch space for re-evaluating an edited stretch in front of a shifted
         // chunk (see `Worker::shift_reuse`); one unified cache lets both share cells.
         .with_n_seq_max(2)
-        .with_kv_unified(true);
+        .with_kv_unified(true)
+        // gpuLayers 0 (or no GPU) keeps all the work on the CPU, as the placement says.
+        .with_op_offload(offload.host_ops_on_gpu());
     let params = abort::with_abort_callback(params, &abort_watch);
     let ctx = match model.new_context(backend, params) {
         Ok(ctx) => ctx,

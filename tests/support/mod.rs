@@ -17,6 +17,27 @@ pub fn tiny_model() -> PathBuf {
     repo_path("assets/tiny-starcoder2.gguf")
 }
 
+/// `INFILL_TEST_GPU_LAYERS` (set by `.ci/gpu` on a GPU build): `auto` or a number of layers.
+/// Unset, the engine tests run on the CPU; set (and not 0), they ask for that many GPU layers
+/// (`auto`: all of them), and the tests that load a model check that it runs on a GPU.
+pub fn test_gpu_layers() -> Option<u32> {
+    match std::env::var("INFILL_TEST_GPU_LAYERS").as_deref() {
+        Err(_) => Some(0),
+        Ok("auto") => None,
+        Ok(layers) => Some(layers.parse().expect("INFILL_TEST_GPU_LAYERS: auto or a number")),
+    }
+}
+
+/// Where a loaded model runs (its placement, or the model-loaded message that names it) must not
+/// be the CPU when `INFILL_TEST_GPU_LAYERS` asks for a GPU, so that the GPU run of a test cannot
+/// pass on the CPU unnoticed.
+pub fn check_placement(placement: &str) {
+    println!("model loaded: {placement}");
+    if test_gpu_layers() != Some(0) {
+        assert!(!placement.contains("CPU, "), "on the CPU, not a GPU: {placement}");
+    }
+}
+
 /// The real small model: `$INFILL_TEST_MODEL`, else where `assets/fetch-model.sh` puts it.
 pub fn real_model() -> PathBuf {
     if let Some(path) = std::env::var_os("INFILL_TEST_MODEL") {
