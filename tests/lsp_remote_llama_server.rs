@@ -117,18 +117,7 @@ fn fib_from_infill_s_prompt_and_typing_through(server: &Server) {
 
     // The in-process engine on the same file: the same prompt, token for token, and the same
     // answer. The remote trace's prompt is the server's own echo of the ids it received.
-    let local = Command::new(env!("CARGO_BIN_EXE_infill"))
-        .args(["complete", &format!("{}:4:12", file.display()), "--json", "--print-prompt"])
-        .args(["--options", r#"{"threads": 2}"#])
-        .arg("--model")
-        .arg(real_model())
-        .env("XDG_CONFIG_HOME", root.path().join("no-config"))
-        .env("XDG_STATE_HOME", root.path().join("state"))
-        .env("OMP_WAIT_POLICY", "PASSIVE")
-        .output()
-        .expect("infill complete");
-    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
-    let local: Value = serde_json::from_slice(&local.stdout).unwrap();
+    let local = support::complete_in_process(root.path(), &format!("{}:4:12", file.display()));
     assert_eq!(generation["prompt"], local["prompt"], "the server received infill's prompt");
     assert_eq!(generation["promptTokens"], local["promptTokens"], "tokenized alike");
     assert_eq!(suggestion, local["suggestion"].as_str().unwrap(), "the same answer");

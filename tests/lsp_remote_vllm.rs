@@ -10,7 +10,7 @@ mod support;
 use std::process::Command;
 
 use serde_json::{Value, json};
-use support::{LspClient, TempDir, real_model};
+use support::{LspClient, TempDir};
 
 const PREFIX: &str = "def fib(n):\n    if n < 2:\n        return n\n    return ";
 const SUFFIX: &str = "\n\n\nif __name__ == \"__main__\":\n    print(fib(10))\n";
@@ -46,18 +46,7 @@ fn vllm_gives_the_local_engine_s_answer_from_infill_s_prompt() {
 
     // The in-process engine on the same file builds the same prompt (vLLM's tokenizer counted
     // it) and gives the same answer.
-    let local = Command::new(env!("CARGO_BIN_EXE_infill"))
-        .args(["complete", &format!("{}:4:12", file.display()), "--json", "--print-prompt"])
-        .args(["--options", r#"{"threads": 2}"#])
-        .arg("--model")
-        .arg(real_model())
-        .env("XDG_CONFIG_HOME", root.path().join("no-config"))
-        .env("XDG_STATE_HOME", root.path().join("state"))
-        .env("OMP_WAIT_POLICY", "PASSIVE")
-        .output()
-        .expect("infill complete");
-    assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
-    let local: Value = serde_json::from_slice(&local.stdout).unwrap();
+    let local = support::complete_in_process(root.path(), &format!("{}:4:12", file.display()));
     assert_eq!(generation["prompt"], local["prompt"], "the server got infill's prompt");
     assert_eq!(suggestion, local["suggestion"].as_str().unwrap(), "the same answer");
     println!("vLLM and the local engine both suggest {suggestion:?}");

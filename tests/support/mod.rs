@@ -55,6 +55,24 @@ pub fn real_model() -> PathBuf {
     path
 }
 
+/// The in-process engine's answer with the real model at `location` (`FILE:LINE:COL`), as
+/// `infill complete --json --print-prompt` gives it (`prompt`, `promptTokens`, `suggestion`…),
+/// with no user config and its state under `root`: what a remote engine's answer is compared to.
+pub fn complete_in_process(root: &Path, location: &str) -> Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_infill"))
+        .args(["complete", location, "--json", "--print-prompt"])
+        .args(["--options", r#"{"threads": 2}"#])
+        .arg("--model")
+        .arg(real_model())
+        .env("XDG_CONFIG_HOME", root.join("no-config"))
+        .env("XDG_STATE_HOME", root.join("state"))
+        .env("OMP_WAIT_POLICY", "PASSIVE")
+        .output()
+        .expect("infill complete");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("infill complete --json")
+}
+
 /// `VmHWM` (peak resident memory) of process `pid`, in MiB.
 pub fn peak_rss_mib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
