@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use infill::lab::llama_server::LlamaServer;
 use serde_json::{Value, json};
-use support::{LspClient, TempDir, real_model};
+use support::{LspClient, TempDir, insert_text, real_model, remote_fib};
 
 /// The llama-server process, killed when the test ends however it ends.
 struct Server {
@@ -72,9 +72,6 @@ impl Server {
     }
 }
 
-const PREFIX: &str = "def fib(n):\n    if n < 2:\n        return n\n    return ";
-const SUFFIX: &str = "\n\n\nif __name__ == \"__main__\":\n    print(fib(10))\n";
-
 fn options(server: &Server, extra: Value) -> Value {
     let mut options = json!({
         "engine": {"kind": "llama-server", "url": server.url},
@@ -86,10 +83,6 @@ fn options(server: &Server, extra: Value) -> Value {
     options
 }
 
-fn insert_text(response: &Value) -> String {
-    response["result"]["items"][0]["insertText"].as_str().unwrap_or_default().to_string()
-}
-
 #[test]
 fn llama_server_engine_gives_the_local_engine_s_answer_from_its_prompt() {
     let Some(server) = Server::start() else { return };
@@ -99,47 +92,17 @@ fn llama_server_engine_gives_the_local_engine_s_answer_from_its_prompt() {
 }
 
 fn fib_from_infill_s_prompt_and_typing_through(server: &Server) {
-    // The folder name is the repository name in the prompt (see lsp_real_model.rs).
     let root = TempDir::new("fibproj");
-    let file = root.path().join("fib.py");
-    std::fs::write(&file, format!("{PREFIX}{SUFFIX}")).unwrap();
-    let uri = root.uri("fib.py");
     let mut client = LspClient::start(&[]);
-    client.initialize(root.path(), options(server, json!({})), &["utf-16"]);
-    let ready = client.wait_notification("infill/status", |p| p["state"] == "ready");
-    let ready = ready["params"]["message"].as_str().unwrap().to_string();
+    let (uri, ready) = remote_fib::open(&mut client, &root, options(server, json!({})));
     assert!(ready.contains("qwen2.5-coder format") && ready.contains("llama-server"), "{ready}");
-    client.open(&uri, "python", &format!("{PREFIX}{SUFFIX}"));
-
-    let suggestion = insert_text(&client.inline_completion(&uri, 3, 11));
-    let trace = client.wait_notification("infill/trace", |_| true);
-    let generation = trace["params"]["generation"].clone();
-
-    // The in-process engine on the same file: the same prompt, token for token, and the same
-    // answer. The remote trace's prompt is the server's own echo of the ids it received.
-    let local = support::complete_in_process(root.path(), &format!("{}:4:12", file.display()));
-    assert_eq!(generation["prompt"], local["prompt"], "the server received infill's prompt");
+    // The remote trace's prompt is the server's own echo of the ids it received.
+    let (suggestion, generation, local) = remote_fib::ask_like_in_process(&mut client, &root, &uri);
     assert_eq!(generation["promptTokens"], local["promptTokens"], "tokenized alike");
-    assert_eq!(suggestion, local["suggestion"].as_str().unwrap(), "the same answer");
-    println!("remote and local both suggest {suggestion:?}");
-    let program = format!("{PREFIX}{suggestion}{SUFFIX}");
-    let output = Command::new("python3").arg("-c").arg(&program).output().expect("python3");
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "55", "{suggestion:?}");
 
-    // Typing the suggestion's start: the rest comes from infill's cache, no server task.
+    // Typing through asks the server nothing: no new task on its slot.
     let (_, tasks_before, _) = server.slot();
-    let typed = &suggestion[..4];
-    client.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{
-            "range": {"start": {"line": 3, "character": 11}, "end": {"line": 3, "character": 11}},
-            "text": typed
-        }]}),
-    );
-    let rest = insert_text(&client.inline_completion(&uri, 3, 15));
-    assert_eq!(format!("{typed}{rest}"), suggestion);
-    let trace = client.wait_notification("infill/trace", |_| true);
-    assert_eq!(trace["params"]["generation"]["cached"], true, "{trace}");
+    remote_fib::type_through(&mut client, &uri, &suggestion);
     assert_eq!(server.slot().1, tasks_before, "the server was not asked");
     assert!(client.shutdown().success());
 }

@@ -73,6 +73,11 @@ pub fn complete_in_process(root: &Path, location: &str) -> Value {
     serde_json::from_slice(&output.stdout).expect("infill complete --json")
 }
 
+/// The first inline suggestion's text in an `inlineCompletion` response ("" when none).
+pub fn insert_text(response: &Value) -> String {
+    response["result"]["items"][0]["insertText"].as_str().unwrap_or_default().to_string()
+}
+
 /// `VmHWM` (peak resident memory) of process `pid`, in MiB.
 pub fn peak_rss_mib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
@@ -244,3 +249,4 @@ impl LspClient {
 }
 pub mod fake_hub;
 pub mod fake_remote;
+pub mod remote_fib;

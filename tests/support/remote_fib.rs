@@ -1,0 +1,62 @@
+//! The fib round trip both real-server tests make through a remote engine: the suggestion at
+//! `return ▮` must be the in-process engine's, from the very prompt it builds, and must run;
+//! typing its start must be answered from infill's suggestion cache.
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use super::{LspClient, TempDir, complete_in_process, insert_text};
+
+pub const PREFIX: &str = "def fib(n):\n    if n < 2:\n        return n\n    return ";
+pub const SUFFIX: &str = "\n\n\nif __name__ == \"__main__\":\n    print(fib(10))\n";
+
+/// A project holding `fib.py` (the folder name is the repository name in the prompt: see
+/// lsp_real_model.rs), opened in `client` once the engine is ready; returns the file's URI and
+/// the ready message.
+pub fn open(client: &mut LspClient, root: &TempDir, options: Value) -> (String, String) {
+    std::fs::write(root.path().join("fib.py"), format!("{PREFIX}{SUFFIX}")).unwrap();
+    let uri = root.uri("fib.py");
+    client.initialize(root.path(), options, &["utf-16"]);
+    let ready = client.wait_notification("infill/status", |p| p["state"] == "ready");
+    let ready = ready["params"]["message"].as_str().unwrap().to_string();
+    client.open(&uri, "python", &format!("{PREFIX}{SUFFIX}"));
+    (uri, ready)
+}
+
+/// The remote suggestion at `return ▮`, checked against the in-process engine's (same prompt,
+/// same answer) and run; returns it with its trace's `generation` and the in-process answer.
+pub fn ask_like_in_process(
+    client: &mut LspClient,
+    root: &TempDir,
+    uri: &str,
+) -> (String, Value, Value) {
+    let suggestion = insert_text(&client.inline_completion(uri, 3, 11));
+    let trace = client.wait_notification("infill/trace", |_| true);
+    let generation = trace["params"]["generation"].clone();
+    let file = root.path().join("fib.py");
+    let local = complete_in_process(root.path(), &format!("{}:4:12", file.display()));
+    assert_eq!(generation["prompt"], local["prompt"], "the server received infill's prompt");
+    assert_eq!(suggestion, local["suggestion"].as_str().unwrap(), "the same answer");
+    println!("remote and local both suggest {suggestion:?}");
+    let program = format!("{PREFIX}{suggestion}{SUFFIX}");
+    let output = Command::new("python3").arg("-c").arg(&program).output().expect("python3");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "55", "{suggestion:?}");
+    (suggestion, generation, local)
+}
+
+/// Types the suggestion's first 4 characters: the rest must come from infill's cache.
+pub fn type_through(client: &mut LspClient, uri: &str, suggestion: &str) {
+    let typed = &suggestion[..4];
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{
+            "range": {"start": {"line": 3, "character": 11}, "end": {"line": 3, "character": 11}},
+            "text": typed
+        }]}),
+    );
+    let rest = insert_text(&client.inline_completion(uri, 3, 15));
+    assert_eq!(format!("{typed}{rest}"), suggestion);
+    let trace = client.wait_notification("infill/trace", |_| true);
+    assert_eq!(trace["params"]["generation"]["cached"], true, "{trace}");
+}
