@@ -102,6 +102,37 @@ fn the_prompt_goes_as_infill_s_own_tokens_and_the_answer_comes_back() {
 }
 
 #[test]
+fn typing_at_the_cursor_continues_the_last_prompt_and_the_model_writes_its_end_again() {
+    let server = FakeServer::on_free_port();
+    let mut session = session(llama_server(&server.url(), 30_000));
+    session.wait_status("ready");
+    assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)");
+    let first = session.client.wait_notification("infill/trace", |_| true);
+    let first_prompt = first["params"]["generation"]["prompt"].as_str().unwrap().to_string();
+
+    // Typed text the suggestion does not start with: the server is asked again.
+    session.client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": session.uri, "version": 2}, "contentChanges": [{
+            "range": {"start": {"line": 3, "character": 11}, "end": {"line": 3, "character": 11}},
+            "text": "n*"
+        }]}),
+    );
+    let response = session.client.inline_completion(&session.uri, 3, 13);
+    let suggestion = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
+    assert_eq!(suggestion, "fib(n-1) + fib(n-2)", "only what follows the typed text");
+    // The last prompt with the typed text after its middle token, less the typed text's last
+    // token, which the grammar makes the model write again.
+    let body = server.last_body();
+    let ids = body["prompt"].as_array().expect("the prompt as token ids");
+    assert_eq!(detokenize(ids), format!("{first_prompt}n"));
+    assert_eq!(body["grammar"], json!("root ::= \"*\" .*"));
+    let trace = session.client.wait_notification("infill/trace", |_| true);
+    assert_eq!(trace["params"]["generation"]["healed"], "*", "{trace}");
+    assert!(session.client.shutdown().success());
+}
+
+#[test]
 fn a_failing_server_is_reported_and_the_engine_recovers_by_itself() {
     let server = FakeServer::on_free_port();
     let mut session = session(llama_server(&server.url(), 30_000));

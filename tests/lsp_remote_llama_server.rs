@@ -87,6 +87,7 @@ fn options(server: &Server, extra: Value) -> Value {
 fn llama_server_engine_gives_the_local_engine_s_answer_from_its_prompt() {
     let Some(server) = Server::start() else { return };
     fib_from_infill_s_prompt_and_typing_through(&server);
+    typing_other_text_continues_the_prompt_as_in_process(&server);
     typing_what_the_server_is_writing_joins_its_job(&server);
     a_cancel_closes_the_stream_and_the_server_stops(&server);
 }
@@ -105,6 +106,39 @@ fn fib_from_infill_s_prompt_and_typing_through(server: &Server) {
     remote_fib::type_through(&mut client, &uri, &suggestion);
     assert_eq!(server.slot().1, tasks_before, "the server was not asked");
     assert!(client.shutdown().success());
+}
+
+/// Typing at the cursor: the server evaluates only the typed tokens (the prompt goes on after
+/// its middle token) and, healed by a grammar, answers as the in-process engine does.
+fn typing_other_text_continues_the_prompt_as_in_process(server: &Server) {
+    let root = TempDir::new("fibproj");
+    let mut client = LspClient::start(&[]);
+    remote_fib::open(&mut client, &root, options(server, json!({})));
+    let (suggestion, generation) = remote_fib::type_other_text(&mut client, &root_uri(&root));
+    assert!(client.shutdown().success());
+    println!("after {:?} the server suggests {suggestion:?}: {generation}", remote_fib::TYPED);
+    let healed = generation["healed"].as_str().unwrap_or_default();
+    assert!(!healed.is_empty() && remote_fib::TYPED.ends_with(healed), "{generation}");
+    let evaluated = generation["evaluatedTokens"].as_u64().unwrap();
+    assert!(evaluated <= 4, "only the typed tokens are evaluated: {generation}");
+
+    let mut local = LspClient::start(&[]);
+    let local_options = json!({"model": real_model(), "trace": true, "prefetch": false,
+                               "warmUp": false, "debounceMs": 0});
+    remote_fib::open(&mut local, &root, local_options);
+    let (local_suggestion, local_generation) =
+        remote_fib::type_other_text(&mut local, &root_uri(&root));
+    assert!(local.shutdown().success());
+    assert_eq!(generation["prompt"], local_generation["prompt"], "the same prompt");
+    assert_eq!(suggestion, local_suggestion, "the same answer");
+    let program =
+        format!("{}{}{suggestion}{}", remote_fib::PREFIX, remote_fib::TYPED, remote_fib::SUFFIX);
+    let output = std::process::Command::new("python3").arg("-c").arg(&program).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "55", "{program}");
+}
+
+fn root_uri(root: &TempDir) -> String {
+    root.uri("fib.py")
 }
 
 fn typing_what_the_server_is_writing_joins_its_job(server: &Server) {

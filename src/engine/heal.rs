@@ -106,6 +106,15 @@ impl Healing {
         &self.pending
     }
 
+    /// Whether `piece` may come next: anything once healed, else a piece that starts with the
+    /// pending text or is a start of it (what `Pieces::candidates` offers, and what a remote
+    /// server's grammar admits). Several streamed tokens' text may come as one piece.
+    pub(super) fn agrees(&self, piece: &[u8]) -> bool {
+        self.pending.is_empty()
+            || piece.starts_with(&self.pending)
+            || self.pending.starts_with(piece)
+    }
+
     /// Takes a generated `piece` (a candidate for `pending()`, or anything once healed) and
     /// returns what of it is new text, beyond what was typed.
     pub(super) fn take<'p>(&mut self, piece: &'p [u8]) -> &'p [u8] {
@@ -180,5 +189,16 @@ mod tests {
         assert_eq!(healing.take(b" map"), b"p");
         assert!(!healing.is_pending());
         assert_eq!(healing.take(b".len()"), b".len()");
+    }
+
+    #[test]
+    fn a_piece_agrees_when_it_writes_the_typed_text_or_a_start_of_it() {
+        let healing = Healing::new(b" Ha");
+        assert!(healing.agrees(b" "));
+        assert!(healing.agrees(b" Ha"));
+        assert!(healing.agrees(b" Hash<K>"));
+        assert!(!healing.agrees(b" H2"));
+        assert!(!healing.agrees(b"x"));
+        assert!(Healing::default().agrees(b"x"));
     }
 }

@@ -234,6 +234,20 @@ fn serve_connection<S: Read + Write>(
                 let tokens = tokenize(&body, vocabulary);
                 json!({"count": tokens.len(), "max_model_len": 2048, "tokens": tokens})
             }
+            "/tokenize" if body["with_pieces"] == true => {
+                // A byte per token; like llama-server, a piece that is not UTF-8 as its bytes.
+                let pieces: Vec<Value> = tokenize(&body, vocabulary)
+                    .into_iter()
+                    .map(|id| match id.checked_sub(1000).and_then(|b| u8::try_from(b).ok()) {
+                        Some(b) if b.is_ascii() => {
+                            json!({"id": id, "piece": (b as char).to_string()})
+                        }
+                        Some(b) => json!({"id": id, "piece": [b]}),
+                        None => json!({"id": id, "piece": SPECIAL[id as usize - 1]}),
+                    })
+                    .collect();
+                json!({"tokens": pieces})
+            }
             "/tokenize" => json!({"tokens": tokenize(&body, vocabulary)}),
             "/v1/models" if vocabulary == Vocabulary::CodeBehindVllm => {
                 json!({"data": [{"id": "fake-coder", "max_model_len": 2048}]})
@@ -243,7 +257,12 @@ fn serve_connection<S: Read + Write>(
             "/completion" => {
                 // llama-server keeps a long prompt's stream open with comment lines.
                 let mut events = String::from(": ping\n\n");
-                events.push_str(&sse_pieces(&ANSWER));
+                // Token healing: the text the grammar makes the model write first, a token per
+                // character, then the answer.
+                let forced = body["grammar"].as_str().map(grammar_literal).unwrap_or_default();
+                let forced: Vec<String> = forced.chars().map(String::from).collect();
+                let forced: Vec<&str> = forced.iter().map(String::as_str).collect();
+                events.push_str(&sse_pieces(&[&forced[..], &ANSWER[..]].concat()));
                 events.push_str(&format!(
                     "data: {}\n\n",
                     json!({"content": "", "tokens": [], "stop": true, "stop_type": "eos",
@@ -362,6 +381,12 @@ fn tokenize(body: &Value, vocabulary: Vocabulary) -> Vec<u32> {
         return vec![i as u32 + 1];
     }
     text.bytes().map(|b| 1000 + u32::from(b)).collect()
+}
+
+/// The literal of infill's healing grammar, `root ::= "…" .*` (no escapes in these tests).
+pub fn grammar_literal(grammar: &str) -> String {
+    let literal = grammar.strip_prefix("root ::= \"").and_then(|g| g.strip_suffix("\" .*"));
+    literal.expect("a healing grammar").to_string()
 }
 
 /// The text a prompt of fake ids spells.

@@ -60,3 +60,25 @@ pub fn type_through(client: &mut LspClient, uri: &str, suggestion: &str) {
     let trace = client.wait_notification("infill/trace", |_| true);
     assert_eq!(trace["params"]["generation"]["cached"], true, "{trace}");
 }
+
+/// What `type_other_text` types at `return ▮`: not how the suggestion starts (`fib(n-1)`).
+pub const TYPED: &str = "fib(n - 1";
+
+/// After a first suggestion at `return ▮`, types `TYPED` there and asks again: the engine is
+/// asked (the suggestion cache cannot answer), and its prompt continues the last one. Returns
+/// the suggestion and its trace's `generation`.
+pub fn type_other_text(client: &mut LspClient, uri: &str) -> (String, Value) {
+    let first = insert_text(&client.inline_completion(uri, 3, 11));
+    assert!(!first.starts_with(TYPED), "{first:?}");
+    client.wait_notification("infill/trace", |_| true);
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{
+            "range": {"start": {"line": 3, "character": 11}, "end": {"line": 3, "character": 11}},
+            "text": TYPED
+        }]}),
+    );
+    let suggestion = insert_text(&client.inline_completion(uri, 3, 11 + TYPED.len() as u32));
+    let trace = client.wait_notification("infill/trace", |_| true);
+    (suggestion, trace["params"]["generation"].clone())
+}

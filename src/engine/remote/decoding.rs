@@ -1,12 +1,14 @@
 //! Streamed pieces made into a suggestion with the local decode loop's rules
 //! (`worker::Worker::generate`): stop-token ids, a family's token in the text (a server that
 //! takes few stop strings does not stop at all of them), the end of the line for a single-line
-//! suggestion, the time budget, whole lines at `maxTokens`.
+//! suggestion, the time budget, whole lines at `maxTokens`; with token healing, only what
+//! follows the text the model had to write again (`heal::Healing`).
 
 use std::collections::HashSet;
 use std::time::Instant;
 
 use super::{DoneReason, Piece};
+use crate::engine::heal::Healing;
 use crate::engine::stats::EngineStats;
 use crate::engine::worker::{cut_at_special_text, whole_lines};
 use crate::engine::{Job, StopReason, TokenLogprob};
@@ -29,6 +31,8 @@ pub(super) struct Decoding<'a> {
     all_logprobs: bool,
     stop: Option<StopReason>,
     started: Instant,
+    /// The typed text taken back from the prompt, until the model has written it again.
+    healing: Healing,
 }
 
 impl<'a> Decoding<'a> {
@@ -37,6 +41,7 @@ impl<'a> Decoding<'a> {
         template: &'static FimTemplate,
         stops: &'a HashSet<u32>,
         stats: &'a EngineStats,
+        healing: Healing,
     ) -> Self {
         Self {
             job,
@@ -50,6 +55,7 @@ impl<'a> Decoding<'a> {
             all_logprobs: true,
             stop: None,
             started: Instant::now(),
+            healing,
         }
     }
 
@@ -77,12 +83,31 @@ impl<'a> Decoding<'a> {
         for _ in 0..tokens {
             self.stats.token_generated();
         }
-        self.job.handle.record_generated(piece.text.as_bytes());
+        let written = piece.text.as_bytes();
+        if !self.healing.agrees(written) {
+            // The server ignored the grammar: what it wrote does not follow the typed text.
+            tracing::debug!(piece = %piece.text, "the server did not write the typed text again");
+            self.stop = Some(StopReason::StopToken);
+            return true;
+        }
+        let new = self.healing.take(written);
+        let mut typed_again = written.len() - new.len();
+        self.job.handle.record_generated(new);
         let start = self.bytes.len();
-        self.bytes.extend_from_slice(piece.text.as_bytes());
+        self.bytes.extend_from_slice(new);
         match piece.logprobs {
             Some(list) if !list.is_empty() => {
                 for (len, logprob) in list {
+                    // A token that only writes the typed text again says how expected the
+                    // typing was, not the suggestion: left out of the confidence. (The server's
+                    // probability is over the whole vocabulary, not over the tokens that agree
+                    // with the typed text, as the local engine's is.)
+                    if typed_again > 0 && len <= typed_again {
+                        typed_again -= len;
+                        continue;
+                    }
+                    let len = len - typed_again;
+                    typed_again = 0;
                     self.token_end += len;
                     self.token_logprobs.push(TokenLogprob { end: self.token_end, logprob });
                 }

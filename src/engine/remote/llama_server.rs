@@ -61,6 +61,8 @@ pub fn probe(http: &Http, forced_family: Option<&str>) -> Result<Probe, ProbeErr
         },
         (true, None) => return Err(format!("{}: /props names no BOS token", http.name).into()),
     };
+    // Token healing needs each token's text; a server too old to give it gets fresh prompts.
+    let heals = tokenizer.last_piece(http, "fn main").is_ok_and(|piece| piece.is_some());
     Ok(Probe {
         template,
         family_from,
@@ -69,6 +71,7 @@ pub fn probe(http: &Http, forced_family: Option<&str>) -> Result<Probe, ProbeErr
         special_ids,
         bos,
         tokenize: Some(tokenizer),
+        heals,
     })
 }
 
@@ -103,6 +106,12 @@ pub fn request(
         "return_tokens": true,
         "seed": sampling.seed,
     });
+    if !request.forced_start.is_empty() {
+        // Token healing: the model writes the text taken back from the prompt's end again, in
+        // its own tokens (the grammar admits exactly the tokens that agree with it), then
+        // anything.
+        body["grammar"] = json!(format!("root ::= {} .*", gbnf_literal(&request.forced_start)));
+    }
     if sampling.temperature <= 0.0 {
         body["temperature"] = json!(0.0);
         body["top_k"] = json!(1);
@@ -114,6 +123,26 @@ pub fn request(
         body["samplers"] = json!(["top_k", "top_p", "temperature"]);
     }
     (COMPLETION, body)
+}
+
+/// `text` as a GBNF string literal: quotes and backslashes escaped, control characters as
+/// `\xHH`; other characters as they are (GBNF reads UTF-8).
+fn gbnf_literal(text: &str) -> String {
+    let mut literal = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' | '\\' => {
+                literal.push('\\');
+                literal.push(c);
+            }
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                literal.push_str(&format!("\\x{:02X}", c as u32));
+            }
+            c => literal.push(c),
+        }
+    }
+    literal.push('"');
+    literal
 }
 
 /// One server-sent event line.
@@ -179,6 +208,13 @@ mod tests {
         assert_eq!((done.cached, done.evaluated), (Some(7), Some(1)));
         assert_eq!(done.prompt.as_deref(), Some("<p>x"));
         assert!(done.piece.is_none());
+    }
+
+    #[test]
+    fn text_to_write_again_becomes_a_grammar_literal() {
+        assert_eq!(gbnf_literal(" Hash"), r#"" Hash""#);
+        assert_eq!(gbnf_literal(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(gbnf_literal("\tx\u{7f}é"), r#""\x09x\x7Fé""#);
     }
 
     #[test]

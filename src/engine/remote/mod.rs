@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::heal::{self, Healing};
 use super::last_prompts::LastPrompts;
 use super::stats::{EngineStats, Outcome};
 use super::worker::panic_message;
@@ -54,6 +55,10 @@ pub(super) struct Probe {
     bos: Option<u32>,
     /// The tokenizer endpoint for exact counts; `None`: estimates.
     tokenize: Option<tokens::Tokenizer>,
+    /// The server can heal: it names each token's text and constrains the first generated
+    /// tokens to typed text (llama-server's `with_pieces` and `grammar`). Only then does typing
+    /// at the cursor continue the last prompt (`prompt::typed_middle`), as in-process.
+    heals: bool,
 }
 
 /// What a request asks the server for.
@@ -61,6 +66,9 @@ pub(super) struct Request {
     max_tokens: usize,
     single_line: bool,
     sampling: Sampling,
+    /// Text the answer must start with: the typed text taken back from the prompt's end
+    /// (token healing), which the model writes again in its own tokens. Empty: none.
+    forced_start: String,
 }
 
 impl Request {
@@ -408,12 +416,27 @@ impl Remote<'_> {
         let order = job.params.order.unwrap_or(template.order);
         let mut counter = self.counts.counter(&self.http, probe.tokenize.as_ref());
         let context_size = probe.context_size.unwrap_or(self.engine.context_size as usize);
-        let prompt =
-            self.last_prompts.build_prompt(template, order, job, context_size, false, &mut counter);
+        let mut prompt = self.last_prompts.build_prompt(
+            template,
+            order,
+            job,
+            context_size,
+            probe.heals,
+            &mut counter,
+        );
+        // A typed middle is always healed (`LastPrompts::build_prompt` says why).
+        let heal = probe.heals && (job.params.token_healing || prompt.typed_middle_chars > 0);
+        let healed = match (heal, &probe.tokenize) {
+            (true, Some(tokenizer)) => {
+                back_off(&mut prompt, &self.http, tokenizer).map_err(remote)?
+            }
+            _ => String::new(),
+        };
         let request = Request {
             max_tokens: job.params.max_tokens,
             single_line: job.params.single_line,
             sampling: job.params.sampling,
+            forced_start: healed.clone(),
         };
         let (path, body, prompt_tokens) = match self.config.protocol {
             Protocol::LlamaServer => {
@@ -468,7 +491,8 @@ impl Remote<'_> {
             Err(Next::Failed(message)) => return Err(remote(message)),
             Err(Next::Line(_) | Next::End) => return Err(remote(self.http.name.clone())),
         };
-        let mut decoding = Decoding::new(job, template, &stops, self.stats);
+        let mut decoding =
+            Decoding::new(job, template, &stops, self.stats, Healing::new(healed.as_bytes()));
         let mut first_piece = None;
         let done = loop {
             match stream.next() {
@@ -534,11 +558,24 @@ impl Remote<'_> {
             generation_ms: first_piece.elapsed().as_secs_f64() * 1000.0,
             stop,
             context_files: prompt.context_paths.clone(),
-            // A remote server samples on its own: there is no choosing its first tokens.
-            healed: String::new(),
+            healed,
             token_logprobs,
         })
     }
+}
+
+/// Takes the prompt's last token back out of its prefix, as the local engine does
+/// (`engine::heal`), and returns its text: the server tokenizes the prefix's last line.
+fn back_off(
+    prompt: &mut prompt::Prompt,
+    http: &Http,
+    tokenizer: &tokens::Tokenizer,
+) -> Result<String, String> {
+    let Some(text) = prompt.prefix_text_mut() else { return Ok(String::new()) };
+    let last_line = &text[text.rfind('\n').map_or(0, |i| i + 1)..];
+    let Some(piece) = tokenizer.last_piece(http, last_line)? else { return Ok(String::new()) };
+    let taken = heal::back_off_len(last_line, &piece);
+    Ok(text.split_off(text.len() - taken))
 }
 
 /// The prompt as token ids: special pieces by the server's ids, text through `/tokenize` (as

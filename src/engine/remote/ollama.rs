@@ -37,6 +37,7 @@ pub fn probe(
         special_ids: HashMap::new(),
         bos: None,
         tokenize: None,
+        heals: false,
     })
 }
 

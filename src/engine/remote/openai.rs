@@ -54,6 +54,7 @@ pub fn probe(
         model,
         context_size,
         tokenize: tokenizer.filter(|_| !special_ids.is_empty()),
+        heals: false,
         special_ids,
         bos: None,
     })

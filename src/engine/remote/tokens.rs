@@ -149,6 +149,31 @@ impl Tokenizer {
     }
 }
 
+impl Tokenizer {
+    /// The text of the last token `text` tokenizes to (llama-server's `with_pieces`), for token
+    /// healing; `None` for an empty text. A piece that is not valid UTF-8 comes as its bytes.
+    pub fn last_piece(&self, http: &Http, text: &str) -> Result<Option<Vec<u8>>, String> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let body = json!({"content": text, "parse_special": false, "with_pieces": true});
+        let answer = http.post_json(&self.path, &body)?;
+        let missing = || format!("{}: {} answered without token pieces", http.name, self.path);
+        let tokens = answer["tokens"].as_array().ok_or_else(missing)?;
+        let Some(last) = tokens.last() else { return Ok(None) };
+        match &last["piece"] {
+            serde_json::Value::String(piece) => Ok(Some(piece.as_bytes().to_vec())),
+            serde_json::Value::Array(bytes) => bytes
+                .iter()
+                .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+                .collect::<Option<Vec<u8>>>()
+                .map(Some)
+                .ok_or_else(missing),
+            _ => Err(missing()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
