@@ -273,6 +273,7 @@ pub(super) fn run(
         http,
         counts: tokens::Counts::default(),
         last_prompts: LastPrompts::default(),
+        last_ids: Vec::new(),
         connected: None,
         last_error: String::new(),
         backoff: Backoff { next_try: None, delay: FIRST_RETRY },
@@ -317,6 +318,8 @@ struct Remote<'a> {
     /// Each document's last fresh prompt, built on as by the local engine: the server's prompt
     /// cache keeps a common front as the local KV cache does.
     last_prompts: LastPrompts,
+    /// The ids of the last prompt sent to a llama-server (what its prompt cache starts with).
+    last_ids: Vec<u32>,
     connected: Option<Probe>,
     last_error: String,
     backoff: Backoff,
@@ -438,12 +441,17 @@ impl Remote<'_> {
             sampling: job.params.sampling,
             forced_start: healed.clone(),
         };
-        let (path, body, prompt_tokens) = match self.config.protocol {
+        let (path, body, prompt_tokens, shared) = match self.config.protocol {
             Protocol::LlamaServer => {
                 let ids = prompt_ids(&mut counter, probe, &prompt).map_err(remote)?;
                 counter.finish().map_err(remote)?;
                 let (path, body) = llama_server::request(template, &ids, &request);
-                (path, body, ids.len())
+                // What the server's prompt cache holds for this prompt, as far as we know: the
+                // last prompt sent (one slot; its answer's tokens not counted).
+                let shared = ids.iter().zip(&self.last_ids).take_while(|(a, b)| a == b).count();
+                let count = ids.len();
+                self.last_ids = ids;
+                (path, body, count, Some(shared))
             }
             protocol => {
                 let count = prompt
@@ -467,7 +475,7 @@ impl Remote<'_> {
                     ),
                     _ => openai::request(template, model, &text, &request),
                 };
-                (path, body, count)
+                (path, body, count, None)
             }
         };
         if prompt_tokens == 0 || prompt_tokens.saturating_add(job.params.max_tokens) > context_size
@@ -534,7 +542,11 @@ impl Remote<'_> {
         let first_piece = first_piece.unwrap_or_else(Instant::now);
         let done_reason = done.as_ref().map(|d| d.reason);
         let (text, generated_tokens, stop, token_logprobs) = decoding.finish(done_reason);
-        let reused = done.as_ref().and_then(|d| d.cached).unwrap_or(0).min(prompt_tokens);
+        // The server's figures come with its last event. A job that ended before it (a warm-up
+        // reads only the first piece, a cancel closes the stream) counts as much as llama-server
+        // keeps from the last prompt, else the whole prompt.
+        let reused =
+            done.as_ref().and_then(|d| d.cached).or(shared).unwrap_or(0).min(prompt_tokens);
         let evaluated = done.as_ref().and_then(|d| d.evaluated).unwrap_or(prompt_tokens - reused);
         self.stats.tokens_evaluated(evaluated);
         let rendered = prompt.render();
