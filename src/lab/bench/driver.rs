@@ -59,8 +59,9 @@ pub struct Keystroke<'a> {
 #[serde(rename_all = "camelCase")]
 pub enum PauseOutcome {
     /// A non-empty suggestion appeared this long after the last keystroke; `from_cache`: the
-    /// client had it in its own cache.
-    Suggested { latency_ms: f64, from_cache: bool },
+    /// client had it in its own cache; `right`: its first line is what the typist typed next
+    /// (`is_right`), so accepting it would have saved that typing.
+    Suggested { latency_ms: f64, from_cache: bool, right: bool },
     /// The answer for this position came back empty.
     Empty,
     /// No answer within the longest wait.
@@ -70,11 +71,12 @@ pub enum PauseOutcome {
 impl std::fmt::Display for PauseOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Suggested { latency_ms, from_cache: false } => {
-                write!(f, "suggestion after {latency_ms:.0} ms")
-            }
-            Self::Suggested { latency_ms, from_cache: true } => {
-                write!(f, "suggestion after {latency_ms:.0} ms (client cache)")
+            Self::Suggested { latency_ms, from_cache, right } => {
+                write!(f, "suggestion after {latency_ms:.0} ms")?;
+                if *from_cache {
+                    f.write_str(" (client cache)")?;
+                }
+                f.write_str(if *right { ", right" } else { ", wrong" })
             }
             Self::Empty => f.write_str("empty answer"),
             Self::TimedOut => f.write_str("no answer in time"),
@@ -83,10 +85,11 @@ impl std::fmt::Display for PauseOutcome {
 }
 
 /// What the client shows for the latest keystroke.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Shown {
-    /// `from_cache`: the client answered from its own cache, without asking the server.
-    Suggestion { at: Instant, from_cache: bool },
+    /// `from_cache`: the client answered from its own cache, without asking the server; `text`:
+    /// what it inserts at the cursor.
+    Suggestion { at: Instant, from_cache: bool, text: String },
     /// The answer for this text came back empty (or the client decided not to ask).
     Nothing,
 }
@@ -120,7 +123,7 @@ pub fn play(
     for trace in traces {
         client.open(trace)?;
         let mut rope = Rope::from_str(&trace.text);
-        for edit in &trace.edits {
+        for (index, edit) in trace.edits.iter().enumerate() {
             if timing.until.is_some_and(|until| Instant::now() >= until) {
                 break;
             }
@@ -141,7 +144,8 @@ pub fn play(
             })?;
             played.keystrokes += 1;
             if edit.pause_after {
-                let outcome = wait_out_pause(client, typed_at, timing)?;
+                let upcoming = typed_next(&trace.edits[index + 1..], cursor);
+                let outcome = wait_out_pause(client, typed_at, timing, &upcoming)?;
                 if let PauseOutcome::Suggested { latency_ms, .. } = outcome {
                     progress.set_message(format!("last pause → suggestion {latency_ms:.0} ms"));
                 }
@@ -169,19 +173,43 @@ pub fn play(
     Ok(played)
 }
 
+/// The text the typist types next from `cursor` on: the inserts of the following `edits` while
+/// each goes on where the last one left the cursor (a deletion or a jump ends it).
+fn typed_next(edits: &[super::trace::Edit], mut cursor: usize) -> String {
+    let mut text = String::new();
+    for edit in edits.iter().take_while(|e| e.delete == 0) {
+        if edit.at != cursor {
+            break;
+        }
+        text.push_str(&edit.insert);
+        cursor += edit.insert.chars().count();
+    }
+    text
+}
+
+/// Whether a suggestion is right: up to the end of its first line with code (line breaks and
+/// indentation before it included, trailing whitespace not) it is what the typist then typed.
+fn is_right(suggestion: &str, typed_next: &str) -> bool {
+    let Some(code) = suggestion.find(|c: char| !c.is_whitespace()) else { return false };
+    let end = suggestion[code..].find('\n').map_or(suggestion.len(), |n| code + n);
+    typed_next.starts_with(suggestion[..end].trim_end())
+}
+
 fn wait_out_pause(
     client: &mut dyn Client,
     typed_at: Instant,
     timing: &Timing,
+    typed_next: &str,
 ) -> anyhow::Result<PauseOutcome> {
     let mut outcome = None;
     loop {
         let elapsed = typed_at.elapsed();
         if outcome.is_none() {
             outcome = match client.shown() {
-                Some(Shown::Suggestion { at, from_cache }) => Some(PauseOutcome::Suggested {
+                Some(Shown::Suggestion { at, from_cache, text }) => Some(PauseOutcome::Suggested {
                     latency_ms: at.saturating_duration_since(typed_at).as_secs_f64() * 1000.0,
                     from_cache,
+                    right: is_right(&text, typed_next),
                 }),
                 Some(Shown::Nothing) => Some(PauseOutcome::Empty),
                 None if elapsed >= timing.max_wait => Some(PauseOutcome::TimedOut),
@@ -196,4 +224,33 @@ fn wait_out_pause(
         }
     }
     Ok(outcome.unwrap_or(PauseOutcome::TimedOut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lab::bench::trace::Edit;
+
+    fn typing(at: usize, insert: &str) -> Edit {
+        Edit { at, delete: 0, insert: insert.into(), pause_after: false }
+    }
+
+    #[test]
+    fn what_is_typed_next_runs_until_a_deletion_or_a_jump() {
+        let edits = [typing(10, "ab"), typing(12, "c"), typing(40, "x")];
+        assert_eq!(typed_next(&edits, 10), "abc");
+        assert_eq!(typed_next(&edits, 11), "");
+        let deletion = Edit { at: 12, delete: 3, insert: String::new(), pause_after: false };
+        assert_eq!(typed_next(&[typing(10, "ab"), deletion, typing(12, "c")], 10), "ab");
+    }
+
+    #[test]
+    fn a_suggestion_is_right_when_its_first_line_of_code_is_typed_next() {
+        assert!(is_right("len(x))", "len(x))\n    return y"));
+        assert!(is_right("len(x))\n    wrong()", "len(x))\n    return y"));
+        assert!(is_right("\n    return y  ", "\n    return y\n"));
+        assert!(!is_right("len(y))", "len(x))"));
+        assert!(!is_right("  \n ", "  \n "), "nothing to accept");
+        assert!(!is_right("len(x)) + 1", "len(x))"), "runs past what was typed");
+    }
 }

@@ -59,12 +59,14 @@ impl Figures {
         }
     }
 
-    /// A server answer arrived: what it shows if it is for the text on screen (`current`),
-    /// else `None`, counting it as stale when it would have shown something.
-    pub fn answer_arrived(&mut self, current: bool, suggested: bool, at: Instant) -> Option<Shown> {
+    /// A server answer (`text`, to insert at the cursor) arrived: what it shows if it is for
+    /// the text on screen (`current`), else `None`, counting it as stale when it would have
+    /// shown something.
+    pub fn answer_arrived(&mut self, current: bool, text: &str, at: Instant) -> Option<Shown> {
+        let suggested = shows_something(text);
         if current {
             Some(if suggested {
-                Shown::Suggestion { at, from_cache: false }
+                Shown::Suggestion { at, from_cache: false, text: text.to_string() }
             } else {
                 Shown::Nothing
             })
@@ -89,9 +91,20 @@ impl Figures {
         self.pauses
             .iter()
             .filter_map(|p| match p {
-                PauseOutcome::Suggested { latency_ms, from_cache } => {
+                PauseOutcome::Suggested { latency_ms, from_cache, .. } => {
                     (with_cache_hits || !from_cache).then_some(*latency_ms)
                 }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Latencies of the right suggestions (`PauseOutcome::Suggested::right`).
+    pub fn right_latencies_ms(&self) -> Vec<f64> {
+        self.pauses
+            .iter()
+            .filter_map(|p| match p {
+                PauseOutcome::Suggested { latency_ms, right: true, .. } => Some(*latency_ms),
                 _ => None,
             })
             .collect()
@@ -102,6 +115,11 @@ impl Figures {
         let calls = self.model_calls.saturating_sub(self.background_calls.unwrap_or(0));
         self.keystrokes.saturating_sub(usize::try_from(calls).unwrap_or(usize::MAX))
     }
+}
+
+/// Whether a suggestion's text shows anything (whitespace alone is not shown).
+pub fn shows_something(text: &str) -> bool {
+    !text.trim().is_empty()
 }
 
 /// Nearest-rank percentile (`p` in 0..=100) of `values`; `None` for no values.
@@ -157,6 +175,13 @@ fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
     let within = format!("  shown within the pause ({pause_ms} ms)");
     row(&within, &|f| {
         let fast = f.latencies_ms().iter().filter(|&&l| l <= pause_ms as f64).count();
+        share(fast, f.pauses.len())
+    });
+    row("  right: its first line typed next", &|f| {
+        share(f.right_latencies_ms().len(), f.pauses.len())
+    });
+    row("    of which within the pause", &|f| {
+        let fast = f.right_latencies_ms().iter().filter(|&&l| l <= pause_ms as f64).count();
         share(fast, f.pauses.len())
     });
     row("  empty answer / timed out", &|f| {
@@ -250,13 +275,13 @@ mod tests {
         let mut figures = Figures::default();
         let now = Instant::now();
         assert!(matches!(
-            figures.answer_arrived(true, true, now),
+            figures.answer_arrived(true, "x + 1", now),
             Some(Shown::Suggestion { from_cache: false, .. })
         ));
-        assert!(matches!(figures.answer_arrived(true, false, now), Some(Shown::Nothing)));
-        assert!(figures.answer_arrived(false, false, now).is_none());
+        assert!(matches!(figures.answer_arrived(true, " \n", now), Some(Shown::Nothing)));
+        assert!(figures.answer_arrived(false, "", now).is_none());
         assert_eq!(figures.stale_suggestions, 0);
-        assert!(figures.answer_arrived(false, true, now).is_none());
+        assert!(figures.answer_arrived(false, "x", now).is_none());
         assert_eq!(figures.stale_suggestions, 1);
         figures.note_once("x".into());
         figures.note_once("x".into());
@@ -287,8 +312,8 @@ mod tests {
             keystrokes: 10,
             model_calls: 4,
             pauses: vec![
-                PauseOutcome::Suggested { latency_ms: 400.0, from_cache: false },
-                PauseOutcome::Suggested { latency_ms: 900.0, from_cache: false },
+                PauseOutcome::Suggested { latency_ms: 400.0, from_cache: false, right: true },
+                PauseOutcome::Suggested { latency_ms: 900.0, from_cache: false, right: true },
                 PauseOutcome::Empty,
             ],
             peak_rss_kib: Some(2048),
@@ -301,8 +326,8 @@ mod tests {
             cache_hits: Some(3),
             pauses: vec![
                 PauseOutcome::TimedOut,
-                PauseOutcome::Suggested { latency_ms: 0.0, from_cache: true },
-                PauseOutcome::Suggested { latency_ms: 3000.0, from_cache: false },
+                PauseOutcome::Suggested { latency_ms: 0.0, from_cache: true, right: false },
+                PauseOutcome::Suggested { latency_ms: 3000.0, from_cache: false, right: true },
             ],
             ..Figures::default()
         };
@@ -315,6 +340,10 @@ mod tests {
         assert!(line("                   max").contains("900 ms"));
         assert!(line("pauses with a suggestion").contains("2/3 (67%)"));
         assert!(line("  shown within the pause (600 ms)").contains("1/3 (33%)"));
+        assert!(line("  right: its first line typed next").contains("2/3 (67%)"));
+        assert!(line("  right: its first line typed next").ends_with("1/3 (33%)"));
+        assert!(line("    of which within the pause").contains("1/3 (33%)"));
+        assert!(line("    of which within the pause").ends_with("0/3 (0%)"));
         assert!(line("  empty answer / timed out").contains("1 / 0"));
         assert!(line("  empty answer / timed out").ends_with("0 / 1"));
         assert!(line("pause → suggestion p50").ends_with(" 0 ms"));

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use ropey::Rope;
 
 use super::driver::{Client, Keystroke, Position, Shown};
-use super::latency_report::Figures;
+use super::latency_report::{Figures, shows_something};
 use super::process;
 use super::trace::FileTrace;
 use crate::lab::llama_server::{BaselineAnswer, InfillRequest, LlamaServer, LlamaVimContext};
@@ -152,7 +152,7 @@ impl LlamaVimClient {
                 *hits += 1;
             }
             self.shown = Some(if shows_something(&content) {
-                Shown::Suggestion { at: now, from_cache: true }
+                Shown::Suggestion { at: now, from_cache: true, text: content }
             } else {
                 Shown::Nothing
             });
@@ -187,9 +187,9 @@ impl LlamaVimClient {
                 self.figures.evaluated_tokens.push(evaluated);
                 self.figures.reused_tokens.push(reused);
                 self.figures.prompt_tokens.push(evaluated + reused);
-                let suggested = shows_something(&response.content);
+                let shown = self.figures.answer_arrived(here, &response.content, arrived);
                 self.cache.insert(flight.key, response.content);
-                if let Some(shown) = self.figures.answer_arrived(here, suggested, arrived) {
+                if let Some(shown) = shown {
                     self.shown = Some(shown);
                 }
             }
@@ -202,10 +202,6 @@ impl LlamaVimClient {
             }
         }
     }
-}
-
-fn shows_something(content: &str) -> bool {
-    !content.trim().is_empty()
 }
 
 impl Client for LlamaVimClient {
@@ -238,7 +234,7 @@ impl Client for LlamaVimClient {
     }
 
     fn shown(&self) -> Option<Shown> {
-        self.shown
+        self.shown.clone()
     }
 
     fn close(&mut self, _trace: &FileTrace, patience: Duration) -> anyhow::Result<()> {

@@ -154,9 +154,8 @@ impl InfillClient {
                     }
                     return;
                 }
-                let suggested = first_insert_text(&message["result"])
-                    .is_some_and(|text| !text.trim().is_empty());
-                if let Some(shown) = self.figures.answer_arrived(current, suggested, arrived) {
+                let text = first_insert_text(&message["result"]).unwrap_or_default();
+                if let Some(shown) = self.figures.answer_arrived(current, text, arrived) {
                     self.shown = Some(shown);
                 }
             }
@@ -218,7 +217,7 @@ impl Client for InfillClient {
     }
 
     fn shown(&self) -> Option<Shown> {
-        self.shown
+        self.shown.clone()
     }
 
     fn close(&mut self, _trace: &FileTrace, patience: Duration) -> anyhow::Result<()> {
