@@ -291,6 +291,24 @@ fn the_openai_kind_works_with_vllm_s_rules() {
     assert!(body["stop"].as_array().unwrap().len() <= 4, "{body}");
     assert!(body["stop"].as_array().unwrap().contains(&json!("<file_sep>")), "{body}");
     assert_eq!(body["skip_special_tokens"], false);
+    let first = session.client.wait_notification("infill/trace", |_| true);
+    let first_prompt = first["params"]["generation"]["prompt"].as_str().unwrap().to_string();
+
+    // vLLM heals too (`/detokenize`, `structured_outputs`): typing at the cursor continues the
+    // last prompt, less the typed text's last token, which the model writes again.
+    session.client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": session.uri, "version": 2}, "contentChanges": [{
+            "range": {"start": {"line": 3, "character": 11}, "end": {"line": 3, "character": 11}},
+            "text": "n*"
+        }]}),
+    );
+    let response = session.client.inline_completion(&session.uri, 3, 13);
+    let suggestion = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
+    assert_eq!(suggestion, "fib(n-1) + fib(n-2)", "only what follows the typed text");
+    let body = server.last_body();
+    assert_eq!(body["prompt"], format!("{first_prompt}n"));
+    assert_eq!(body["structured_outputs"]["regex"], r"\*[\s\S]*");
     assert!(session.client.shutdown().success());
 }
 

@@ -1,7 +1,8 @@
 //! The `llama-server` engine against a real llama-server (PyPI `xllamacpp`, started by
 //! `assets/serve_llama_server.py`) with the real Qwen2.5-Coder-0.5B model: the suggestion is
 //! the in-process engine's, from the very prompt the in-process engine builds; typing through
-//! a suggestion asks the server nothing; a job the user types through joins; a cancelled job's
+//! a suggestion asks the server nothing; other text typed at the cursor continues the prompt
+//! (the server evaluates only the typed tokens) and is healed as in-process; a job the user types through joins; a cancelled job's
 //! stream is closed and the server stops. Skipped, saying why, where python3 or xllamacpp is
 //! missing (`.ci/setup` installs it, so CI runs it).
 
@@ -111,34 +112,9 @@ fn fib_from_infill_s_prompt_and_typing_through(server: &Server) {
 /// Typing at the cursor: the server evaluates only the typed tokens (the prompt goes on after
 /// its middle token) and, healed by a grammar, answers as the in-process engine does.
 fn typing_other_text_continues_the_prompt_as_in_process(server: &Server) {
-    let root = TempDir::new("fibproj");
-    let mut client = LspClient::start(&[]);
-    remote_fib::open(&mut client, &root, options(server, json!({})));
-    let (suggestion, generation) = remote_fib::type_other_text(&mut client, &root_uri(&root));
-    assert!(client.shutdown().success());
-    println!("after {:?} the server suggests {suggestion:?}: {generation}", remote_fib::TYPED);
-    let healed = generation["healed"].as_str().unwrap_or_default();
-    assert!(!healed.is_empty() && remote_fib::TYPED.ends_with(healed), "{generation}");
+    let generation = remote_fib::type_other_text_like_in_process(options(server, json!({})));
     let evaluated = generation["evaluatedTokens"].as_u64().unwrap();
     assert!(evaluated <= 4, "only the typed tokens are evaluated: {generation}");
-
-    let mut local = LspClient::start(&[]);
-    let local_options = json!({"model": real_model(), "trace": true, "prefetch": false,
-                               "warmUp": false, "debounceMs": 0});
-    remote_fib::open(&mut local, &root, local_options);
-    let (local_suggestion, local_generation) =
-        remote_fib::type_other_text(&mut local, &root_uri(&root));
-    assert!(local.shutdown().success());
-    assert_eq!(generation["prompt"], local_generation["prompt"], "the same prompt");
-    assert_eq!(suggestion, local_suggestion, "the same answer");
-    let program =
-        format!("{}{}{suggestion}{}", remote_fib::PREFIX, remote_fib::TYPED, remote_fib::SUFFIX);
-    let output = std::process::Command::new("python3").arg("-c").arg(&program).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "55", "{program}");
-}
-
-fn root_uri(root: &TempDir) -> String {
-    root.uri("fib.py")
 }
 
 fn typing_what_the_server_is_writing_joins_its_job(server: &Server) {

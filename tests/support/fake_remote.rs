@@ -250,7 +250,10 @@ fn serve_connection<S: Read + Write>(
             }
             "/tokenize" => json!({"tokens": tokenize(&body, vocabulary)}),
             "/v1/models" if vocabulary == Vocabulary::CodeBehindVllm => {
-                json!({"data": [{"id": "fake-coder", "max_model_len": 2048}]})
+                json!({"data": [{"id": "fake-coder", "max_model_len": 2048, "owned_by": "vllm"}]})
+            }
+            "/detokenize" if vocabulary == Vocabulary::CodeBehindVllm => {
+                json!({"prompt": detokenize(body["tokens"].as_array().unwrap())})
             }
             "/v1/models" => json!({"data": [{"id": "fake-coder"}]}),
             "/api/show" => json!({"model_info": {"starcoder2.context_length": 4096}}),
@@ -273,7 +276,12 @@ fn serve_connection<S: Read + Write>(
             }
             "/v1/completions" => {
                 let mut events = String::from(": ping\n\n");
-                let mut pieces = ANSWER.to_vec();
+                // Token healing through vLLM's structured outputs: the regex's literal first.
+                let forced = body["structured_outputs"]["regex"].as_str().map(regex_literal);
+                let forced: Vec<String> =
+                    forced.unwrap_or_default().chars().map(String::from).collect();
+                let mut pieces: Vec<&str> = forced.iter().map(String::as_str).collect();
+                pieces.extend(ANSWER);
                 if vocabulary == Vocabulary::CodeBehindVllm {
                     if body["stop"].as_array().is_some_and(|stop| stop.len() > 4) {
                         let error = br#"{"error": {"message": "stop: at most 4 items"}}"#;
@@ -387,6 +395,17 @@ fn tokenize(body: &Value, vocabulary: Vocabulary) -> Vec<u32> {
 pub fn grammar_literal(grammar: &str) -> String {
     let literal = grammar.strip_prefix("root ::= \"").and_then(|g| g.strip_suffix("\" .*"));
     literal.expect("a healing grammar").to_string()
+}
+
+/// The literal of infill's healing regex, `…[\s\S]*` (escapes read back).
+pub fn regex_literal(regex: &str) -> String {
+    let literal = regex.strip_suffix("[\\s\\S]*").expect("a healing regex");
+    let mut text = String::new();
+    let mut chars = literal.chars();
+    while let Some(c) = chars.next() {
+        text.push(if c == '\\' { chars.next().expect("an escaped character") } else { c });
+    }
+    text
 }
 
 /// The text a prompt of fake ids spells.

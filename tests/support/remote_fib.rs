@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use super::{LspClient, TempDir, complete_in_process, insert_text};
+use super::{LspClient, TempDir, complete_in_process, insert_text, real_model};
 
 pub const PREFIX: &str = "def fib(n):\n    if n < 2:\n        return n\n    return ";
 pub const SUFFIX: &str = "\n\n\nif __name__ == \"__main__\":\n    print(fib(10))\n";
@@ -81,4 +81,31 @@ pub fn type_other_text(client: &mut LspClient, uri: &str) -> (String, Value) {
     let suggestion = insert_text(&client.inline_completion(uri, 3, 11 + TYPED.len() as u32));
     let trace = client.wait_notification("infill/trace", |_| true);
     (suggestion, trace["params"]["generation"].clone())
+}
+
+/// `type_other_text` through a remote engine (`options`) and through the in-process one: the
+/// typed text's last token is written again by the model (healed), and both give the same
+/// prompt and answer, which runs. Returns the remote trace's `generation`.
+pub fn type_other_text_like_in_process(options: Value) -> Value {
+    let root = TempDir::new("fibproj");
+    let mut client = LspClient::start(&[]);
+    let (uri, _) = open(&mut client, &root, options);
+    let (suggestion, generation) = type_other_text(&mut client, &uri);
+    assert!(client.shutdown().success());
+    println!("after {TYPED:?} the server suggests {suggestion:?}: {generation}");
+    let healed = generation["healed"].as_str().unwrap_or_default();
+    assert!(!healed.is_empty() && TYPED.ends_with(healed), "{generation}");
+
+    let mut local = LspClient::start(&[]);
+    let local_options = json!({"model": real_model(), "trace": true, "prefetch": false,
+                               "warmUp": false, "debounceMs": 0});
+    let (uri, _) = open(&mut local, &root, local_options);
+    let (local_suggestion, local_generation) = type_other_text(&mut local, &uri);
+    assert!(local.shutdown().success());
+    assert_eq!(generation["prompt"], local_generation["prompt"], "the same prompt");
+    assert_eq!(suggestion, local_suggestion, "the same answer");
+    let program = format!("{PREFIX}{TYPED}{suggestion}{SUFFIX}");
+    let output = Command::new("python3").arg("-c").arg(&program).output().expect("python3");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "55", "{program}");
+    generation
 }

@@ -48,13 +48,22 @@ pub fn probe(
     let vocabulary = (!special_ids.is_empty()).then_some(&has_token as &dyn Fn(&str) -> bool);
     let (template, family_from) = family::choose(forced_family, vocabulary, &model)
         .map_err(|err| ProbeError::family(http, err))?;
+    let tokenizer = tokenizer.filter(|_| !special_ids.is_empty());
+    // vLLM can heal: `/detokenize` names the last token, `structured_outputs` constrains the
+    // first generated ones. Other servers' extensions differ, so they get fresh prompts.
+    let vllm = first.is_some_and(|m| m["owned_by"] == "vllm");
+    let heals = vllm
+        && tokenizer.as_ref().is_some_and(|t| {
+            t.shape == Shape::OpenAiServer
+                && t.last_piece(http, "fn main").is_ok_and(|piece| piece.is_some())
+        });
     Ok(Probe {
         template,
         family_from,
         model,
         context_size,
-        tokenize: tokenizer.filter(|_| !special_ids.is_empty()),
-        heals: false,
+        tokenize: tokenizer,
+        heals,
         special_ids,
         bos: None,
     })
@@ -85,7 +94,30 @@ pub fn request(
     if sampling.temperature > 0.0 {
         body["top_p"] = json!(sampling.top_p.clamp(0.0, 1.0));
     }
+    if !request.forced_start.is_empty() {
+        // Token healing (vLLM only, see `probe`): the text taken back from the prompt's end
+        // first, in the model's own tokens, then anything.
+        let regex = format!("{}[\\s\\S]*", regex_literal(&request.forced_start));
+        body["structured_outputs"] = json!({"regex": regex});
+    }
     ("/completions", body)
+}
+
+/// `text` as a regular expression that matches exactly it: regex syntax escaped, control
+/// characters as `\xHH`.
+fn regex_literal(text: &str) -> String {
+    let mut regex = String::new();
+    for c in text.chars() {
+        if "\\.^$|?*+()[]{}/-".contains(c) {
+            regex.push('\\');
+            regex.push(c);
+        } else if (c as u32) < 0x20 || c == '\u{7f}' {
+            regex.push_str(&format!("\\x{:02X}", c as u32));
+        } else {
+            regex.push(c);
+        }
+    }
+    regex
 }
 
 /// One server-sent event line.
@@ -134,6 +166,13 @@ fn logprobs(logprobs: &Value) -> Option<Vec<(usize, f32)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_to_write_again_becomes_a_regex_of_itself() {
+        assert_eq!(regex_literal(" Hash"), " Hash");
+        assert_eq!(regex_literal("a.b(c)*"), r"a\.b\(c\)\*");
+        assert_eq!(regex_literal("\t[x]\\"), r"\x09\[x\]\\");
+    }
 
     #[test]
     fn both_logprob_shapes_and_the_finish_reason_are_read() {

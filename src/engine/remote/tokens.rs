@@ -150,11 +150,21 @@ impl Tokenizer {
 }
 
 impl Tokenizer {
-    /// The text of the last token `text` tokenizes to (llama-server's `with_pieces`), for token
-    /// healing; `None` for an empty text. A piece that is not valid UTF-8 comes as its bytes.
+    /// The text of the last token `text` tokenizes to, for token healing; `None` for an empty
+    /// text. llama-server names each token's text (`with_pieces`; a piece that is not UTF-8
+    /// comes as its bytes); vLLM turns the last id back into text (`/detokenize`).
     pub fn last_piece(&self, http: &Http, text: &str) -> Result<Option<Vec<u8>>, String> {
         if text.is_empty() {
             return Ok(None);
+        }
+        if self.shape == Shape::OpenAiServer {
+            let Some(&last) = self.tokenize(http, text, false)?.last() else { return Ok(None) };
+            let path = format!("{}detokenize", self.path.trim_end_matches("tokenize"));
+            let answer = http.post_json(&path, &json!({"tokens": [last]}))?;
+            let piece = answer["prompt"].as_str();
+            let piece =
+                piece.ok_or_else(|| format!("{}: {path} answered without text", http.name))?;
+            return Ok(Some(piece.as_bytes().to_vec()));
         }
         let body = json!({"content": text, "parse_special": false, "with_pieces": true});
         let answer = http.post_json(&self.path, &body)?;
