@@ -144,6 +144,53 @@ fn round_trip_with_tiny_starcoder2_model() {
 }
 
 #[test]
+fn a_cursor_come_to_rest_warms_up_the_prompt_there() {
+    let root = TempDir::new("rest");
+    let mut client = LspClient::start(&[]);
+    let options = json!({"model": tiny_model(), "threads": 1, "minConfidence": 0, "trace": true,
+                         "maxTokens": 4, "prefetch": false, "debounceMs": 0});
+    client.initialize(root.path(), options, &["utf-16"]);
+    client.wait_model_loaded();
+    let uri = root.uri("main.py");
+    client.open(&uri, "python", ORIGINAL);
+    let stats =
+        |client: &mut LspClient| client.request("infill/stats", json!(null))["result"].clone();
+    let background = |client: &mut LspClient| stats(client)["backgroundCalls"].as_u64().unwrap();
+
+    // Hints the server cannot use are ignored: a document that is not open, a position past
+    // the end. The session goes on.
+    let elsewhere = root.uri("other.py");
+    let rest = |uri: &str, line: u32, character: u32| json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}});
+    client.notify("infill/cursorMoved", rest(&elsewhere, 0, 0));
+    client.notify("infill/cursorMoved", rest(&uri, 99, 0));
+    assert_eq!(background(&mut client), 0);
+
+    // The cursor comes to rest inside `add`: the prompt there is evaluated without a request.
+    client.notify("infill/cursorMoved", rest(&uri, 5, 4));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while background(&mut client) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no warm-up");
+        std::thread::sleep(std::time::Duration::from_millis(20)); // polling interval, not a timing
+    }
+    // Once it has finished, a request there finds the whole prompt in the KV cache.
+    let finished = |s: &serde_json::Value| {
+        let n = |key: &str| s[key].as_u64().unwrap();
+        n("completed") + n("cancelled") + n("failed") >= n("modelCalls")
+    };
+    while !finished(&stats(&mut client)) {
+        assert!(std::time::Instant::now() < deadline, "the warm-up never ended");
+        std::thread::sleep(std::time::Duration::from_millis(20)); // polling interval, not a timing
+    }
+    client.inline_completion(&uri, 5, 4);
+    let trace = client.wait_notification("infill/trace", |_| true);
+    let generation = &trace["params"]["generation"];
+    let (prompt, reused) =
+        (generation["promptTokens"].as_u64(), generation["reusedTokens"].as_u64());
+    assert!(reused.unwrap() + 1 >= prompt.unwrap(), "the prompt was warm: {generation}");
+    assert!(client.shutdown().success());
+}
+
+#[test]
 fn utf8_is_chosen_when_offered() {
     let root = TempDir::new("utf8");
     let mut client = LspClient::start(&["--model", tiny_model().to_str().unwrap()]);

@@ -12,8 +12,8 @@
 //! 6. the job **caches its result**, even when nobody waits for it any more;
 //! 7. **prefetch** the suggestion that follows this one's acceptance (`prefetch`).
 //!
-//! Beside the request path, an edit followed by a short idle time evaluates the prompt there
-//! (`warm_up`). Server-side, so every editor benefits, whatever its client does. This stage
+//! Beside the request path, an edit or a cursor come to rest, followed by a short idle time,
+//! evaluates the prompt there (`warm_up`). Server-side, so every editor benefits, whatever its client does. This stage
 //! knows nothing of LSP: the server hands it a document snapshot and a cursor, and shapes the
 //! `Answer` for the wire.
 

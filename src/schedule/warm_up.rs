@@ -1,6 +1,8 @@
 //! Warm-up: after an edit, once the user has been idle for a moment, evaluate the prompt for a
 //! cursor at the edit point without generating (as llama.vim does with `n_predict: 0`). Clients
-//! that ask for a completion only now and then (Helix, Zed) then find the KV cache ready.
+//! that ask for a completion only now and then (Helix, Zed) then find the KV cache ready. The
+//! same when the cursor comes to rest at another place (`infill/cursorMoved`, sent by infill's
+//! VS Code and Neovim clients): the user reads there before typing, and the prompt is ready.
 //!
 //! A warm-up never delays a real request: it starts only when no job runs for the document, it
 //! is the document's in-flight job so the next request cancels it, and a newer edit replaces it.
@@ -18,8 +20,9 @@ use crate::engine::EngineStatus;
 const IDLE: Duration = Duration::from_millis(250);
 
 impl Scheduler {
-    /// `uri` reached `version` with an edit ending at char `edit_point`.
-    pub fn after_edit(self: &Arc<Self>, uri: Uri, version: i32, edit_point: usize) {
+    /// The user is at char `edit_point` of `uri` at `version` (an edit ended there, or the cursor
+    /// came to rest there): warm up there once they have been idle for a moment.
+    pub fn warm_up_soon(self: &Arc<Self>, uri: Uri, version: i32, edit_point: usize) {
         let pipeline = &self.pipeline;
         if !self.accepts_background_work()
             || !pipeline.settings.warm_up

@@ -10,6 +10,7 @@
 mod answer_reason;
 mod capabilities;
 mod completion;
+mod cursor_moved;
 mod did_change_configuration;
 mod execute_command;
 mod inline_completion;
@@ -149,6 +150,7 @@ pub async fn serve_stdio(command_line_model: Option<PathBuf>) -> bool {
         LspService::build(|client| Backend::new(client, command_line_model.clone()))
             .custom_method("infill/stats", Backend::stats)
             .custom_method("infill/indexStatus", Backend::index_status)
+            .custom_method("infill/cursorMoved", Backend::cursor_moved)
             .custom_method("infill/debug/documentText", Backend::document_text)
             .finish();
     // The editor's bytes reach the crate through our framing (`transport`), and the crate's

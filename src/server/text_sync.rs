@@ -30,7 +30,7 @@ pub async fn did_change(backend: &Backend, params: DidChangeTextDocumentParams) 
         context.document_changed(&uri, edit_point);
     }
     if let Ok(Some(edit_point)) = result {
-        session.scheduler.after_edit(uri.clone(), version, edit_point);
+        session.scheduler.warm_up_soon(uri.clone(), version, edit_point);
     }
     let topic = change_topic(&uri);
     match result {

@@ -79,8 +79,23 @@ wait('the model to load', function()
 end)
 local native = lua([[return vim.lsp.inline_completion ~= nil]])
 
--- Real keystrokes: to line 4, append, type.
-vim.rpcrequest(child, 'nvim_input', '4GA')
+-- In normal mode, the cursor comes to rest on line 4: the plugin tells the server
+-- (`infill/cursorMoved`), which evaluates the prompt there before anything is typed.
+local function background_calls()
+  return lua([[
+    local client = vim.lsp.get_clients({ name = 'infill' })[1]
+    local answer = client:request_sync('infill/stats', vim.NIL, 10000, 0)
+    return answer and answer.result and answer.result.backgroundCalls
+  ]])
+end
+local before = background_calls()
+vim.rpcrequest(child, 'nvim_input', '4G')
+wait('a warm-up where the cursor came to rest', function()
+  return background_calls() > before
+end)
+
+-- Real keystrokes: append on line 4, type.
+vim.rpcrequest(child, 'nvim_input', 'A')
 for _, key in ipairs({ 'u', 'r', 'n', ' ' }) do
   vim.rpcrequest(child, 'nvim_input', key)
 end

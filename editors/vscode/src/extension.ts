@@ -3,6 +3,7 @@
 // feature). Settings go to the server as `initializationOptions` and, when they change,
 // as `workspace/didChangeConfiguration` (or a restart for the keys the model is loaded with).
 // A status bar item follows the server's `infill/status` notifications and error messages.
+// Where the cursor comes to rest without an edit, the server is told (`cursorRest.ts`).
 
 import * as vscode from 'vscode';
 import {
@@ -14,6 +15,7 @@ import {
   State,
 } from 'vscode-languageclient/node';
 
+import { CursorRest } from './cursorRest';
 import { ClientLifecycle, ManagedClient } from './lifecycle';
 import { restartKeys, SERVER_ARGS, ServerSettings, serverCommand, serverSettings } from './settings';
 import { INITIAL, reduce, StatusEvent, StatusState, view } from './status';
@@ -124,8 +126,29 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   lifecycle = clients;
   const restart = (): Promise<void> => clients.restart();
 
+  // Where the cursor comes to rest without an edit, the server prepares the prompt.
+  const cursorRest = new CursorRest<{ document: vscode.Uri; position: vscode.Position }>((place) => {
+    const client = clients.client;
+    if (!client?.isRunning()) {
+      return;
+    }
+    void client.sendNotification('infill/cursorMoved', {
+      textDocument: { uri: client.code2ProtocolConverter.asUri(place.document) },
+      position: client.code2ProtocolConverter.asPosition(place.position),
+    });
+  });
+
   context.subscriptions.push(
     vscode.commands.registerCommand('infill.restart', restart),
+    vscode.window.onDidChangeTextEditorSelection((event) => {
+      const document = event.textEditor.document;
+      const position = event.selections[0]?.active;
+      if (position && ['file', 'untitled'].includes(document.uri.scheme)) {
+        cursorRest.moved(document.uri.toString(), document.version, { document: document.uri, position });
+      }
+    }),
+    vscode.workspace.onDidCloseTextDocument((document) => cursorRest.closed(document.uri.toString())),
+    cursorRest,
     vscode.commands.registerCommand('infill.showOutput', () => output.show(true)),
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (!event.affectsConfiguration(SECTION)) {

@@ -306,7 +306,34 @@ local function map_keys(bufnr)
   end
 end
 
+-- Milliseconds the cursor stays put (in normal mode) before the server is told where it rests.
+local CURSOR_REST_MS = 300
+
+-- Tells the server where the cursor came to rest after moving without an edit (normal mode:
+-- a jump, a search, `gd`): it evaluates the prompt there while you read, so the first
+-- suggestion after you start typing there comes at once (`infill/cursorMoved`).
+local function watch_cursor(bufnr)
+  local rest_timer = nil
+  vim.api.nvim_create_autocmd('CursorMoved', {
+    group = vim.api.nvim_create_augroup('infill_cursor_' .. bufnr, { clear = true }),
+    buffer = bufnr,
+    callback = function()
+      rest_timer = rest_timer or (vim.uv or vim.loop).new_timer()
+      rest_timer:stop()
+      rest_timer:start(CURSOR_REST_MS, 0, vim.schedule_wrap(function()
+        local client = client_for(bufnr)
+        if not client or vim.api.nvim_get_current_buf() ~= bufnr then
+          return
+        end
+        local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+        call(client, 'notify', 'infill/cursorMoved', params)
+      end))
+    end,
+  })
+end
+
 local function on_attach(client, bufnr)
+  watch_cursor(bufnr)
   if uses_native() then
     vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
   else
