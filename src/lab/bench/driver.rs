@@ -16,6 +16,8 @@ pub struct Timing {
     pub key_delay: Duration,
     pub pause: Duration,
     pub max_wait: Duration,
+    /// How long the typist looks at a new place (the cursor at rest) before editing there.
+    pub dwell: Duration,
     /// Print every pause's outcome to stderr.
     pub verbose: bool,
     /// Stop typing (and close the document) once this moment has passed (a soak's end).
@@ -98,6 +100,10 @@ pub enum Shown {
 pub trait Client {
     fn open(&mut self, trace: &FileTrace) -> anyhow::Result<()>;
     fn keystroke(&mut self, key: &Keystroke) -> anyhow::Result<()>;
+    /// The cursor came to rest at `at` without an edit (a new place); most clients do nothing.
+    fn cursor_rest(&mut self, _at: Position) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// Handles whatever arrives within `timeout`; may return early after one event.
     fn poll(&mut self, timeout: Duration) -> anyhow::Result<()>;
     /// `None` while the answer for the latest keystroke is still outstanding.
@@ -129,6 +135,18 @@ pub fn play(
             }
             let start = Position::of(&rope, edit.at);
             let end = Position::of(&rope, edit.at + edit.delete);
+            // A region's deletion starts the work at a new place: the typist has just moved
+            // there and looks before changing it.
+            if edit.delete > 0 && !timing.dwell.is_zero() {
+                client.cursor_rest(start)?;
+                let looked = Instant::now();
+                while let Some(left) = timing.dwell.checked_sub(looked.elapsed()) {
+                    if left.is_zero() {
+                        break;
+                    }
+                    client.poll(left)?;
+                }
+            }
             rope.remove(edit.at..edit.at + edit.delete);
             rope.insert(edit.at, &edit.insert);
             let cursor = edit.at + edit.insert.chars().count();
@@ -233,6 +251,74 @@ mod tests {
 
     fn typing(at: usize, insert: &str) -> Edit {
         Edit { at, delete: 0, insert: insert.into(), pause_after: false }
+    }
+
+    /// Records what the typist did; answers every keystroke with a suggestion at once.
+    #[derive(Default)]
+    struct Recorder {
+        events: Vec<String>,
+        shown: Option<Shown>,
+    }
+
+    impl Client for Recorder {
+        fn open(&mut self, _: &FileTrace) -> anyhow::Result<()> {
+            Ok(())
+        }
+        fn keystroke(&mut self, key: &Keystroke) -> anyhow::Result<()> {
+            self.events.push(format!("edit {:?}", key.text));
+            let text = "b".to_string();
+            self.shown = Some(Shown::Suggestion { at: key.typed_at, from_cache: false, text });
+            Ok(())
+        }
+        fn cursor_rest(&mut self, at: Position) -> anyhow::Result<()> {
+            self.events.push(format!("rest {}:{}", at.line, at.character));
+            Ok(())
+        }
+        fn poll(&mut self, timeout: Duration) -> anyhow::Result<()> {
+            std::thread::sleep(timeout.min(Duration::from_millis(1)));
+            Ok(())
+        }
+        fn shown(&self) -> Option<Shown> {
+            self.shown.clone()
+        }
+        fn close(&mut self, _: &FileTrace, _: Duration) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_typist_rests_at_each_new_place_and_a_suggestion_of_what_follows_is_right() {
+        let trace = FileTrace {
+            path: "a.py".into(),
+            language: "python",
+            text: "x = 1\nyy\n".into(),
+            regions: Vec::new(),
+            edits: vec![
+                Edit { at: 6, delete: 2, insert: String::new(), pause_after: false },
+                Edit { at: 6, delete: 0, insert: "a".into(), pause_after: true },
+                typing(7, "b"),
+            ],
+        };
+        let timing = Timing {
+            key_delay: Duration::ZERO,
+            pause: Duration::from_millis(1),
+            max_wait: Duration::from_secs(1),
+            dwell: Duration::from_millis(1),
+            verbose: false,
+            until: None,
+        };
+        let mut client = Recorder::default();
+        let played =
+            play(&mut client, std::slice::from_ref(&trace), &timing, &ProgressBar::hidden())
+                .unwrap();
+        assert_eq!(client.events, ["rest 1:0", "edit \"\"", "edit \"a\"", "edit \"b\""]);
+        // The pause after `a` showed `b`, which the typist then typed.
+        assert!(matches!(played.pauses[..], [PauseOutcome::Suggested { right: true, .. }]));
+        // Without a dwell, no rest.
+        let mut client = Recorder::default();
+        let timing = Timing { dwell: Duration::ZERO, ..timing };
+        play(&mut client, &[trace], &timing, &ProgressBar::hidden()).unwrap();
+        assert_eq!(client.events[0], "edit \"\"");
     }
 
     #[test]

@@ -75,6 +75,10 @@ pub struct BenchArgs {
     /// Longest a pause waits for its suggestion before typing on.
     #[arg(long, default_value_t = 30_000, value_name = "MS")]
     pub max_wait_ms: u64,
+    /// How long the typist looks at each new place before changing it (the cursor at rest
+    /// there; infill's clients then send `infill/cursorMoved`, llama.vim's sends nothing).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub dwell_ms: u64,
     /// Replay only against the baseline.
     #[arg(long, requires = "baseline_url")]
     pub baseline_only: bool,
@@ -148,6 +152,7 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         key_delay: Duration::from_millis(args.key_delay_ms),
         pause: Duration::from_millis(args.pause_ms),
         max_wait: Duration::from_millis(args.max_wait_ms.max(args.pause_ms)),
+        dwell: Duration::from_millis(args.dwell_ms),
         verbose: args.verbose,
         until: None,
     };
@@ -247,6 +252,7 @@ pub fn run(args: BenchArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
             "keyDelayMs": args.key_delay_ms,
             "pauseMs": args.pause_ms,
             "maxWaitMs": args.max_wait_ms,
+            "dwellMs": args.dwell_ms,
             "loadThreads": args.load,
             "traces": traces,
             "runs": runs,

@@ -171,6 +171,14 @@ fn first_insert_text(result: &Value) -> Option<&str> {
 }
 
 impl Client for InfillClient {
+    fn cursor_rest(&mut self, at: super::driver::Position) -> anyhow::Result<()> {
+        self.lsp.notify(
+            "infill/cursorMoved",
+            json!({"textDocument": {"uri": self.uri},
+                   "position": {"line": at.line, "character": at.character}}),
+        )
+    }
+
     fn open(&mut self, trace: &FileTrace) -> anyhow::Result<()> {
         let path = std::path::absolute(&trace.path)?;
         self.uri = file_uri(&path);
