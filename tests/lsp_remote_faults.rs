@@ -61,6 +61,27 @@ impl Session {
         response["result"]["items"][0]["insertText"].as_str().unwrap_or_default().to_string()
     }
 
+    /// After the answer at `return ▮` (its trace not yet read), types `typed` there, which the
+    /// answer does not start with, and asks again: only what follows the typed text comes back.
+    /// Returns the first answer's prompt.
+    fn type_after_an_answer(&mut self, typed: &str) -> String {
+        let first = self.client.wait_notification("infill/trace", |_| true);
+        let first_prompt = first["params"]["generation"]["prompt"].as_str().unwrap().to_string();
+        self.client.notify(
+            "textDocument/didChange",
+            json!({"textDocument": {"uri": self.uri, "version": 2}, "contentChanges": [{
+                "range": {"start": {"line": 3, "character": 11},
+                          "end": {"line": 3, "character": 11}},
+                "text": typed
+            }]}),
+        );
+        let column = 11 + typed.len() as u32;
+        let response = self.client.inline_completion(&self.uri, 3, column);
+        let suggestion = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
+        assert_eq!(suggestion, "fib(n-1) + fib(n-2)", "only what follows the typed text");
+        first_prompt
+    }
+
     fn wait_status(&mut self, state: &str) -> String {
         let status = self.client.wait_notification("infill/status", |p| p["state"] == state);
         status["params"]["message"].as_str().unwrap().to_string()
@@ -107,20 +128,7 @@ fn typing_at_the_cursor_continues_the_last_prompt_and_the_model_writes_its_end_a
     let mut session = session(llama_server(&server.url(), 30_000));
     session.wait_status("ready");
     assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)");
-    let first = session.client.wait_notification("infill/trace", |_| true);
-    let first_prompt = first["params"]["generation"]["prompt"].as_str().unwrap().to_string();
-
-    // Typed text the suggestion does not start with: the server is asked again.
-    session.client.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": session.uri, "version": 2}, "contentChanges": [{
-            "range": {"start": {"line": 3, "character": 11}, "end": {"line": 3, "character": 11}},
-            "text": "n*"
-        }]}),
-    );
-    let response = session.client.inline_completion(&session.uri, 3, 13);
-    let suggestion = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
-    assert_eq!(suggestion, "fib(n-1) + fib(n-2)", "only what follows the typed text");
+    let first_prompt = session.type_after_an_answer("n*");
     // The last prompt with the typed text after its middle token, less the typed text's last
     // token, which the grammar makes the model write again.
     let body = server.last_body();
@@ -291,21 +299,9 @@ fn the_openai_kind_works_with_vllm_s_rules() {
     assert!(body["stop"].as_array().unwrap().len() <= 4, "{body}");
     assert!(body["stop"].as_array().unwrap().contains(&json!("<file_sep>")), "{body}");
     assert_eq!(body["skip_special_tokens"], false);
-    let first = session.client.wait_notification("infill/trace", |_| true);
-    let first_prompt = first["params"]["generation"]["prompt"].as_str().unwrap().to_string();
-
     // vLLM heals too (`/detokenize`, `structured_outputs`): typing at the cursor continues the
     // last prompt, less the typed text's last token, which the model writes again.
-    session.client.notify(
-        "textDocument/didChange",
-        json!({"textDocument": {"uri": session.uri, "version": 2}, "contentChanges": [{
-            "range": {"start": {"line": 3, "character": 11}, "end": {"line": 3, "character": 11}},
-            "text": "n*"
-        }]}),
-    );
-    let response = session.client.inline_completion(&session.uri, 3, 13);
-    let suggestion = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
-    assert_eq!(suggestion, "fib(n-1) + fib(n-2)", "only what follows the typed text");
+    let first_prompt = session.type_after_an_answer("n*");
     let body = server.last_body();
     assert_eq!(body["prompt"], format!("{first_prompt}n"));
     assert_eq!(body["structured_outputs"]["regex"], r"\*[\s\S]*");
