@@ -13,9 +13,9 @@
 //! 7. **prefetch** the suggestion that follows this one's acceptance (`prefetch`).
 //!
 //! Beside the request path, an edit or a cursor come to rest, followed by a short idle time,
-//! evaluates the prompt there (`warm_up`). Server-side, so every editor benefits, whatever its client does. This stage
-//! knows nothing of LSP: the server hands it a document snapshot and a cursor, and shapes the
-//! `Answer` for the wire.
+//! evaluates the prompt there (`warm_up`). Server-side, so every editor benefits, whatever its
+//! client does. This stage knows nothing of LSP: the server hands it a document snapshot and a
+//! cursor, and shapes the `Answer` for the wire.
 
 pub mod debounce;
 pub mod in_flight;

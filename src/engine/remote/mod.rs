@@ -56,8 +56,9 @@ pub(super) struct Probe {
     /// The tokenizer endpoint for exact counts; `None`: estimates.
     tokenize: Option<tokens::Tokenizer>,
     /// The server can heal: it names each token's text and constrains the first generated
-    /// tokens to typed text (llama-server's `with_pieces` and `grammar`). Only then does typing
-    /// at the cursor continue the last prompt (`prompt::typed_middle`), as in-process.
+    /// tokens to typed text (llama-server's `with_pieces` and `grammar`; vLLM's `/detokenize`
+    /// and `structured_outputs`). Only then does typing at the cursor continue the last prompt
+    /// (`prompt::typed_middle`), as in-process.
     heals: bool,
 }
 
