@@ -2,8 +2,8 @@
 //! `assets/serve_llama_server.py`) with the real Qwen2.5-Coder-0.5B model: the suggestion is
 //! the in-process engine's, from the very prompt the in-process engine builds; typing through
 //! a suggestion asks the server nothing; other text typed at the cursor continues the prompt
-//! (the server evaluates only the typed tokens) and is healed as in-process; a job the user types through joins; a cancelled job's
-//! stream is closed and the server stops. Skipped, saying why, where python3 or xllamacpp is
+//! (the server evaluates only the typed tokens) and is healed as in-process; a job the user
+//! types through joins; a cancelled job's stream is closed and the server stops. Skipped, saying why, where python3 or xllamacpp is
 //! missing (`.ci/setup` installs it, so CI runs it).
 
 mod support;

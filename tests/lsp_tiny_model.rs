@@ -160,7 +160,10 @@ fn a_cursor_come_to_rest_warms_up_the_prompt_there() {
     // Hints the server cannot use are ignored: a document that is not open, a position past
     // the end. The session goes on.
     let elsewhere = root.uri("other.py");
-    let rest = |uri: &str, line: u32, character: u32| json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": character}});
+    let rest = |uri: &str, line: u32, character: u32| {
+        let position = json!({"line": line, "character": character});
+        json!({"textDocument": {"uri": uri}, "position": position})
+    };
     client.notify("infill/cursorMoved", rest(&elsewhere, 0, 0));
     client.notify("infill/cursorMoved", rest(&uri, 99, 0));
     assert_eq!(background(&mut client), 0);
