@@ -166,6 +166,8 @@ fn a_cursor_come_to_rest_warms_up_the_prompt_there() {
     };
     client.notify("infill/cursorMoved", rest(&elsewhere, 0, 0));
     client.notify("infill/cursorMoved", rest(&uri, 99, 0));
+    client.notify("infill/cursorMoved", json!({"position": "nowhere"}));
+    client.notify("infill/cursorMoved", json!(null));
     assert_eq!(background(&mut client), 0);
 
     // The cursor comes to rest inside `add`: the prompt there is evaluated without a request.
