@@ -66,6 +66,9 @@ pub enum PauseOutcome {
     Suggested { latency_ms: f64, from_cache: bool, right: bool },
     /// The answer for this position came back empty.
     Empty,
+    /// The answer came back empty because the server found its suggestion too unsure
+    /// (`minConfidence`); `right`: that suggestion's first line was what the typist typed next.
+    Withheld { right: bool },
     /// No answer within the longest wait.
     TimedOut,
 }
@@ -81,6 +84,9 @@ impl std::fmt::Display for PauseOutcome {
                 f.write_str(if *right { ", right" } else { ", wrong" })
             }
             Self::Empty => f.write_str("empty answer"),
+            Self::Withheld { right } => {
+                f.write_str(if *right { "withheld (right)" } else { "withheld (wrong)" })
+            }
             Self::TimedOut => f.write_str("no answer in time"),
         }
     }
@@ -94,6 +100,8 @@ pub enum Shown {
     Suggestion { at: Instant, from_cache: bool, text: String },
     /// The answer for this text came back empty (or the client decided not to ask).
     Nothing,
+    /// The server withheld `text` as too unsure (it said so in its trace).
+    Withheld { text: String },
 }
 
 /// The editor side of a replay: sends changes and requests the way a given client does.
@@ -230,6 +238,9 @@ fn wait_out_pause(
                     right: is_right(&text, typed_next),
                 }),
                 Some(Shown::Nothing) => Some(PauseOutcome::Empty),
+                Some(Shown::Withheld { text }) => {
+                    Some(PauseOutcome::Withheld { right: is_right(&text, typed_next) })
+                }
                 None if elapsed >= timing.max_wait => Some(PauseOutcome::TimedOut),
                 None => None,
             };

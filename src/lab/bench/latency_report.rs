@@ -185,9 +185,22 @@ fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
         share(fast, f.pauses.len())
     });
     row("  empty answer / timed out", &|f| {
-        let empty = f.pauses.iter().filter(|p| **p == PauseOutcome::Empty).count();
+        let empty = f
+            .pauses
+            .iter()
+            .filter(|p| matches!(p, PauseOutcome::Empty | PauseOutcome::Withheld { .. }))
+            .count();
         let timed_out = f.pauses.iter().filter(|p| **p == PauseOutcome::TimedOut).count();
         format!("{empty} / {timed_out}")
+    });
+    row("  of which withheld as unsure / right", &|f| {
+        let withheld = |right: bool| {
+            f.pauses
+                .iter()
+                .filter(|p| matches!(p, PauseOutcome::Withheld { right: r } if *r == right))
+                .count()
+        };
+        format!("{} / {}", withheld(false) + withheld(true), withheld(true))
     });
     row("  requests answered empty, by reason", &|f| match &f.empty_reasons {
         None => "n/a".into(),
@@ -314,7 +327,7 @@ mod tests {
             pauses: vec![
                 PauseOutcome::Suggested { latency_ms: 400.0, from_cache: false, right: true },
                 PauseOutcome::Suggested { latency_ms: 900.0, from_cache: false, right: true },
-                PauseOutcome::Empty,
+                PauseOutcome::Withheld { right: true },
             ],
             peak_rss_kib: Some(2048),
             ..Figures::default()
@@ -345,6 +358,8 @@ mod tests {
         assert!(line("    of which within the pause").contains("1/3 (33%)"));
         assert!(line("    of which within the pause").ends_with("0/3 (0%)"));
         assert!(line("  empty answer / timed out").contains("1 / 0"));
+        assert!(line("  of which withheld as unsure / right").contains("1 / 1"));
+        assert!(line("  of which withheld as unsure / right").ends_with("0 / 0"));
         assert!(line("  empty answer / timed out").ends_with("0 / 1"));
         assert!(line("pause → suggestion p50").ends_with(" 0 ms"));
         assert!(line("  server answers only p50").ends_with("3000 ms"));

@@ -28,6 +28,8 @@ pub struct InfillClient {
     open: HashMap<i64, Instant>,
     latest: Option<i64>,
     shown: Option<Shown>,
+    /// The text the last trace said was withheld as unsure: what the next empty answer hides.
+    withheld: Option<String>,
     figures: Figures,
 }
 
@@ -71,6 +73,7 @@ impl InfillClient {
             open: HashMap::new(),
             latest: None,
             shown: None,
+            withheld: None,
             figures,
         };
         Ok((client, loaded))
@@ -114,6 +117,10 @@ impl InfillClient {
         let arrived = Instant::now();
         if message["method"] == "infill/trace" {
             let reason = message["params"]["reason"].as_str().unwrap_or("none");
+            // The trace comes just before its answer.
+            self.withheld = (reason == "lowConfidence")
+                .then(|| message["params"]["generation"]["text"].as_str().map(str::to_string))
+                .flatten();
             if !matches!(reason, "model" | "cache" | "joined") {
                 let reasons = self.figures.empty_reasons.get_or_insert_default();
                 *reasons.entry(reason.to_string()).or_default() += 1;
@@ -155,7 +162,10 @@ impl InfillClient {
                     return;
                 }
                 let text = first_insert_text(&message["result"]).unwrap_or_default();
-                if let Some(shown) = self.figures.answer_arrived(current, text, arrived) {
+                let withheld = self.withheld.take();
+                if let (true, Some(text)) = (current && text.trim().is_empty(), withheld) {
+                    self.shown = Some(Shown::Withheld { text });
+                } else if let Some(shown) = self.figures.answer_arrived(current, text, arrived) {
                     self.shown = Some(shown);
                 }
             }
