@@ -23,6 +23,10 @@ def main():
     parser.add_argument("--port", type=int, default=8012)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ctx", type=int, default=4096)
+    # llama-server's --cache-reuse: reuse cached chunks of at least this many tokens by shifting
+    # them (llama.vim's README recommends 256); 0, the server's default, reuses only a common
+    # start.
+    parser.add_argument("--cache-reuse", type=int, default=0)
     args = parser.parse_args()
     params = xllamacpp.CommonParams()
     params.model.path = args.model
@@ -33,6 +37,7 @@ def main():
     params.n_ubatch = min(params.n_batch, 512)
     params.n_parallel = 1
     params.cache_prompt = True
+    params.n_cache_reuse = args.cache_reuse
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
     params.warmup = False
