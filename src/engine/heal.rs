@@ -15,6 +15,8 @@
 
 use std::ops::Range;
 
+use crate::prompt::Prompt;
+
 /// The vocabulary's token texts, sorted by their bytes, for the tokens that can start a text.
 pub(super) struct Pieces<T> {
     /// All pieces' bytes, one after another.
@@ -84,6 +86,20 @@ pub(super) fn back_off_len(last_line: &str, last_piece: &[u8]) -> usize {
         return 0;
     }
     last_piece.len()
+}
+
+/// Takes `prompt`'s last token back out of its prefix when the cursor splits it, and returns
+/// its text (empty when nothing is taken). `last_piece` gives the text of the last token the
+/// prefix's last line tokenizes to: the engine's vocabulary, or a remote server's tokenizer.
+pub(super) fn back_off<E>(
+    prompt: &mut Prompt,
+    last_piece: impl FnOnce(&str) -> Result<Option<Vec<u8>>, E>,
+) -> Result<String, E> {
+    let Some(text) = prompt.prefix_text_mut() else { return Ok(String::new()) };
+    let last_line = &text[text.rfind('\n').map_or(0, |i| i + 1)..];
+    let Some(piece) = last_piece(last_line)? else { return Ok(String::new()) };
+    let taken = back_off_len(last_line, &piece);
+    Ok(text.split_off(text.len() - taken))
 }
 
 /// During generation: the typed bytes the model has not written again yet.

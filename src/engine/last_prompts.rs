@@ -34,7 +34,7 @@ impl LastPrompts {
     /// a middle is tokenized whole, so one that ends in a lone space or half a word is new to
     /// the model (after a typed `impl ` it wrote ` DecodeConfig`, a second space). An engine
     /// that cannot take the last token back and constrain the first generated ones (a remote
-    /// server other than llama-server) gets fresh prompts only.
+    /// server other than llama-server and vLLM) gets fresh prompts only.
     pub(super) fn build_prompt(
         &mut self,
         template: &FimTemplate,

@@ -294,14 +294,14 @@ impl Worker<'_> {
 
     /// Takes the prompt's last token back out of its prefix (see `heal`) and returns its text.
     fn back_off(&self, prompt: &mut Prompt) -> Vec<u8> {
-        let Some(text) = prompt.prefix_text_mut() else { return Vec::new() };
-        let last_line = &text[text.rfind('\n').map_or(0, |i| i + 1)..];
         let vocab = self.model.vocab();
-        let mut tokens = Vec::new();
-        vocab.tokenize_into(last_line.as_bytes(), &mut tokens, false, false);
-        let Some(&last) = tokens.last() else { return Vec::new() };
-        let taken = heal::back_off_len(last_line, &vocab.token_to_piece(last, false, None));
-        let typed = text.split_off(text.len() - taken);
+        let last_piece = |last_line: &str| {
+            let mut tokens = Vec::new();
+            vocab.tokenize_into(last_line.as_bytes(), &mut tokens, false, false);
+            let piece = tokens.last().map(|&last| vocab.token_to_piece(last, false, None).to_vec());
+            Ok::<_, std::convert::Infallible>(piece)
+        };
+        let Ok(typed) = heal::back_off(prompt, last_piece);
         typed.into_bytes()
     }
 

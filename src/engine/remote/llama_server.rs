@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::family::{self, FamilyError};
 use super::http::Http;
 use super::tokens::{Shape, Tokenizer};
-use super::{Done, DoneReason, Event, Piece, Probe, ProbeError, Request, sse_json};
+use super::{Done, DoneReason, Event, Piece, Probe, ProbeError, Request, escaped, sse_json};
 use crate::prompt::{self, FimTemplate};
 
 const TOKENIZE: &str = "/tokenize";
@@ -128,21 +128,7 @@ pub fn request(
 /// `text` as a GBNF string literal: quotes and backslashes escaped, control characters as
 /// `\xHH`; other characters as they are (GBNF reads UTF-8).
 fn gbnf_literal(text: &str) -> String {
-    let mut literal = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' | '\\' => {
-                literal.push('\\');
-                literal.push(c);
-            }
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                literal.push_str(&format!("\\x{:02X}", c as u32));
-            }
-            c => literal.push(c),
-        }
-    }
-    literal.push('"');
-    literal
+    format!("\"{}\"", escaped(text, "\"\\"))
 }
 
 /// One server-sent event line.

@@ -226,6 +226,23 @@ fn probe(
     }
 }
 
+/// `text` with each of `syntax`'s characters escaped by a backslash and control characters as
+/// `\xHH`: a literal in a grammar (GBNF) or a regular expression, which share these escapes.
+fn escaped(text: &str, syntax: &str) -> String {
+    let mut literal = String::new();
+    for c in text.chars() {
+        if syntax.contains(c) {
+            literal.push('\\');
+            literal.push(c);
+        } else if (c as u32) < 0x20 || c == '\u{7f}' {
+            literal.push_str(&format!("\\x{:02X}", c as u32));
+        } else {
+            literal.push(c);
+        }
+    }
+    literal
+}
+
 /// The start of a server's answer, for an error message.
 pub(super) fn excerpt(text: &str) -> String {
     let text = text.trim();
@@ -432,7 +449,8 @@ impl Remote<'_> {
         let heal = probe.heals && (job.params.token_healing || prompt.typed_middle_chars > 0);
         let healed = match (heal, &probe.tokenize) {
             (true, Some(tokenizer)) => {
-                back_off(&mut prompt, &self.http, tokenizer).map_err(remote)?
+                heal::back_off(&mut prompt, |line| tokenizer.last_piece(&self.http, line))
+                    .map_err(remote)?
             }
             _ => String::new(),
         };
@@ -575,20 +593,6 @@ impl Remote<'_> {
             token_logprobs,
         })
     }
-}
-
-/// Takes the prompt's last token back out of its prefix, as the local engine does
-/// (`engine::heal`), and returns its text: the server tokenizes the prefix's last line.
-fn back_off(
-    prompt: &mut prompt::Prompt,
-    http: &Http,
-    tokenizer: &tokens::Tokenizer,
-) -> Result<String, String> {
-    let Some(text) = prompt.prefix_text_mut() else { return Ok(String::new()) };
-    let last_line = &text[text.rfind('\n').map_or(0, |i| i + 1)..];
-    let Some(piece) = tokenizer.last_piece(http, last_line)? else { return Ok(String::new()) };
-    let taken = heal::back_off_len(last_line, &piece);
-    Ok(text.split_off(text.len() - taken))
 }
 
 /// The prompt as token ids: special pieces by the server's ids, text through `/tokenize` (as

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::family;
 use super::http::Http;
 use super::tokens::{Shape, Tokenizer};
-use super::{Done, DoneReason, Event, Piece, Probe, ProbeError, Request, sse_json};
+use super::{Done, DoneReason, Event, Piece, Probe, ProbeError, Request, escaped, sse_json};
 use crate::prompt::{self, FimTemplate};
 
 /// The server's model list (also the check that it answers), the family (from `/tokenize` if
@@ -106,18 +106,7 @@ pub fn request(
 /// `text` as a regular expression that matches exactly it: regex syntax escaped, control
 /// characters as `\xHH`.
 fn regex_literal(text: &str) -> String {
-    let mut regex = String::new();
-    for c in text.chars() {
-        if "\\.^$|?*+()[]{}/-".contains(c) {
-            regex.push('\\');
-            regex.push(c);
-        } else if (c as u32) < 0x20 || c == '\u{7f}' {
-            regex.push_str(&format!("\\x{:02X}", c as u32));
-        } else {
-            regex.push(c);
-        }
-    }
-    regex
+    escaped(text, "\\.^$|?*+()[]{}/-")
 }
 
 /// One server-sent event line.

@@ -147,9 +147,7 @@ impl Tokenizer {
             })
             .ok_or_else(|| format!("{}: {} answered without a token list", http.name, self.path))
     }
-}
 
-impl Tokenizer {
     /// The text of the last token `text` tokenizes to, for token healing; `None` for an empty
     /// text. llama-server names each token's text (`with_pieces`; a piece that is not UTF-8
     /// comes as its bytes); vLLM turns the last id back into text (`/detokenize`).
