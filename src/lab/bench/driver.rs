@@ -147,13 +147,7 @@ pub fn play(
             // there and looks before changing it.
             if edit.delete > 0 && !timing.dwell.is_zero() {
                 client.cursor_rest(start)?;
-                let looked = Instant::now();
-                while let Some(left) = timing.dwell.checked_sub(looked.elapsed()) {
-                    if left.is_zero() {
-                        break;
-                    }
-                    client.poll(left)?;
-                }
+                poll_until(client, Instant::now() + timing.dwell)?;
             }
             rope.remove(edit.at..edit.at + edit.delete);
             rope.insert(edit.at, &edit.insert);
@@ -184,12 +178,7 @@ pub fn play(
                 }
                 played.pauses.push(outcome);
             } else {
-                let due = typed_at + timing.key_delay;
-                while let Some(left) =
-                    due.checked_duration_since(Instant::now()).filter(|left| !left.is_zero())
-                {
-                    client.poll(left)?;
-                }
+                poll_until(client, typed_at + timing.key_delay)?;
             }
             progress.inc(1);
         }
@@ -197,6 +186,14 @@ pub fn play(
     }
     played.wall = started.elapsed();
     Ok(played)
+}
+
+/// Lets `client` handle what arrives until `due`.
+fn poll_until(client: &mut dyn Client, due: Instant) -> anyhow::Result<()> {
+    while let Some(left) = due.checked_duration_since(Instant::now()).filter(|l| !l.is_zero()) {
+        client.poll(left)?;
+    }
+    Ok(())
 }
 
 /// The text the typist types next from `cursor` on: the inserts of the following `edits` while

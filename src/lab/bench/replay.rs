@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use super::driver::{Client, Keystroke, Shown};
-use super::latency_report::Figures;
+use super::latency_report::{Figures, shows_something};
 use super::process;
 use super::trace::FileTrace;
 use crate::engine::EngineStatsSnapshot;
@@ -163,7 +163,7 @@ impl InfillClient {
                 }
                 let text = first_insert_text(&message["result"]).unwrap_or_default();
                 let withheld = self.withheld.take();
-                if let (true, Some(text)) = (current && text.trim().is_empty(), withheld) {
+                if let (true, Some(text)) = (current && !shows_something(text), withheld) {
                     self.shown = Some(Shown::Withheld { text });
                 } else if let Some(shown) = self.figures.answer_arrived(current, text, arrived) {
                     self.shown = Some(shown);
