@@ -4,24 +4,28 @@
 //! Most filters only cut the suggestion short; [`apply`] runs them in this order:
 //! 1. `line_endings::to_lf` — the filters below see `\n` only;
 //! 2. `typed_indentation` — on a line holding only the indentation the editor put there, the
-//!    indentation the model wrote again is dropped (the one filter that rewrites rather than
-//!    cuts), so the others see the lines where they will stand;
-//! 3. `repeated_lines` — a looping model's copies go first, so the rest reason about what the
+//!    indentation the model wrote again is dropped, so the others see the lines where they will
+//!    stand;
+//! 3. `echoed_word` — after a word and a space (`impl `), the same word written again at the
+//!    start (`impl Foo {`) is dropped; with `typed_indentation` the only filters that rewrite the
+//!    start rather than cut the end;
+//! 4. `repeated_lines` — a looping model's copies go first, so the rest reason about what the
 //!    model meant;
-//! 4. `end_of_block` — stop where the code leaves the cursor's block;
-//! 5. `suffix_overlap` — stop at a line the suffix already has, then drop a tail that repeats the
+//! 5. `end_of_block` — stop where the code leaves the cursor's block;
+//! 6. `suffix_overlap` — stop at a line the suffix already has, then drop a tail that repeats the
 //!    rest of the cursor line; it runs after the line cuts so that it sees the final last line;
-//! 6. `bracket_balance` — stop at a closer with nothing left to close, counting what the rest of
+//! 7. `bracket_balance` — stop at a closer with nothing left to close, counting what the rest of
 //!    the cursor line closes; after the overlap, which removes duplicated text around closers
 //!    (`lo");` before `");`) that a bracket cut alone would leave half of;
-//! 7. `trailing_whitespace` then `line_endings::match_document` — cuts leave trailing newlines
+//! 8. `trailing_whitespace` then `line_endings::match_document` — cuts leave trailing newlines
 //!    and indentation behind, and the document's line breaks come last.
 //!
-//! Each of 2–6 can be switched off ([`Filters`], `initializationOptions.filters`), e.g. to
+//! Each of 2–7 can be switched off ([`Filters`], `initializationOptions.filters`), e.g. to
 //! measure its effect with `infill eval`.
 
 mod bracket_balance;
 mod brackets;
+mod echoed_word;
 mod end_of_block;
 mod line_endings;
 mod lines;
@@ -59,6 +63,7 @@ impl<'a> Surroundings<'a> {
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Filters {
     pub typed_indentation: bool,
+    pub echoed_word: bool,
     pub repeated_lines: bool,
     pub end_of_block: bool,
     pub suffix_overlap: bool,
@@ -69,6 +74,7 @@ impl Default for Filters {
     fn default() -> Self {
         Self {
             typed_indentation: true,
+            echoed_word: true,
             repeated_lines: true,
             end_of_block: true,
             suffix_overlap: true,
@@ -87,6 +93,9 @@ pub fn apply(raw: &str, surroundings: &Surroundings, filters: &Filters) -> Strin
         std::borrow::Cow::Borrowed(&*normalised)
     };
     let mut text: &str = &reindented;
+    if filters.echoed_word {
+        text = echoed_word::strip(text, line_before_cursor);
+    }
     if filters.repeated_lines {
         text = repeated_lines::cut_at_repeat(text, line_before_cursor);
     }
@@ -136,7 +145,7 @@ mod tests {
     #[test]
     fn each_switch_turns_its_filter_off() {
         type Switch = fn(&mut Filters);
-        let cases: [(&str, Switch, Surroundings, &str, &str); 5] = [
+        let cases: [(&str, Switch, Surroundings, &str, &str); 6] = [
             (
                 "typedIndentation",
                 |f| f.typed_indentation = false,
@@ -144,6 +153,7 @@ mod tests {
                 "    return 1",
                 "return 1",
             ),
+            ("echoedWord", |f| f.echoed_word = false, at("impl ", ""), "impl Foo {", "Foo {"),
             ("repeatedLines", |f| f.repeated_lines = false, at("", ""), "x = 1\nx = 1", "x = 1"),
             (
                 "endOfBlock",

@@ -66,6 +66,7 @@ fn value_strategy() -> impl Strategy<Value = Value> {
                 (
                     prop::sample::select(vec![
                         "repeatedLines",
+                        "echoedWord",
                         "endOfBlock",
                         "suffixOverlap",
                         "bracketBalance",

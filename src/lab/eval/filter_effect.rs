@@ -18,6 +18,7 @@ pub fn variants(all: Filters) -> Vec<(String, Filters)> {
     let without = |name: &str, filters: Filters| (format!("infill -{name}"), filters);
     vec![
         without("typedIndentation", Filters { typed_indentation: false, ..all }),
+        without("echoedWord", Filters { echoed_word: false, ..all }),
         without("repeatedLines", Filters { repeated_lines: false, ..all }),
         without("endOfBlock", Filters { end_of_block: false, ..all }),
         without("suffixOverlap", Filters { suffix_overlap: false, ..all }),
@@ -26,6 +27,7 @@ pub fn variants(all: Filters) -> Vec<(String, Filters)> {
             "infill no filters".into(),
             Filters {
                 typed_indentation: false,
+                echoed_word: false,
                 repeated_lines: false,
                 end_of_block: false,
                 suffix_overlap: false,
