@@ -191,7 +191,8 @@ pub struct Settings {
     /// Show nothing when the model's confidence in a suggestion (the geometric mean of its
     /// shown tokens' probabilities, 0..1) is below this; 0 switches the gate off. The default
     /// 0.7 was chosen on the tune half of the dev set (docs/measurements.md): it withheld 17 of
-    /// 56 suggestions, 2 of them right.
+    /// 56 suggestions, 2 of them right. With the gate on, a suggestion that breaks the syntax of
+    /// its lines is withheld too (`completion::syntax`).
     pub min_confidence: f32,
     /// Extra glob patterns (gitignore syntax, relative to a workspace root) of files whose text
     /// must never reach a prompt, on top of the built-in secrets list (`.env*`, keys, …).

@@ -421,3 +421,42 @@ fn a_remote_prompt_keeps_its_prefix_start_on_a_jump_within_the_file() {
     let (before, after) = prompts(false);
     assert_ne!(first_line(&after), first_line(&before), "{after}");
 }
+
+/// The gate withholds an answer that cannot parse where it stands (`class fib(n-1) + …`), says
+/// so in the trace and the stats, and shows it once the gate is off (`minConfidence: 0`); the
+/// same answer where it parses is shown.
+#[test]
+fn an_answer_that_breaks_its_line_s_syntax_is_withheld_with_its_reason() {
+    let server = FakeServer::on_free_port();
+    let mut session = session(llama_server(&server.url(), 30_000));
+    session.wait_status("ready");
+    let uri = session.uri.replace("fib.py", "shapes.py");
+    session.client.open(&uri, "python", "x = 1\nclass \n");
+    let ask = |client: &mut LspClient, uri: &str, line: u32, column: u32| {
+        let response = client.inline_completion(uri, line, column);
+        let trace = client.wait_notification("infill/trace", |_| true);
+        let shown = response["result"]["items"][0]["insertText"].as_str().map(str::to_string);
+        (shown, trace["params"].clone())
+    };
+
+    let (shown, trace) = ask(&mut session.client, &uri, 1, 6);
+    assert_eq!(shown, None, "{trace}");
+    assert_eq!(trace["generation"]["withheld"], "brokenSyntax", "{trace}");
+    assert_eq!(trace["generation"]["brokenSyntax"], true, "{trace}");
+    assert_eq!(trace["reason"], "brokenSyntax", "{trace}");
+    let stats = session.client.request("infill/stats", json!(null));
+    assert_eq!(stats["result"]["reasons"]["brokenSyntax"], 1, "{stats}");
+
+    let fib = session.uri.clone();
+    let (shown, trace) = ask(&mut session.client, &fib, 3, 11);
+    assert_eq!(shown.as_deref(), Some("fib(n-1) + fib(n-2)"), "{trace}");
+    assert!(trace["generation"].get("brokenSyntax").is_none(), "{trace}");
+
+    let gate_off = json!({"settings": {"minConfidence": 0}});
+    session.client.notify("workspace/didChangeConfiguration", gate_off);
+    let (shown, trace) = ask(&mut session.client, &uri, 1, 6);
+    assert_eq!(shown.as_deref(), Some("fib(n-1) + fib(n-2)"), "{trace}");
+    assert_eq!(trace["generation"]["brokenSyntax"], true, "{trace}");
+    assert!(trace["generation"].get("withheld").is_none(), "{trace}");
+    assert!(session.client.shutdown().success());
+}

@@ -4,13 +4,14 @@
 pub mod confidence;
 pub mod cursor;
 pub mod switches;
+pub mod syntax;
 
 use std::sync::Arc;
 
 use ropey::Rope;
 
 use crate::config::Settings;
-use crate::context::{Gathered, RepoContext};
+use crate::context::{Gathered, RepoContext, lang};
 use crate::documents::DocumentSnapshot;
 use crate::engine::{Engine, EngineError, Generation, GenerationParams, JobHandle};
 use crate::postprocess::{self, Filters, Surroundings};
@@ -32,9 +33,37 @@ pub struct Suggestion {
     pub context_snippets: usize,
     /// How sure the model was of the text it shows (`None`: nothing generated is shown).
     pub confidence: Option<Confidence>,
-    /// The model's text was withheld (`text` is empty): its confidence was below
-    /// `minConfidence`.
-    pub withheld: bool,
+    /// The text breaks the syntax of the lines it writes (`syntax::breaks`).
+    pub broken_syntax: bool,
+    /// Why the model's text was withheld (`text` is empty), if it was.
+    pub withheld: Option<Withheld>,
+}
+
+/// Why the gate (`minConfidence` > 0) withheld a suggestion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Withheld {
+    /// The model was less sure of it than `minConfidence`.
+    LowConfidence,
+    /// It breaks the syntax of the lines it writes.
+    BrokenSyntax,
+}
+
+impl Withheld {
+    /// The gate's verdict: low confidence first, since it needs no parse to explain.
+    pub fn verdict(
+        confidence: Option<Confidence>,
+        broken_syntax: bool,
+        min_confidence: f32,
+    ) -> Option<Withheld> {
+        if confidence::withheld(confidence, min_confidence) {
+            Some(Withheld::LowConfidence)
+        } else if min_confidence > 0.0 && broken_syntax {
+            Some(Withheld::BrokenSyntax)
+        } else {
+            None
+        }
+    }
 }
 
 pub struct Pipeline {
@@ -81,13 +110,22 @@ impl Pipeline {
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(cursor_char));
         let mut text = finish(&generation.text, &window, crlf, &self.settings.filters);
         let confidence = confidence::of_shown(&generation.text, &generation.token_logprobs, &text);
-        // Nothing rather than a guess: an unsure suggestion costs the user a read and a reject.
-        let withheld = confidence::withheld(confidence, self.settings.min_confidence);
-        if withheld {
+        let broken_syntax = breaks_syntax(document, cursor_char, &text).await;
+        // Nothing rather than a guess: an unsure or unparseable suggestion costs the user a read
+        // and a reject.
+        let withheld = Withheld::verdict(confidence, broken_syntax, self.settings.min_confidence);
+        if withheld.is_some() {
             text.clear();
         }
-        let suggestion =
-            Suggestion { text, generation, context_ms, context_snippets, confidence, withheld };
+        let suggestion = Suggestion {
+            text,
+            generation,
+            context_ms,
+            context_snippets,
+            confidence,
+            broken_syntax,
+            withheld,
+        };
         Ok(Some(suggestion))
     }
 
@@ -180,6 +218,22 @@ pub fn finish(raw: &str, window: &CursorWindow, crlf: bool, filters: &Filters) -
         text.push_str(if crlf { "\r\n" } else { "\n" });
     }
     text
+}
+
+/// Whether `text` at `cursor_char` breaks the syntax of `document` (`syntax::breaks`). Parsing
+/// is CPU work of up to `lang::PARSE_TIME_LIMIT`: off the async workers.
+async fn breaks_syntax(document: &DocumentSnapshot, cursor_char: usize, text: &str) -> bool {
+    if text.trim().is_empty() {
+        return false;
+    }
+    let language = lang::language_of(document.uri.as_ref());
+    let (rope, text) = (document.rope.clone(), text.to_string());
+    let check = tokio::task::spawn_blocking(move || {
+        let before = rope.slice(..cursor_char).to_string();
+        let after = rope.slice(cursor_char..).to_string();
+        syntax::breaks(language, &before, &text, &after)
+    });
+    check.await.unwrap_or(false)
 }
 
 /// Whether the document breaks lines with `\r\n`, judged at the cursor line or the one above.

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::completion::Withheld;
 use crate::schedule::{Answer, NoAnswer, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -30,6 +31,8 @@ pub enum Reason {
     Cancelled,
     /// The model was less sure than `minConfidence`.
     LowConfidence,
+    /// The model's text breaks the syntax of the lines it writes (gate on).
+    BrokenSyntax,
     /// The model wrote text that post-processing removed (it repeated the suffix, …).
     FilteredToNothing,
     /// The model wrote nothing (its first token ended the suggestion).
@@ -38,7 +41,7 @@ pub enum Reason {
     EngineError,
 }
 
-const ALL: [Reason; 13] = [
+const ALL: [Reason; 14] = [
     Reason::Model,
     Reason::Cache,
     Reason::Joined,
@@ -49,6 +52,7 @@ const ALL: [Reason; 13] = [
     Reason::Superseded,
     Reason::Cancelled,
     Reason::LowConfidence,
+    Reason::BrokenSyntax,
     Reason::FilteredToNothing,
     Reason::ModelWroteNothing,
     Reason::EngineError,
@@ -62,8 +66,11 @@ impl Reason {
             Answer::Suggested { text, source: Source::Model(suggestion) } => {
                 if !text.is_empty() {
                     Reason::Model
-                } else if suggestion.withheld {
-                    Reason::LowConfidence
+                } else if let Some(withheld) = suggestion.withheld {
+                    match withheld {
+                        Withheld::LowConfidence => Reason::LowConfidence,
+                        Withheld::BrokenSyntax => Reason::BrokenSyntax,
+                    }
                 } else if suggestion.generation.text.is_empty() {
                     Reason::ModelWroteNothing
                 } else {

@@ -110,8 +110,11 @@ fn trace_figures(source: &Source) -> serde_json::Value {
             if let Some(confidence) = suggestion.confidence {
                 figures["confidence"] = serde_json::to_value(confidence).unwrap_or_default();
             }
-            if suggestion.withheld {
-                figures["withheld"] = "lowConfidence".into();
+            if suggestion.broken_syntax {
+                figures["brokenSyntax"] = true.into();
+            }
+            if let Some(withheld) = suggestion.withheld {
+                figures["withheld"] = serde_json::to_value(withheld).unwrap_or_default();
             }
             figures
         }

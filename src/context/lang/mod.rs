@@ -233,6 +233,26 @@ pub fn imports(language: Language, path: &str, text: &str) -> Vec<Import> {
     outline(language, path, text).imports
 }
 
+/// The line spans (0-based, first and last line) of the syntax errors tree-sitter finds in
+/// `text`: its ERROR nodes and the MISSING tokens it had to assume, outermost only. `None` for
+/// other languages, texts over `MAX_PARSE_BYTES` and parses that run out of time.
+pub fn syntax_errors(language: Language, text: &str) -> Option<Vec<(usize, usize)>> {
+    let (_, compiled) = compiled(language)?;
+    let tree = parse(compiled, text, PARSE_TIME_LIMIT)?;
+    let mut errors = Vec::new();
+    let mut pending = vec![tree.root_node()];
+    while let Some(node) = pending.pop() {
+        if node.is_error() || node.is_missing() {
+            errors.push((node.start_position().row, node.end_position().row));
+        } else if node.has_error() {
+            let mut cursor = node.walk();
+            pending.extend(node.children(&mut cursor));
+        }
+    }
+    errors.sort_unstable();
+    Some(errors)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Compiled queries, one set per language, built on first use
 

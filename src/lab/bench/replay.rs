@@ -118,7 +118,7 @@ impl InfillClient {
         if message["method"] == "infill/trace" {
             let reason = message["params"]["reason"].as_str().unwrap_or("none");
             // The trace comes just before its answer.
-            self.withheld = (reason == "lowConfidence")
+            self.withheld = matches!(reason, "lowConfidence" | "brokenSyntax")
                 .then(|| message["params"]["generation"]["text"].as_str().map(str::to_string))
                 .flatten();
             if !matches!(reason, "model" | "cache" | "joined") {

@@ -1,7 +1,9 @@
 //! The confidence gate's curve (issue 16): for each threshold on each confidence measure, the
 //! share of tasks where infill would still show a suggestion, and how good the shown ones are.
 //! Computed from one run with the gate off (`minConfidence: 0`), whose results carry each
-//! suggestion's confidence.
+//! suggestion's confidence and whether it breaks its lines' syntax. The gate as the server runs
+//! it is the `mean+syntax` rows: below the threshold, or unparseable (its 0.00 row is the
+//! syntax check alone).
 
 use std::fmt::Write;
 
@@ -13,8 +15,13 @@ const THRESHOLDS: [f32; 12] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8
 /// Reads one measure out of a `Confidence`.
 type Measure = fn(&Confidence) -> f32;
 
-const MEASURES: [(&str, Measure); 3] =
-    [("mean", |c| c.mean), ("first", |c| c.first), ("min", |c| c.min)];
+/// Name, measure, and whether an unparseable suggestion is withheld too.
+const MEASURES: [(&str, Measure, bool); 4] = [
+    ("mean+syntax", |c| c.mean, true),
+    ("mean", |c| c.mean, false),
+    ("first", |c| c.first, false),
+    ("min", |c| c.min, false),
+];
 
 /// One threshold's figures.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,14 +36,18 @@ pub struct Point {
     pub right_withheld: usize,
 }
 
-/// The curve of one measure over infill's results (`engine == "infill"`). A non-empty answer
-/// without a confidence is shown at every threshold (the gate never withholds it).
-pub fn curve(results: &[&TaskResult], measure: Measure) -> Vec<Point> {
+/// The curve of one measure over infill's results (`engine == "infill"`), with unparseable
+/// suggestions withheld too when `syntax`. A non-empty answer without a confidence passes every
+/// threshold.
+pub fn curve(results: &[&TaskResult], measure: Measure, syntax: bool) -> Vec<Point> {
     let n = results.len().max(1) as f64;
     THRESHOLDS
         .iter()
         .map(|&threshold| {
-            let passes = |r: &&&TaskResult| r.confidence.is_none_or(|c| measure(&c) >= threshold);
+            let passes = |r: &&&TaskResult| {
+                r.confidence.is_none_or(|c| measure(&c) >= threshold)
+                    && !(syntax && r.broken_syntax == Some(true))
+            };
             let shown: Vec<&&TaskResult> =
                 results.iter().filter(|r| !r.empty).filter(passes).collect();
             let count = shown.len().max(1) as f64;
@@ -66,14 +77,14 @@ pub fn table(results: &[TaskResult]) -> Option<String> {
     );
     let _ = writeln!(
         out,
-        "{:<7} {:>9} {:>7} {:>9} {:>9} {:>14}",
+        "{:<11} {:>9} {:>7} {:>9} {:>9} {:>14}",
         "measure", "threshold", "shown", "EM shown", "ES shown", "right withheld"
     );
-    for (name, measure) in MEASURES {
-        for point in curve(&infill, measure) {
+    for (name, measure, syntax) in MEASURES {
+        for point in curve(&infill, measure, syntax) {
             let _ = writeln!(
                 out,
-                "{:<7} {:>9.2} {:>7.3} {:>9.3} {:>9.3} {:>14}",
+                "{:<11} {:>9.2} {:>7.3} {:>9.3} {:>9.3} {:>14}",
                 name,
                 point.threshold,
                 point.shown,
@@ -109,6 +120,7 @@ mod tests {
             context_files: None,
             generated_tokens: None,
             generation_ms: None,
+            broken_syntax: None,
             error: None,
             confidence: mean.map(|mean| Confidence { first: mean, mean, min: mean }),
             stop: None,
@@ -124,7 +136,7 @@ mod tests {
             result(false, true, None),
         ];
         let refs: Vec<&TaskResult> = results.iter().collect();
-        let points = curve(&refs, |c| c.mean);
+        let points = curve(&refs, |c| c.mean, false);
         let at = |t: f32| points.iter().find(|p| p.threshold == t).unwrap();
         assert_eq!(at(0.0).shown, 0.75);
         assert!((at(0.0).shown_exact_match - 2.0 / 3.0).abs() < 1e-9);
@@ -133,6 +145,20 @@ mod tests {
             (0.5, 1.0, 0)
         );
         assert_eq!((at(0.5).shown, at(0.5).right_withheld), (0.25, 1));
+    }
+
+    #[test]
+    fn the_syntax_check_withholds_unparseable_suggestions_at_every_threshold() {
+        let mut broken = result(false, false, Some(0.95));
+        broken.broken_syntax = Some(true);
+        let results = [result(true, false, Some(0.95)), broken, result(false, false, Some(0.5))];
+        let refs: Vec<&TaskResult> = results.iter().collect();
+        let with = curve(&refs, |c| c.mean, true);
+        let without = curve(&refs, |c| c.mean, false);
+        assert_eq!((with[0].shown, without[0].shown), (2.0 / 3.0, 1.0));
+        assert_eq!((with[0].shown_exact_match, with[0].right_withheld), (0.5, 0));
+        let at_07 = |points: &[Point]| points.iter().find(|p| p.threshold == 0.7).unwrap().shown;
+        assert_eq!((at_07(&with), at_07(&without)), (1.0 / 3.0, 2.0 / 3.0));
     }
 
     #[test]

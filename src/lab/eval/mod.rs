@@ -326,6 +326,7 @@ fn score(task: &Task, engine: &str, answer: anyhow::Result<Answer>, limit: Durat
         stop: answer.stop,
         generated_tokens: answer.generated_tokens,
         generation_ms: answer.generation_ms,
+        broken_syntax: answer.broken_syntax,
         error,
         completion: answer.text,
     }

@@ -37,6 +37,9 @@ pub struct TaskResult {
     pub generated_tokens: Option<u64>,
     #[serde(default)]
     pub generation_ms: Option<f64>,
+    /// infill: the shown text breaks the syntax of its lines (what the gate withholds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broken_syntax: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -174,6 +177,7 @@ mod tests {
             context_files: None,
             generated_tokens: None,
             generation_ms: None,
+            broken_syntax: None,
             error: None,
             confidence: None,
             stop: None,

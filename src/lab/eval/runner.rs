@@ -35,6 +35,8 @@ pub struct Answer {
     /// infill: tokens generated and the time it took (decoding speed).
     pub generated_tokens: Option<u64>,
     pub generation_ms: Option<f64>,
+    /// infill: the shown text breaks the syntax of its lines (`infill/trace`).
+    pub broken_syntax: Option<bool>,
 }
 
 /// How long to wait for a completion's `infill/trace` after its response.
@@ -132,6 +134,7 @@ impl InfillRunner {
             stop: trace["stop"].as_str().map(str::to_string),
             generated_tokens: trace["generatedTokens"].as_u64(),
             generation_ms: trace["generationMs"].as_f64(),
+            broken_syntax: trace.is_object().then(|| trace["brokenSyntax"] == true),
         };
         client.shutdown()?;
         Ok(answer)
@@ -219,6 +222,7 @@ impl BaselineRunner {
             reused_tokens: reused,
             generated_tokens: None,
             generation_ms: None,
+            broken_syntax: None,
         })
     }
 }
