@@ -222,7 +222,10 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
             {
                 for (name, filters) in &variants {
                     let text = filter_effect::finish(task, raw, &settings, filters);
-                    results.push(score(task, name, Ok(Answer { text, ..base.clone() }), limit));
+                    // The server judged its own text's syntax, not this one's.
+                    let broken_syntax = base.broken_syntax.filter(|_| text == base.text);
+                    let answer = Answer { text, broken_syntax, ..base.clone() };
+                    results.push(score(task, name, Ok(answer), limit));
                 }
             }
             results.push(score(task, "infill", answer, limit));
