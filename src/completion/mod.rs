@@ -223,7 +223,8 @@ pub fn finish(raw: &str, window: &CursorWindow, crlf: bool, filters: &Filters) -
 /// Whether `text` at `cursor_char` breaks the syntax of `document` (`syntax::breaks`). Parsing
 /// is CPU work of up to `lang::PARSE_TIME_LIMIT`: off the async workers.
 async fn breaks_syntax(document: &DocumentSnapshot, cursor_char: usize, text: &str) -> bool {
-    if text.trim().is_empty() {
+    // Too large to parse: not judged, and not copied out of the rope either.
+    if text.trim().is_empty() || document.rope.len_bytes() > lang::MAX_PARSE_BYTES {
         return false;
     }
     let language = lang::language_of(document.uri.as_ref());
