@@ -157,6 +157,10 @@ pub struct Settings {
     /// the model, but the KV cache keeps the suffix, which a prefix–suffix–middle prompt would
     /// evaluate again on every keystroke (up to 512 tokens, seconds on a CPU).
     pub typed_middle: bool,
+    /// When the model's answer breaks the syntax of its lines (`completion::syntax`), ask it
+    /// once more with its first token banned and show the second answer if it parses (the
+    /// in-process engine; remote ones have no token ids to ban).
+    pub second_opinion: bool,
     /// Speculative decoding from the prompt (greedy decoding only): up to this many tokens that
     /// followed the last occurrence of what was just written are checked in the same decode
     /// call, and kept while they equal the model's own choice. 0 (the default) switches it off:
@@ -233,6 +237,7 @@ impl Default for Settings {
             saved_places_mib: 256,
             keep_prompt_front: true,
             typed_middle: true,
+            second_opinion: true,
             draft_tokens: 0,
             token_healing: false,
             trace: false,

@@ -58,6 +58,7 @@ fn params(max_tokens: usize) -> GenerationParams {
         typed_middle: false,
         draft_tokens: 0,
         token_healing: false,
+        banned_first_token: None,
     }
 }
 
@@ -79,6 +80,24 @@ async fn kv_reuse_generates_what_a_cold_start_generates() {
     assert_eq!(reused.prompt, fresh.prompt);
     assert_eq!(reused.text, fresh.text, "greedy output must not depend on the cache");
     assert_eq!(reused.generated_tokens, 12);
+}
+
+/// A second opinion (`banned_first_token`): from the same cached prompt the model starts with
+/// another token, and a cold engine asked the same way agrees (the cache stays exact).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_banned_first_token_gives_another_answer_from_the_same_prompt() {
+    let warm = start().await;
+    let cold = start().await;
+    let hole = input("def add(a, b):\n    return ", "\n");
+    let first = warm.generate(hole.clone(), params(6), JobHandle::default()).await.unwrap();
+    let banned = first.first_token.expect("the in-process engine knows its first token");
+    let second_params = GenerationParams { banned_first_token: Some(banned), ..params(6) };
+    let second = warm.generate(hole.clone(), second_params, JobHandle::default()).await.unwrap();
+    assert_ne!(second.first_token, Some(banned), "{second:?}");
+    assert_ne!(second.text, first.text);
+    assert_eq!(second.evaluated_tokens, 1, "the prompt stays cached: {second:?}");
+    let fresh = cold.generate(hole, second_params, JobHandle::default()).await.unwrap();
+    assert_eq!(fresh.text, second.text, "greedy output must not depend on the cache");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

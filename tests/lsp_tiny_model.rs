@@ -50,6 +50,8 @@ fn round_trip_with_tiny_starcoder2_model() {
             "model": tiny_model(), "threads": 1,
             // The tiny model is never sure of its guesses: the confidence gate would hide them.
             "minConfidence": 0,
+            // Nor do they parse: one model call per request, no second opinion.
+            "secondOpinion": false,
             "trace": true,
             "maxTokens": 6,
             "prefetch": false,
@@ -218,7 +220,8 @@ fn secrets_files_are_never_completed() {
     let mut client = LspClient::start(&[]);
     client.initialize(
         root.path(),
-        json!({"model": tiny_model(), "threads": 1, "trace": true}),
+        // One model call for the code file: the tiny model's guess gets no second opinion.
+        json!({"model": tiny_model(), "threads": 1, "trace": true, "secondOpinion": false}),
         &["utf-16"],
     );
     client.wait_model_loaded();

@@ -37,6 +37,8 @@ pub struct Suggestion {
     pub broken_syntax: bool,
     /// Why the model's text was withheld (`text` is empty), if it was.
     pub withheld: Option<Withheld>,
+    /// The text is the model's second answer: the first broke the syntax (`secondOpinion`).
+    pub second_opinion: bool,
 }
 
 /// Why the gate (`minConfidence` > 0) withheld a suggestion.
@@ -106,11 +108,27 @@ impl Pipeline {
             background,
             ..GenerationParams::from_settings(&self.settings, window.single_line)
         };
-        let generation = self.engine.generate(input, params, job).await?;
+        let mut generation = self.engine.generate(input.clone(), params, job.clone()).await?;
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(cursor_char));
         let mut text = finish(&generation.text, &window, crlf, &self.settings.filters);
+        let mut broken_syntax = breaks_syntax(document, cursor_char, &text).await;
+        let mut second_opinion = false;
+        let banned = generation.first_token.filter(|_| generation.healed.is_empty());
+        if let Some(banned) = banned.filter(|_| broken_syntax && self.settings.second_opinion) {
+            // The first answer cannot be right; the model's next-best start often is. Same
+            // prompt (cached), one token banned; kept only if it parses.
+            job.restart_generated();
+            let params = GenerationParams { banned_first_token: Some(banned), ..params };
+            let second = self.engine.generate(input, params, job).await?;
+            let second_text = finish(&second.text, &window, crlf, &self.settings.filters);
+            if !second_text.trim().is_empty()
+                && !breaks_syntax(document, cursor_char, &second_text).await
+            {
+                (generation, text, broken_syntax, second_opinion) =
+                    (second, second_text, false, true);
+            }
+        }
         let confidence = confidence::of_shown(&generation.text, &generation.token_logprobs, &text);
-        let broken_syntax = breaks_syntax(document, cursor_char, &text).await;
         // Nothing rather than a guess: an unsure or unparseable suggestion costs the user a read
         // and a reject.
         let withheld = Withheld::verdict(confidence, broken_syntax, self.settings.min_confidence);
@@ -125,6 +143,7 @@ impl Pipeline {
             confidence,
             broken_syntax,
             withheld,
+            second_opinion,
         };
         Ok(Some(suggestion))
     }

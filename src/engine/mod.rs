@@ -150,6 +150,10 @@ impl JobHandle {
             Err(err) => String::from_utf8_lossy(&bytes[..err.valid_up_to()]).into_owned(),
         }
     }
+    /// Forgets the text generated so far: a second answer of the same job starts afresh.
+    pub(crate) fn restart_generated(&self) {
+        self.0.generated.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+    }
     /// Called by the engine with each generated piece.
     pub(crate) fn record_generated(&self, piece: &[u8]) {
         let mut bytes = self.0.generated.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -219,6 +223,9 @@ pub struct GenerationParams {
     pub draft_tokens: usize,
     /// Take the prompt's last token back and let the model write it again (`heal`).
     pub token_healing: bool,
+    /// A token the model may not choose first (its choice for a second opinion: the first
+    /// answer broke the syntax, `completion::syntax`).
+    pub banned_first_token: Option<i32>,
 }
 
 impl GenerationParams {
@@ -243,6 +250,7 @@ impl GenerationParams {
             typed_middle: settings.typed_middle,
             draft_tokens: settings.draft_tokens,
             token_healing: settings.token_healing,
+            banned_first_token: None,
         }
     }
 }
@@ -283,6 +291,10 @@ pub struct Generation {
     /// carries the summary, `completion::confidence::Confidence`, not the list).
     #[serde(skip)]
     pub token_logprobs: Vec<TokenLogprob>,
+    /// The first token the model chose itself (not one written again by healing), where the
+    /// engine knows its id: what a second opinion bans.
+    #[serde(skip)]
+    pub first_token: Option<i32>,
 }
 
 /// What the engine thread receives.

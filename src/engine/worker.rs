@@ -274,7 +274,7 @@ impl Worker<'_> {
         let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let generating = Instant::now();
-        let Generated { text, tokens: generated_tokens, stop, token_logprobs } =
+        let Generated { text, tokens: generated_tokens, stop, token_logprobs, first_token } =
             self.generate(job, logits_index, Healing::new(&healed))?;
         Ok(Generation {
             text,
@@ -289,6 +289,7 @@ impl Worker<'_> {
             context_files: prompt.context_paths.clone(),
             healed: String::from_utf8_lossy(&healed).into_owned(),
             token_logprobs,
+            first_token,
         })
     }
 
@@ -537,6 +538,8 @@ impl Worker<'_> {
         // are the last entries of `cached`.
         let mut unchecked: VecDeque<LlamaToken> = VecDeque::new();
         let mut generated = 0;
+        // The first token the model chooses itself, after any it writes again for healing.
+        let mut first_token = None;
         let generating = Instant::now();
         let stop = loop {
             if job.handle.is_cancelled() {
@@ -552,7 +555,15 @@ impl Worker<'_> {
                     None => break StopReason::StopToken,
                 }
             } else {
-                let token = sampler.sample(&self.ctx, logits_index);
+                let banned = job.params.banned_first_token.filter(|_| first_token.is_none());
+                let token = match banned {
+                    Some(banned) => match self.best_except(logits_index, banned) {
+                        Some(token) => token,
+                        None => break StopReason::StopToken,
+                    },
+                    None => sampler.sample(&self.ctx, logits_index),
+                };
+                first_token.get_or_insert(token.0);
                 let logits = self.ctx.get_logits_ith(logits_index);
                 (token, probability::logprob_of(logits, token_index(token)))
             };
@@ -628,7 +639,7 @@ impl Worker<'_> {
         }
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let text = self.cut_at_special_text(text);
-        Ok(Generated { text, tokens: generated, stop, token_logprobs })
+        Ok(Generated { text, tokens: generated, stop, token_logprobs, first_token })
     }
 
     /// The most likely token at `logits_index` among those that agree with `typed` (see
@@ -648,6 +659,16 @@ impl Worker<'_> {
         let candidates: Vec<usize> = pieces.candidates(typed).map(token_index).collect();
         let (best, logprob) = probability::best_among(logits, &candidates)?;
         Some((LlamaToken(i32::try_from(best).ok()?), logprob))
+    }
+
+    /// The most likely token at `logits_index` other than `banned`: a second opinion's first
+    /// choice, greedy whatever the sampling settings.
+    fn best_except(&self, logits_index: i32, banned: i32) -> Option<LlamaToken> {
+        let logits = self.ctx.get_logits_ith(logits_index);
+        let banned = usize::try_from(banned).ok();
+        let candidates: Vec<usize> = (0..logits.len()).filter(|&i| Some(i) != banned).collect();
+        let (best, _) = probability::best_among(logits, &candidates)?;
+        Some(LlamaToken(i32::try_from(best).ok()?))
     }
 
     /// Removes the last `n` cached tokens, drafts the model did not confirm, from the cache.
@@ -701,6 +722,7 @@ struct Generated {
     tokens: usize,
     stop: StopReason,
     token_logprobs: Vec<TokenLogprob>,
+    first_token: Option<i32>,
 }
 
 fn make_sampler(sampling: &Sampling) -> LlamaSampler {

@@ -591,6 +591,8 @@ impl Remote<'_> {
             context_files: prompt.context_paths.clone(),
             healed,
             token_logprobs,
+            // Token ids do not come back from every server: no second opinion remotely yet.
+            first_token: None,
         })
     }
 }
