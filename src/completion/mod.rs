@@ -242,11 +242,13 @@ pub fn finish(raw: &str, window: &CursorWindow, crlf: bool, filters: &Filters) -
 /// Whether `text` at `cursor_char` breaks the syntax of `document` (`syntax::breaks`). Parsing
 /// is CPU work of up to `lang::PARSE_TIME_LIMIT`: off the async workers.
 async fn breaks_syntax(document: &DocumentSnapshot, cursor_char: usize, text: &str) -> bool {
-    // Too large to parse: not judged, and not copied out of the rope either.
-    if text.trim().is_empty() || document.rope.len_bytes() > lang::MAX_PARSE_BYTES {
+    // No grammar, or too large to parse: not judged, and not copied out of the rope either.
+    let language = lang::language_of(document.uri.as_ref());
+    let unjudged =
+        language == lang::Language::OTHER || document.rope.len_bytes() > lang::MAX_PARSE_BYTES;
+    if text.trim().is_empty() || unjudged {
         return false;
     }
-    let language = lang::language_of(document.uri.as_ref());
     let (rope, text) = (document.rope.clone(), text.to_string());
     let check = tokio::task::spawn_blocking(move || {
         let before = rope.slice(..cursor_char).to_string();
