@@ -447,6 +447,13 @@ fn an_answer_that_breaks_its_line_s_syntax_is_withheld_with_its_reason() {
     let stats = session.client.request("infill/stats", json!(null));
     assert_eq!(stats["result"]["reasons"]["brokenSyntax"], 1, "{stats}");
 
+    // An untitled buffer has no extension to tell its language: its editor's `languageId` does.
+    let untitled = "untitled:Untitled-1";
+    session.client.open(untitled, "python", "x = 1\nclass \n");
+    let (shown, trace) = ask(&mut session.client, untitled, 1, 6);
+    assert_eq!(shown, None, "{trace}");
+    assert_eq!(trace["reason"], "brokenSyntax", "{trace}");
+
     let fib = session.uri.clone();
     let (shown, trace) = ask(&mut session.client, &fib, 3, 11);
     assert_eq!(shown.as_deref(), Some("fib(n-1) + fib(n-2)"), "{trace}");

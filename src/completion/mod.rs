@@ -243,7 +243,7 @@ pub fn finish(raw: &str, window: &CursorWindow, crlf: bool, filters: &Filters) -
 /// is CPU work of up to `lang::PARSE_TIME_LIMIT`: off the async workers.
 async fn breaks_syntax(document: &DocumentSnapshot, cursor_char: usize, text: &str) -> bool {
     // No grammar, or too large to parse: not judged, and not copied out of the rope either.
-    let language = lang::language_of(document.uri.as_ref());
+    let language = lang::language_of_document(document.uri.as_ref(), &document.language_id);
     let unjudged =
         language == lang::Language::OTHER || document.rope.len_bytes() > lang::MAX_PARSE_BYTES;
     if text.trim().is_empty() || unjudged {

@@ -120,10 +120,28 @@ impl Language {
         }
     }
 
-    /// The language called `name` (as in `LanguageSpec::name`), for tests and tools.
+    /// The language called `name` (as in `LanguageSpec::name`); `OTHER` for any other name.
     pub fn named(name: &str) -> Language {
         let found = LANGUAGES.iter().position(|s| s.name == name);
         Language(found.map(|k| k as u8))
+    }
+}
+
+/// The language of an open document: the one its editor names (`languageId`, which the user
+/// may have chosen, and the only hint an untitled buffer has), else its path's extension.
+pub fn language_of_document(path: &str, language_id: &str) -> Language {
+    let id = language_id.to_ascii_lowercase();
+    // LSP's identifiers where they differ from ours, and the names Neovim and Helix use.
+    let name = match id.as_str() {
+        "typescriptreact" => "tsx",
+        "javascriptreact" | "jsx" => "javascript",
+        "csharp" | "cs" | "c-sharp" => "c_sharp",
+        "c++" => "cpp",
+        other => other,
+    };
+    match Language::named(name) {
+        Language::OTHER => language_of(path),
+        named => named,
     }
 }
 
@@ -559,6 +577,19 @@ pub(crate) mod tests {
         assert_eq!(name("dir.rs/README"), "other");
         assert_eq!(name("notes.md"), "other");
         assert_eq!(name(""), "other");
+    }
+
+    #[test]
+    fn a_document_s_language_is_its_editor_s_else_its_extension_s() {
+        let name = |path: &str, id: &str| language_of_document(path, id).name();
+        assert_eq!(name("untitled:Untitled-1", "python"), "python");
+        assert_eq!(name("untitled:Untitled-2", "typescriptreact"), "tsx");
+        assert_eq!(name("file:///a/Program", "csharp"), "c_sharp");
+        assert_eq!(name("file:///a/script", "Rust"), "rust");
+        assert_eq!(name("file:///a/b.rs", "plaintext"), "rust");
+        assert_eq!(name("file:///a/b.h", "c"), "c");
+        assert_eq!(name("file:///a/notes.txt", "plaintext"), "other");
+        assert_eq!(name("untitled:Untitled-3", ""), "other");
     }
 
     #[test]
