@@ -37,8 +37,9 @@ pub struct Suggestion {
     pub broken_syntax: bool,
     /// Why the model's text was withheld (`text` is empty), if it was.
     pub withheld: Option<Withheld>,
-    /// The text is the model's second answer: the first broke the syntax (`secondOpinion`).
-    pub second_opinion: bool,
+    /// The model's first answer as it would have been shown, when it broke the syntax and
+    /// `text` is a second opinion (`secondOpinion`).
+    pub first_opinion: Option<String>,
 }
 
 /// Why the gate (`minConfidence` > 0) withheld a suggestion.
@@ -112,7 +113,7 @@ impl Pipeline {
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(cursor_char));
         let mut text = finish(&generation.text, &window, crlf, &self.settings.filters);
         let mut broken_syntax = breaks_syntax(document, cursor_char, &text).await;
-        let mut second_opinion = false;
+        let mut first_opinion = None;
         let banned = generation.first_token.filter(|_| generation.healed.is_empty());
         if let Some(banned) = banned.filter(|_| broken_syntax && self.settings.second_opinion) {
             // The first answer cannot be right; the model's next-best start often is. Same
@@ -124,8 +125,11 @@ impl Pipeline {
             if !second_text.trim().is_empty()
                 && !breaks_syntax(document, cursor_char, &second_text).await
             {
-                (generation, text, broken_syntax, second_opinion) =
-                    (second, second_text, false, true);
+                first_opinion = Some(std::mem::replace(&mut text, second_text));
+                generation = second.replacing(&generation);
+                broken_syntax = false;
+            } else {
+                generation = generation.counting(&second);
             }
         }
         let confidence = confidence::of_shown(&generation.text, &generation.token_logprobs, &text);
@@ -143,7 +147,7 @@ impl Pipeline {
             confidence,
             broken_syntax,
             withheld,
-            second_opinion,
+            first_opinion,
         };
         Ok(Some(suggestion))
     }

@@ -297,6 +297,29 @@ pub struct Generation {
     pub first_token: Option<i32>,
 }
 
+impl Generation {
+    /// This generation standing in for `first`, which it replaces (a second opinion): its text
+    /// and probabilities, with the work of both counted, so the figures say what it cost.
+    pub fn replacing(mut self, first: &Generation) -> Generation {
+        // The prompt was found in the cache by the first call; the second one's reuse is all
+        // of it and says nothing.
+        self.reused_tokens = first.reused_tokens;
+        self.evaluated_tokens += first.evaluated_tokens;
+        self.generated_tokens += first.generated_tokens;
+        // Until this text's first token: all of the first call, then this one's own wait.
+        self.prompt_ms += first.prompt_ms + first.generation_ms;
+        self
+    }
+
+    /// This generation, with the work of `discarded` (a second opinion not kept) counted in.
+    pub fn counting(mut self, discarded: &Generation) -> Generation {
+        self.evaluated_tokens += discarded.evaluated_tokens;
+        self.generated_tokens += discarded.generated_tokens;
+        self.generation_ms += discarded.prompt_ms + discarded.generation_ms;
+        self
+    }
+}
+
 /// What the engine thread receives.
 pub enum Message {
     /// Boxed: a job carries the prompt's text and context, much larger than a `Stop`.
@@ -529,5 +552,44 @@ impl Engine {
         let job = Job { input, params, handle, reply };
         jobs.send(Message::Job(Box::new(job))).map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generation(text: &str, evaluated: usize, generated: usize, ms: (f64, f64)) -> Generation {
+        Generation {
+            text: text.to_string(),
+            prompt: "<p>".to_string(),
+            prompt_tokens: 100,
+            reused_tokens: 100 - evaluated,
+            evaluated_tokens: evaluated,
+            generated_tokens: generated,
+            prompt_ms: ms.0,
+            generation_ms: ms.1,
+            stop: StopReason::EndOfLine,
+            context_files: Vec::new(),
+            healed: String::new(),
+            token_logprobs: Vec::new(),
+            first_token: None,
+        }
+    }
+
+    #[test]
+    fn a_second_opinion_s_figures_count_the_work_of_both_calls() {
+        let first = generation("{", 60, 2, (900.0, 40.0));
+        let second = generation("Builder<K> {", 1, 5, (10.0, 100.0));
+
+        let kept = second.clone().replacing(&first);
+        assert_eq!(kept.text, "Builder<K> {");
+        assert_eq!((kept.reused_tokens, kept.evaluated_tokens, kept.generated_tokens), (40, 61, 7));
+        assert_eq!((kept.prompt_ms, kept.generation_ms), (950.0, 100.0));
+
+        let discarded = first.clone().counting(&second);
+        assert_eq!(discarded.text, "{");
+        assert_eq!((discarded.reused_tokens, discarded.evaluated_tokens), (40, 61));
+        assert_eq!((discarded.prompt_ms, discarded.generation_ms), (900.0, 150.0));
     }
 }

@@ -113,8 +113,9 @@ fn trace_figures(source: &Source) -> serde_json::Value {
             if suggestion.broken_syntax {
                 figures["brokenSyntax"] = true.into();
             }
-            if suggestion.second_opinion {
+            if let Some(first) = &suggestion.first_opinion {
                 figures["secondOpinion"] = true.into();
+                figures["firstOpinion"] = first.as_str().into();
             }
             if let Some(withheld) = suggestion.withheld {
                 figures["withheld"] = serde_json::to_value(withheld).unwrap_or_default();

@@ -1,7 +1,9 @@
 //! `--filter-effect`: what each post-processing filter does to the scores. The server's raw
 //! generation (from `infill/trace`) is finished again with one filter switched off at a time and
 //! with none, exactly as the server would have done (`completion::finish`); each variant is
-//! scored like an engine of its own, so the table shows them beside `infill`.
+//! scored like an engine of its own, so the table shows them beside `infill`. (The row
+//! `infill -secondOpinion`, the first answer where a second opinion replaced it, comes from the
+//! trace; `eval/mod.rs` adds it.)
 //!
 //! This is exact because the filters only run after generation: switching one off changes the
 //! text the editor gets, never what the model generated.

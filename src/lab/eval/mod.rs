@@ -227,6 +227,19 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
                     let answer = Answer { text, broken_syntax, ..base.clone() };
                     results.push(score(task, name, Ok(answer), limit));
                 }
+                if args.filter_effect {
+                    // Where a second opinion was shown, the first answer (the trace carries it)
+                    // is what the server without one would have sent.
+                    let answer = match &base.first_opinion {
+                        Some(first) => Answer {
+                            text: first.clone(),
+                            broken_syntax: Some(true),
+                            ..base.clone()
+                        },
+                        None => base.clone(),
+                    };
+                    results.push(score(task, "infill -secondOpinion", Ok(answer), limit));
+                }
             }
             results.push(score(task, "infill", answer, limit));
             progress.inc(1);

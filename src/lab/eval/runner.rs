@@ -37,6 +37,8 @@ pub struct Answer {
     pub generation_ms: Option<f64>,
     /// infill: the shown text breaks the syntax of its lines (`infill/trace`).
     pub broken_syntax: Option<bool>,
+    /// infill: the model's first answer, where a second opinion replaced it (`infill/trace`).
+    pub first_opinion: Option<String>,
 }
 
 /// How long to wait for a completion's `infill/trace` after its response.
@@ -135,6 +137,7 @@ impl InfillRunner {
             generated_tokens: trace["generatedTokens"].as_u64(),
             generation_ms: trace["generationMs"].as_f64(),
             broken_syntax: trace.is_object().then(|| trace["brokenSyntax"] == true),
+            first_opinion: trace["firstOpinion"].as_str().map(str::to_string),
         };
         client.shutdown()?;
         Ok(answer)
@@ -223,6 +226,7 @@ impl BaselineRunner {
             generated_tokens: None,
             generation_ms: None,
             broken_syntax: None,
+            first_opinion: None,
         })
     }
 }
