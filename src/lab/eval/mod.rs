@@ -229,7 +229,9 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
                 }
                 if args.filter_effect {
                     // Where a second opinion was shown, the first answer (the trace carries it)
-                    // is what the server without one would have sent.
+                    // is what the server without one would have sent. Its confidence is the
+                    // second answer's (the trace has no other): only the `mean+syntax` curve,
+                    // which withholds it as broken whatever its confidence, reads true for it.
                     let answer = match &base.first_opinion {
                         Some(first) => Answer {
                             text: first.clone(),
