@@ -405,8 +405,9 @@ pub struct Engine {
     jobs: Option<mpsc::Sender<Message>>,
     status: watch::Receiver<EngineStatus>,
     stats: Arc<EngineStats>,
-    /// Bytes done and total while the model downloads; closed when the download ends.
-    download: Option<watch::Receiver<Option<(u64, u64)>>>,
+    /// What is downloaded (the model as the settings name it), and its bytes done and total
+    /// while it downloads; the channel closes when the download ends.
+    download: Option<(String, watch::Receiver<Option<(u64, u64)>>)>,
 }
 
 impl Engine {
@@ -453,7 +454,8 @@ impl Engine {
         context: Option<String>,
         config: EngineConfig,
     ) -> Self {
-        let (status_tx, status) = watch::channel(EngineStatus::Loading { path: value.clone() });
+        let what = value.display().to_string();
+        let (status_tx, status) = watch::channel(EngineStatus::Loading { path: value });
         let (progress_tx, progress) = watch::channel(None);
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let stats = Arc::new(EngineStats::default());
@@ -486,13 +488,15 @@ impl Engine {
             }
         });
         match spawned {
-            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: Some(progress) },
+            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: Some((what, progress)) },
             Err(err) => Self::failed(format!("could not start the engine thread: {err}")),
         }
     }
 
-    /// Download progress (bytes done, total) when the model is being downloaded.
-    pub fn download_progress(&self) -> Option<watch::Receiver<Option<(u64, u64)>>> {
+    /// What the engine downloads, and its progress (bytes done, total), for an engine started
+    /// by `start_download`, also after the download ended (a small file can be done before the
+    /// editor is told it began).
+    pub fn download_progress(&self) -> Option<(String, watch::Receiver<Option<(u64, u64)>>)> {
         self.download.clone()
     }
 

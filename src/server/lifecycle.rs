@@ -130,11 +130,7 @@ pub async fn initialized(backend: &Backend) {
         } else {
             None
         };
-        if let Some(mut download) = download {
-            let what = match engine.status() {
-                EngineStatus::Loading { path } => path.display().to_string(),
-                _ => "the model".into(),
-            };
+        if let Some((what, mut download)) = download {
             let into = crate::models::hub::cache_dir();
             let message = format!("downloading {what} into {}", into.display());
             status::send(&client, status::State::Loading, message).await;
