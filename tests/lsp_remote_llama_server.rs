@@ -3,7 +3,8 @@
 //! the in-process engine's, from the very prompt the in-process engine builds; typing through
 //! a suggestion asks the server nothing; other text typed at the cursor continues the prompt
 //! (the server evaluates only the typed tokens) and is healed as in-process; a job the user
-//! types through joins; a cancelled job's stream is closed and the server stops. Skipped, saying why, where python3 or xllamacpp is
+//! types through joins; a cancelled job's stream is closed and the server stops; a second
+//! opinion (the first token banned) is the in-process engine's. Skipped, saying why, where python3 or xllamacpp is
 //! missing (`.ci/setup` installs it, so CI runs it).
 
 mod support;
@@ -11,7 +12,13 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use infill::config::Settings;
+use infill::engine::remote::RemoteConfig;
+use infill::engine::{
+    Engine, EngineConfig, EngineStatus, Generation, GenerationParams, JobHandle, ModelOrigin,
+};
 use infill::lab::llama_server::LlamaServer;
+use infill::prompt::FimInput;
 use serde_json::{Value, json};
 use support::{LspClient, TempDir, insert_text, real_model, remote_fib};
 
@@ -91,6 +98,7 @@ fn llama_server_engine_gives_the_local_engine_s_answer_from_its_prompt() {
     typing_other_text_continues_the_prompt_as_in_process(&server);
     typing_what_the_server_is_writing_joins_its_job(&server);
     a_cancel_closes_the_stream_and_the_server_stops(&server);
+    a_second_opinion_is_the_in_process_engine_s(&server);
 }
 
 fn fib_from_infill_s_prompt_and_typing_through(server: &Server) {
@@ -222,4 +230,56 @@ fn a_cancel_closes_the_stream_and_the_server_stops(server: &Server) {
     assert_eq!(stats["cancelled"], 1, "{stats}");
     assert_eq!(stats["failed"], 0, "{stats}");
     assert!(client.shutdown().success());
+}
+
+/// A second opinion through the server: with the first answer's first token banned, the server
+/// writes what the in-process engine writes, from the prompt its cache already holds.
+fn a_second_opinion_is_the_in_process_engine_s(server: &Server) {
+    let (settings, _) = Settings::from_json(Some(&json!({
+        "engine": {"kind": "llama-server", "url": server.url}, "maxTokens": 16
+    })));
+    let config = EngineConfig::cpu(2, 4096);
+    let remote_config = RemoteConfig::from_settings(&settings).unwrap().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let remote = Engine::start_remote(remote_config, config.clone());
+        let local = Engine::start(real_model(), ModelOrigin::CommandLine, config);
+        for engine in [&remote, &local] {
+            let status = engine.wait_loaded().await;
+            assert!(matches!(status, EngineStatus::Ready(_)), "{status:?}");
+        }
+        let input = FimInput {
+            path: "fib.py".into(),
+            repo_name: Some("fibproj".into()),
+            prefix: remote_fib::PREFIX.into(),
+            suffix: remote_fib::SUFFIX.into(),
+            context: Vec::new(),
+            prefix_first_line: 0,
+            repo_header: Default::default(),
+        };
+        let params = GenerationParams::from_settings(&settings, false);
+        let ask = async |engine: &Engine, banned: Option<i32>| {
+            let params = GenerationParams { banned_first_token: banned, ..params };
+            engine.generate(input.clone(), params, JobHandle::default()).await.expect("an answer")
+        };
+        let first = ask(&remote, None).await;
+        let first_local = ask(&local, None).await;
+        assert_eq!(first.text, first_local.text);
+        let banned = first.first_token.expect("llama-server names its first token");
+        assert_eq!(Some(banned), first_local.first_token, "the same vocabulary");
+
+        let second = ask(&remote, Some(banned)).await;
+        let second_local = ask(&local, Some(banned)).await;
+        println!("first {:?}, second opinion {:?}", first.text, second.text);
+        assert_ne!(second.first_token, Some(banned), "{second:?}");
+        assert_ne!(second.text, first.text);
+        assert_eq!(second.text, second_local.text, "the in-process engine's second opinion");
+        assert_eq!(second.first_token, second_local.first_token);
+        assert!(second.evaluated_tokens <= 4, "the prompt stays cached: {second:?}");
+        // The first token's probability is the model's own, not the banned distribution's.
+        let logprob = |g: &Generation| g.token_logprobs[0].logprob;
+        assert!((logprob(&second) - logprob(&second_local)).abs() < 0.2, "{second:?}");
+        remote.stop().await;
+        local.stop().await;
+    });
 }

@@ -407,8 +407,11 @@ pub struct Engine {
     stats: Arc<EngineStats>,
     /// What is downloaded (the model as the settings name it), and its bytes done and total
     /// while it downloads; the channel closes when the download ends.
-    download: Option<(String, watch::Receiver<Option<(u64, u64)>>)>,
+    download: Option<(String, DownloadBytes)>,
 }
+
+/// A download's bytes done and total, once known.
+pub type DownloadBytes = watch::Receiver<Option<(u64, u64)>>;
 
 impl Engine {
     /// Starts the engine thread, which loads `path` in the background.
@@ -496,7 +499,7 @@ impl Engine {
     /// What the engine downloads, and its progress (bytes done, total), for an engine started
     /// by `start_download`, also after the download ended (a small file can be done before the
     /// editor is told it began).
-    pub fn download_progress(&self) -> Option<(String, watch::Receiver<Option<(u64, u64)>>)> {
+    pub fn download_progress(&self) -> Option<(String, DownloadBytes)> {
         self.download.clone()
     }
 

@@ -125,6 +125,18 @@ pub fn request(
     (COMPLETION, body)
 }
 
+/// `request`'s body asking for its first token only, greedy, with `banned` ruled out (a
+/// second opinion's start; llama-server's probabilities stay the model's own).
+pub fn first_token_except(request: &Value, banned: i32) -> Value {
+    let mut ask = request.clone();
+    ask["n_predict"] = json!(1);
+    ask["logit_bias"] = json!([[banned, false]]);
+    ask["temperature"] = json!(0.0);
+    ask["top_k"] = json!(1);
+    ask["samplers"] = json!(["top_k"]);
+    ask
+}
+
 /// `text` as a GBNF string literal: quotes and backslashes escaped, control characters as
 /// `\xHH`; other characters as they are (GBNF reads UTF-8).
 fn gbnf_literal(text: &str) -> String {

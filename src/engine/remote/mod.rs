@@ -512,52 +512,59 @@ impl Remote<'_> {
         };
         let stops: HashSet<u32> =
             template.special_texts().filter_map(|t| probe.special_ids.get(t).copied()).collect();
-        let mut stream = match self.http.stream(path, &body, self.config.timeout, &job.handle) {
-            Ok(stream) => stream,
-            Err(Next::Cancelled) => return Err(EngineError::Cancelled),
-            Err(Next::Failed(message)) => return Err(remote(message)),
-            Err(Next::Line(_) | Next::End) => return Err(remote(self.http.name.clone())),
-        };
         let mut decoding =
             Decoding::new(job, template, &stops, self.stats, Healing::new(healed.as_bytes()));
         let mut first_piece = None;
-        let done = loop {
-            match stream.next() {
-                Next::Cancelled => return Err(EngineError::Cancelled),
-                Next::Failed(message) => return Err(remote(message)),
-                Next::End => {
-                    return Err(remote(format!(
-                        "{}: the answer ended before the server said it was complete",
-                        self.http.name
-                    )));
+        // The model's first token: the token a second opinion bans.
+        let mut first_token = None;
+        let mut body = body;
+        let mut opening_evaluated = 0;
+        let mut complete = false;
+        // A second opinion (llama-server only: it takes ids and bans a token by id): the best
+        // first token but the banned one, asked for alone; the answer then goes on from it. A
+        // healed prompt gets none (its first tokens write the typed text again).
+        let banned = job.params.banned_first_token.filter(|_| healed.is_empty());
+        if let (Some(banned), Protocol::LlamaServer) = (banned, self.config.protocol) {
+            let (opening, evaluated) =
+                self.first_token_except((path, &body), banned, parse, job)?;
+            opening_evaluated = evaluated;
+            first_piece = Some(Instant::now());
+            match opening {
+                Some(piece) => {
+                    first_token = piece.ids.first().map(|&id| id as i32);
+                    if let (Some(&id), Some(ids)) =
+                        (piece.ids.first(), body["prompt"].as_array_mut())
+                    {
+                        ids.push(id.into());
+                        self.last_ids.push(id);
+                    }
+                    let left = job.params.max_tokens.saturating_sub(1);
+                    body["n_predict"] = left.into();
+                    complete = decoding.push(piece) || left == 0 || first_token.is_none();
                 }
-                Next::Line(line) => match parse(&line) {
-                    Err(problem) => {
-                        return Err(remote(format!(
-                            "{}: malformed answer ({problem})",
-                            self.http.name
-                        )));
-                    }
-                    Ok(Event::Ignore) => {}
-                    Ok(Event::Piece(piece)) => {
-                        first_piece.get_or_insert_with(Instant::now);
-                        if decoding.push(piece) {
-                            break None;
-                        }
-                    }
-                    Ok(Event::Done(mut done)) => {
-                        first_piece.get_or_insert_with(Instant::now);
-                        if let Some(piece) = done.piece.take() {
-                            decoding.push(piece);
-                        }
-                        break Some(done);
-                    }
-                },
+                // It wrote nothing but stopped (its best other token ends the answer).
+                None => complete = true,
             }
+        }
+        let done = if complete {
+            None
+        } else {
+            let mut stream = match self.http.stream(path, &body, self.config.timeout, &job.handle) {
+                Ok(stream) => stream,
+                Err(Next::Cancelled) => return Err(EngineError::Cancelled),
+                Err(Next::Failed(message)) => return Err(remote(message)),
+                Err(Next::Line(_) | Next::End) => return Err(remote(self.http.name.clone())),
+            };
+            let done = read_answer(&mut stream, parse, &self.http.name, |piece| {
+                first_piece.get_or_insert_with(Instant::now);
+                if first_token.is_none() && healed.is_empty() {
+                    first_token = piece.ids.first().map(|&id| id as i32);
+                }
+                decoding.push(piece)
+            })?;
+            first_piece.get_or_insert_with(Instant::now);
+            done
         };
-        // Dropping the stream closes a connection still open (we stopped first): the server
-        // stops generating.
-        drop(stream);
         let first_piece = first_piece.unwrap_or_else(Instant::now);
         let done_reason = done.as_ref().map(|d| d.reason);
         let (text, generated_tokens, stop, token_logprobs) = decoding.finish(done_reason);
@@ -566,10 +573,13 @@ impl Remote<'_> {
         // keeps from the last prompt, else the whole prompt.
         let reused =
             done.as_ref().and_then(|d| d.cached).or(shared).unwrap_or(0).min(prompt_tokens);
-        let evaluated = done.as_ref().and_then(|d| d.evaluated).unwrap_or(prompt_tokens - reused);
+        let evaluated = done.as_ref().and_then(|d| d.evaluated).unwrap_or(prompt_tokens - reused)
+            + opening_evaluated;
         self.stats.tokens_evaluated(evaluated);
         let rendered = prompt.render();
-        let prompt_text = match done.and_then(|d| d.prompt) {
+        // A second opinion's echo ends with its first token, which is not prompt.
+        let echo = done.and_then(|d| d.prompt).filter(|_| job.params.banned_first_token.is_none());
+        let prompt_text = match echo {
             Some(echoed) => {
                 if echoed != rendered {
                     tracing::debug!("the server's echo of the prompt differs from infill's");
@@ -591,9 +601,78 @@ impl Remote<'_> {
             context_files: prompt.context_paths.clone(),
             healed,
             token_logprobs,
-            // Token ids do not come back from every server: no second opinion remotely yet.
-            first_token: None,
+            // Only llama-server's ids can be banned (see above).
+            first_token: first_token.filter(|_| self.config.protocol == Protocol::LlamaServer),
         })
+    }
+}
+
+impl Remote<'_> {
+    /// A second opinion's first token: the one llama-server writes from the prompt in `body`
+    /// with `banned` ruled out (greedy, whatever the sampling settings, as in-process), and the
+    /// tokens the server evaluated for it (the prompt is cached: one). `None`: it stopped.
+    fn first_token_except(
+        &self,
+        (path, body): (&str, &serde_json::Value),
+        banned: i32,
+        parse: fn(&str) -> Result<Event, String>,
+        job: &Job,
+    ) -> Result<(Option<Piece>, usize), EngineError> {
+        let ask = llama_server::first_token_except(body, banned);
+        let remote = |message: String| EngineError::Remote(message);
+        let mut stream = match self.http.stream(path, &ask, self.config.timeout, &job.handle) {
+            Ok(stream) => stream,
+            Err(Next::Cancelled) => return Err(EngineError::Cancelled),
+            Err(Next::Failed(message)) => return Err(remote(message)),
+            Err(Next::Line(_) | Next::End) => return Err(remote(self.http.name.clone())),
+        };
+        let mut opening = None;
+        let done = read_answer(&mut stream, parse, &self.http.name, |piece| {
+            opening.get_or_insert(piece);
+            false
+        })?;
+        let evaluated = done.as_ref().and_then(|d| d.evaluated).unwrap_or(1);
+        Ok((opening.filter(|piece| !piece.ids.is_empty()), evaluated))
+    }
+}
+
+/// Reads a streamed answer to its end, handing each piece to `take` until it says the
+/// suggestion is complete; the server's last word, `None` when `take` stopped first. Dropping
+/// the stream then closes a connection still open: the server stops generating.
+fn read_answer(
+    stream: &mut stream::Stream<'_>,
+    parse: fn(&str) -> Result<Event, String>,
+    name: &str,
+    mut take: impl FnMut(Piece) -> bool,
+) -> Result<Option<Done>, EngineError> {
+    let remote = |message: String| EngineError::Remote(message);
+    loop {
+        match stream.next() {
+            Next::Cancelled => return Err(EngineError::Cancelled),
+            Next::Failed(message) => return Err(remote(message)),
+            Next::End => {
+                return Err(remote(format!(
+                    "{name}: the answer ended before the server said it was complete"
+                )));
+            }
+            Next::Line(line) => match parse(&line) {
+                Err(problem) => {
+                    return Err(remote(format!("{name}: malformed answer ({problem})")));
+                }
+                Ok(Event::Ignore) => {}
+                Ok(Event::Piece(piece)) => {
+                    if take(piece) {
+                        return Ok(None);
+                    }
+                }
+                Ok(Event::Done(mut done)) => {
+                    if let Some(piece) = done.piece.take() {
+                        take(piece);
+                    }
+                    return Ok(Some(done));
+                }
+            },
+        }
     }
 }
 
