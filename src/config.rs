@@ -159,8 +159,14 @@ pub struct Settings {
     pub typed_middle: bool,
     /// When the model's answer breaks the syntax of its lines (`completion::syntax`), ask it
     /// once more with its first token banned and show the second answer if it parses (the
-    /// in-process engine; remote ones have no token ids to ban).
+    /// in-process and llama-server engines; other servers name no token ids to ban).
     pub second_opinion: bool,
+    /// When evaluating a request's whole prompt would take longer than this (at the prompt
+    /// speed the in-process engine measured last), answer first from a short prompt (the
+    /// cursor's 256 tokens before and 64 after, no other files), then evaluate the whole one
+    /// behind it, so that the next request there finds it ready. A first visit to a place on a
+    /// CPU (~2,000 tokens, 10–20 s on 2 cores) then shows a suggestion in seconds. 0: never.
+    pub quick_answer_after_ms: u64,
     /// Speculative decoding from the prompt (greedy decoding only): up to this many tokens that
     /// followed the last occurrence of what was just written are checked in the same decode
     /// call, and kept while they equal the model's own choice. 0 (the default) switches it off:
@@ -238,6 +244,7 @@ impl Default for Settings {
             keep_prompt_front: true,
             typed_middle: true,
             second_opinion: true,
+            quick_answer_after_ms: 3000,
             draft_tokens: 0,
             token_healing: false,
             trace: false,

@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use infill::engine::{
     Engine, EngineConfig, EngineError, EngineStatus, GenerationParams, JobHandle, ModelOrigin,
     Sampling,
@@ -59,6 +61,7 @@ fn params(max_tokens: usize) -> GenerationParams {
         draft_tokens: 0,
         token_healing: false,
         banned_first_token: None,
+        quick_answer_after: None,
     }
 }
 
@@ -98,6 +101,43 @@ async fn a_banned_first_token_gives_another_answer_from_the_same_prompt() {
     assert_eq!(second.evaluated_tokens, 1, "the prompt stays cached: {second:?}");
     let fresh = cold.generate(hole, second_params, JobHandle::default()).await.unwrap();
     assert_eq!(fresh.text, second.text, "greedy output must not depend on the cache");
+}
+
+/// A quick answer: when the whole prompt would take longer than `quick_answer_after` to
+/// evaluate, the engine answers from a short prompt, then evaluates the whole one by itself.
+/// The cache is copied out and put back around the short prompt, so the next job finds the
+/// whole prompt cached and answers as a cold engine does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quick_answer_comes_from_a_short_prompt_and_the_whole_one_follows() {
+    let warm = start().await;
+    let cold = start().await;
+    let functions: String =
+        (0..120).map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n")).collect();
+    let hole = input(&format!("{functions}def g(a, b):\n    return "), "\n\n\nprint(g(1, 2))\n");
+    // An unrelated prompt first, so that the engine has measured its prompt speed.
+    let imports: String = (0..40).map(|i| format!("import mod{i}\n")).collect();
+    warm.generate(input(&imports, "\n"), params(2), JobHandle::default()).await.unwrap();
+
+    let always = GenerationParams { quick_answer_after: Some(Duration::ZERO), ..params(6) };
+    let before = warm.stats();
+    let quick = warm.generate(hole.clone(), always, JobHandle::default()).await.unwrap();
+    assert!(quick.quick_answer, "{quick:?}");
+    assert!(quick.prompt_tokens < 400 && quick.evaluated_tokens == quick.prompt_tokens);
+    assert!(quick.prompt.contains("def g(a, b):") && !quick.prompt.contains("def f3(x)"));
+    // The whole prompt is evaluated after the answer, as background work nobody cancels here.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while warm.stats().background_calls == before.background_calls
+        || warm.stats().completed < before.completed + 2
+    {
+        assert!(std::time::Instant::now() < deadline, "the whole prompt was never evaluated");
+        tokio::time::sleep(Duration::from_millis(5)).await; // polling interval, not a timing
+    }
+    let whole = warm.generate(hole.clone(), params(6), JobHandle::default()).await.unwrap();
+    assert!(!whole.quick_answer);
+    assert!(whole.prompt_tokens > 2 * quick.prompt_tokens, "{whole:?}");
+    assert_eq!(whole.evaluated_tokens, 1, "the whole prompt was cached: {whole:?}");
+    let fresh = cold.generate(hole, params(6), JobHandle::default()).await.unwrap();
+    assert_eq!(whole.text, fresh.text, "greedy output must not depend on the cache");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -114,7 +114,11 @@ impl Pipeline {
         let mut text = finish(&generation.text, &window, crlf, &self.settings.filters);
         let mut broken_syntax = breaks_syntax(document, cursor_char, &text).await;
         let mut first_opinion = None;
-        let banned = generation.first_token.filter(|_| generation.healed.is_empty());
+        // A quick answer's prompt is gone from the cache: asking again would wait for the
+        // whole prompt, which is what a quick answer avoids.
+        let banned = generation
+            .first_token
+            .filter(|_| generation.healed.is_empty() && !generation.quick_answer);
         if let Some(banned) = banned.filter(|_| broken_syntax && self.settings.second_opinion) {
             // The first answer cannot be right; the model's next-best start often is. Same
             // prompt (cached), one token banned; kept only if it parses.

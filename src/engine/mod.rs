@@ -226,6 +226,9 @@ pub struct GenerationParams {
     /// A token the model may not choose first (its choice for a second opinion: the first
     /// answer broke the syntax, `completion::syntax`).
     pub banned_first_token: Option<i32>,
+    /// Answer from a short prompt first when the whole one would take longer than this to
+    /// evaluate (`worker::Worker::quick_answer`); `None`: never.
+    pub quick_answer_after: Option<Duration>,
 }
 
 impl GenerationParams {
@@ -251,6 +254,8 @@ impl GenerationParams {
             draft_tokens: settings.draft_tokens,
             token_healing: settings.token_healing,
             banned_first_token: None,
+            quick_answer_after: (settings.quick_answer_after_ms > 0)
+                .then(|| Duration::from_millis(settings.quick_answer_after_ms)),
         }
     }
 }
@@ -295,6 +300,10 @@ pub struct Generation {
     /// engine knows its id: what a second opinion bans.
     #[serde(skip)]
     pub first_token: Option<i32>,
+    /// Answered from the short prompt (`GenerationParams::quick_answer_after`): `prompt` and
+    /// the token counts are its; the whole prompt is evaluated after this answer.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub quick_answer: bool,
 }
 
 impl Generation {
@@ -408,7 +417,13 @@ pub struct Engine {
     /// What is downloaded (the model as the settings name it), and its bytes done and total
     /// while it downloads; the channel closes when the download ends.
     download: Option<(String, DownloadBytes)>,
+    /// The engine's own background work, if any runs (the whole prompt evaluated after a quick
+    /// answer): any new job cancels it.
+    filling: Filling,
 }
+
+/// The handle of the evaluation the engine thread runs for itself after a quick answer.
+pub(crate) type Filling = Arc<Mutex<Option<JobHandle>>>;
 
 /// A download's bytes done and total, once known.
 pub type DownloadBytes = watch::Receiver<Option<(u64, u64)>>;
@@ -420,11 +435,13 @@ impl Engine {
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let stats = Arc::new(EngineStats::default());
         let worker_stats = stats.clone();
+        let filling = Filling::default();
+        let fill = filling.clone();
         let spawned = std::thread::Builder::new().name("infill-engine".into()).spawn(move || {
-            worker::run(&path, origin, &config, jobs_rx, &status_tx, &worker_stats);
+            worker::run(&path, origin, &config, jobs_rx, &status_tx, &worker_stats, &fill);
         });
         match spawned {
-            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: None },
+            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: None, filling },
             Err(err) => Self::failed(format!("could not start the engine thread: {err}")),
         }
     }
@@ -441,7 +458,13 @@ impl Engine {
             remote::run(remote, &config, jobs_rx, &status_tx, &worker_stats);
         });
         match spawned {
-            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: None },
+            Ok(_) => Self {
+                jobs: Some(jobs_tx),
+                status,
+                stats,
+                download: None,
+                filling: Filling::default(),
+            },
             Err(err) => Self::failed(format!("could not start the remote engine thread: {err}")),
         }
     }
@@ -463,6 +486,8 @@ impl Engine {
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let stats = Arc::new(EngineStats::default());
         let worker_stats = stats.clone();
+        let filling = Filling::default();
+        let fill = filling.clone();
         let spawned = std::thread::Builder::new().name("infill-engine".into()).spawn(move || {
             // A copy in the cache that infill has not checked yet is checked here, off the
             // async workers, and used when right; the hub is asked only otherwise.
@@ -478,7 +503,8 @@ impl Engine {
                 Ok(path) => {
                     tracing::info!(path = %path.display(), "loading model");
                     let origin = ModelOrigin::InitializationOptions;
-                    worker::run(&path, origin, &config, jobs_rx, &status_tx, &worker_stats);
+                    let (jobs, stats) = (jobs_rx, &worker_stats);
+                    worker::run(&path, origin, &config, jobs, &status_tx, stats, &fill);
                 }
                 Err(err) => {
                     tracing::error!(%err, "model not downloaded");
@@ -491,7 +517,13 @@ impl Engine {
             }
         });
         match spawned {
-            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: Some((what, progress)) },
+            Ok(_) => Self {
+                jobs: Some(jobs_tx),
+                status,
+                stats,
+                download: Some((what, progress)),
+                filling,
+            },
             Err(err) => Self::failed(format!("could not start the engine thread: {err}")),
         }
     }
@@ -506,7 +538,13 @@ impl Engine {
     /// An engine that never loaded (e.g. no model found): every job is answered with `message`.
     pub fn failed(message: String) -> Self {
         let (_, status) = watch::channel(EngineStatus::Failed(message));
-        Self { jobs: None, status, stats: Arc::default(), download: None }
+        Self {
+            jobs: None,
+            status,
+            stats: Arc::default(),
+            download: None,
+            filling: Filling::default(),
+        }
     }
 
     /// The engine's counters so far (model calls, cancellations).
@@ -538,9 +576,17 @@ impl Engine {
     /// few seconds, until the model is freed. Later jobs fail with `EngineError::Stopped`.
     pub async fn stop(&self) {
         let Some(jobs) = &self.jobs else { return };
+        self.stop_filling();
         let (ack, stopped) = oneshot::channel();
         if jobs.send(Message::Stop(ack)).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
+        }
+    }
+
+    fn stop_filling(&self) {
+        let filling = self.filling.lock().map(|mut slot| slot.take());
+        if let Ok(Some(handle)) = filling {
+            handle.cancel();
         }
     }
 
@@ -555,6 +601,8 @@ impl Engine {
             return Err(EngineError::NotLoaded(message));
         }
         let jobs = self.jobs.as_ref().ok_or(EngineError::Stopped)?;
+        // The engine's own background work gives way to any job.
+        self.stop_filling();
         let (reply, answer) = oneshot::channel();
         let job = Job { input, params, handle, reply };
         jobs.send(Message::Job(Box::new(job))).map_err(|_| EngineError::Stopped)?;
@@ -581,6 +629,7 @@ mod tests {
             healed: String::new(),
             token_logprobs: Vec::new(),
             first_token: None,
+            quick_answer: false,
         }
     }
 

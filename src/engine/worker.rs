@@ -34,10 +34,10 @@ use super::probability::{self, TokenLogprob};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
 use super::{
-    EngineConfig, EngineError, EngineStatus, Generation, Job, Message, ModelInfo, Sampling,
-    StopReason,
+    EngineConfig, EngineError, EngineStatus, Filling, Generation, Job, JobHandle, Message,
+    ModelInfo, Sampling, StopReason,
 };
-use crate::prompt::{self, Prompt};
+use crate::prompt::{self, Budgets, FimInput, Order, Prompt};
 
 /// The smallest KV window the engine runs with, whatever `contextSize` says.
 const MIN_CONTEXT: u32 = 2 * PROMPT_CHUNK as u32;
@@ -45,6 +45,14 @@ const MIN_CONTEXT: u32 = 2 * PROMPT_CHUNK as u32;
 /// The sequence that holds `Worker::cached`, and the scratch one used while shifting.
 const MAIN_SEQ: i32 = 0;
 const SCRATCH_SEQ: i32 = 1;
+
+/// A quick answer's short prompt (`Worker::quick_answer`): the cursor's surroundings only,
+/// about the size of llama.vim's local prompt.
+const QUICK_BUDGETS: Budgets =
+    Budgets { prefix_tokens: 256, suffix_tokens: 64, repo_context_tokens: 0 };
+
+/// Prompt chunks shorter than this say little of the prompt speed (fixed costs dominate).
+const SPEED_SAMPLE_MIN: usize = 32;
 
 /// llama.cpp's backend may be initialised once per process.
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
@@ -63,6 +71,7 @@ pub(super) fn run(
     jobs: mpsc::Receiver<Message>,
     status: &watch::Sender<EngineStatus>,
     stats: &EngineStats,
+    filling: &Filling,
 ) {
     let started = Instant::now();
     let loaded = backend().and_then(|backend| {
@@ -136,9 +145,20 @@ pub(super) fn run(
         counts: CountCache::default(),
         pieces: OnceCell::new(),
         stats,
+        prompt_speed: None,
+        fill: None,
     };
     let mut stop_ack = None;
-    while let Ok(message) = jobs.recv() {
+    // A job that arrived while the engine evaluated a prompt for itself.
+    let mut waiting = None;
+    loop {
+        let message = match waiting.take() {
+            Some(message) => message,
+            None => match jobs.recv() {
+                Ok(message) => message,
+                Err(_) => break,
+            },
+        };
         let job = match message {
             Message::Job(job) => *job,
             Message::Stop(ack) => {
@@ -174,7 +194,34 @@ pub(super) fn run(
             }
         };
         stats.model_call_finished(outcome, call_started.elapsed());
+        // After a quick answer the whole prompt is evaluated, until a new job cancels it (any
+        // job sent after the answer does: `Engine::generate`).
+        let fill = worker.fill.take().map(|tokens| {
+            let handle = JobHandle::default();
+            if let Ok(mut slot) = filling.lock() {
+                *slot = Some(handle.clone());
+            }
+            (tokens, handle)
+        });
         let _ = job.reply.send(result);
+        let Some((tokens, handle)) = fill else { continue };
+        // One sent before the answer went out is served first.
+        match jobs.try_recv() {
+            Ok(message) => waiting = Some(message),
+            Err(_) => fill_whole_prompt(
+                &mut worker,
+                &tokens,
+                job.input,
+                job.params,
+                &handle,
+                &abort_watch,
+            ),
+        }
+        if let Ok(mut slot) = filling.lock()
+            && slot.as_ref().is_some_and(|held| held.same_as(&handle))
+        {
+            *slot = None;
+        }
     }
     // Free llama.cpp's state here, on its own thread, before anyone is told it is safe to exit.
     drop(worker);
@@ -182,6 +229,42 @@ pub(super) fn run(
     if let Some(ack) = stop_ack {
         let _ = ack.send(());
     }
+}
+
+/// Evaluates the whole prompt of a job answered quickly (`Worker::quick_answer`), as background
+/// work that `handle` cancels, counted in the stats as a background call.
+fn fill_whole_prompt(
+    worker: &mut Worker<'_>,
+    tokens: &[LlamaToken],
+    input: FimInput,
+    params: super::GenerationParams,
+    handle: &JobHandle,
+    abort_watch: &AbortWatch,
+) {
+    let params = super::GenerationParams { background: true, ..params };
+    let reply = tokio::sync::oneshot::channel().0;
+    let job = Job { input, params, handle: handle.clone(), reply };
+    let stats = worker.stats;
+    stats.model_call_started(true);
+    let started = Instant::now();
+    abort_watch.watch(handle);
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| worker.fill_prompt(tokens, &job)))
+        .unwrap_or_else(|panic| {
+            worker.forget_cache();
+            Err(EngineError::Panicked(panic_message(&panic)))
+        });
+    abort_watch.clear();
+    let outcome = match result {
+        Ok(()) => Outcome::Completed,
+        Err(EngineError::Cancelled) => Outcome::Cancelled {
+            delay: handle.raised_at().map(|raised| raised.elapsed()).unwrap_or_default(),
+        },
+        Err(err) => {
+            tracing::error!(%err, "evaluating the whole prompt after a quick answer failed");
+            Outcome::Failed
+        }
+    };
+    stats.model_call_finished(outcome, started.elapsed());
 }
 
 /// Reports a load failure and answers every job that still arrives with it.
@@ -234,6 +317,11 @@ struct Worker<'m> {
     /// first job that heals (`tokenHealing` is off by default).
     pieces: OnceCell<Pieces<LlamaToken>>,
     stats: &'m EngineStats,
+    /// Prompt tokens evaluated per second, as last measured (a moving average over chunks):
+    /// what a quick answer's decision estimates with. `None` until a chunk was timed.
+    prompt_speed: Option<f64>,
+    /// The whole prompt of a job answered quickly, to evaluate once its answer is sent.
+    fill: Option<Vec<LlamaToken>>,
 }
 
 impl Worker<'_> {
@@ -257,6 +345,13 @@ impl Worker<'_> {
             });
         }
         self.visit_place(&tokens, job);
+        if prompt.typed_middle_chars == 0
+            && healed.is_empty()
+            && let Some(quick) = self.quick_answer(job, &tokens, order, started)?
+        {
+            self.fill = Some(tokens);
+            return Ok(quick);
+        }
         let loaded = self.load_prompt(&tokens, job);
         self.cursor = self.family.cursor_index(&tokens, order);
         // All that is cached now is prompt: the whole of it, or as much as was evaluated before a
@@ -290,7 +385,95 @@ impl Worker<'_> {
             healed: String::from_utf8_lossy(&healed).into_owned(),
             token_logprobs,
             first_token,
+            quick_answer: false,
         })
+    }
+
+    /// Answers `job` from a short prompt (`QUICK_BUDGETS`, no other files) when evaluating its
+    /// whole prompt, `tokens`, from the cache as it is would take longer than
+    /// `quick_answer_after` at the last measured prompt speed, and the short one is under half
+    /// that work. Sequence 0 is copied out before and put back after, so nothing of what the
+    /// whole prompt reuses is lost; `run` evaluates the whole prompt once the answer is sent.
+    fn quick_answer(
+        &mut self,
+        job: &Job,
+        tokens: &[LlamaToken],
+        order: Order,
+        started: Instant,
+    ) -> Result<Option<Generation>, EngineError> {
+        let params = &job.params;
+        let (Some(after), Some(speed)) = (params.quick_answer_after, self.prompt_speed) else {
+            return Ok(None);
+        };
+        if params.background || params.max_tokens == 0 || params.banned_first_token.is_some() {
+            return Ok(None);
+        }
+        let reused = match self.cached.plan(tokens, params.kv_shift) {
+            ReusePlan::Prefix { keep } => keep,
+            ReusePlan::Shift(shift) => shift.reused(),
+        };
+        let needed = tokens.len() - reused;
+        if (needed as f64) < speed * after.as_secs_f64() {
+            return Ok(None);
+        }
+        let input = FimInput { context: Vec::new(), ..job.input.clone() };
+        let mut counter = self.counts.counter(self.model);
+        let prompt =
+            prompt::build(self.family.template, order, &input, QUICK_BUDGETS, None, &mut counter);
+        let quick = self.family.tokenize(self.model, &prompt)?;
+        if quick.is_empty() || quick.len() * 2 > needed {
+            return Ok(None);
+        }
+        let saved = match self.ctx.state_seq_get(MAIN_SEQ, LlamaStateSeqFlags::empty()) {
+            Ok(state) => state,
+            Err(err) => {
+                tracing::warn!(%err, "the cache could not be copied out: no quick answer");
+                return Ok(None);
+            }
+        };
+        let saved_cached = self.cached.clone();
+        let answer = self.keep_prefix(0).and_then(|_| {
+            let logits_index = self.evaluate(&quick, job)?;
+            self.cached.prompt_loaded();
+            let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
+            Ok((self.generate(job, logits_index, Healing::new(&[]))?, prompt_ms))
+        });
+        // `state_seq_set` empties sequence 0 before it fills it.
+        match self.ctx.state_seq_set(&saved, MAIN_SEQ) {
+            Ok(()) => self.cached = saved_cached,
+            Err(err) => {
+                tracing::warn!(%err, "the cache could not be put back after a quick answer");
+                self.forget_cache();
+            }
+        }
+        let (generated, prompt_ms) = answer?;
+        tracing::debug!(quick = quick.len(), whole = tokens.len(), needed, "quick answer");
+        Ok(Some(Generation {
+            text: generated.text,
+            prompt: prompt.render(),
+            prompt_tokens: quick.len(),
+            reused_tokens: 0,
+            evaluated_tokens: quick.len(),
+            generated_tokens: generated.tokens,
+            prompt_ms,
+            generation_ms: started.elapsed().as_secs_f64() * 1000.0 - prompt_ms,
+            stop: generated.stop,
+            context_files: Vec::new(),
+            healed: String::new(),
+            token_logprobs: generated.token_logprobs,
+            first_token: generated.first_token,
+            quick_answer: true,
+        }))
+    }
+
+    /// Evaluates the whole prompt of a job answered quickly (`quick_answer`), as `run` would
+    /// have, without generating; a cancel keeps the chunks done.
+    fn fill_prompt(&mut self, tokens: &[LlamaToken], job: &Job) -> Result<(), EngineError> {
+        let order = job.params.order.unwrap_or(self.family.template.order);
+        let loaded = self.load_prompt(tokens, job);
+        self.cursor = self.family.cursor_index(tokens, order);
+        self.cached.prompt_loaded();
+        loaded.map(drop)
     }
 
     /// Takes the prompt's last token back out of its prefix (see `heal`) and returns its text.
@@ -420,7 +603,9 @@ impl Worker<'_> {
                     .add(token, pos, &[seq], logits)
                     .map_err(|e| EngineError::Decode(e.to_string()))?;
             }
+            let decoding = Instant::now();
             self.decode(&mut batch)?;
+            self.note_prompt_speed(chunk.tokens.len(), decoding.elapsed());
             self.stats.tokens_evaluated(chunk.tokens.len());
             if seq == MAIN_SEQ {
                 self.cached.append(chunk.start, chunk.tokens);
@@ -487,6 +672,19 @@ impl Worker<'_> {
         // The gap and the shifted tail are in sequence 0 now.
         self.cached.append(common, &tokens[common..shift.rest_from()]);
         self.evaluate(&tokens[shift.rest_from()..], job)
+    }
+
+    /// Folds one timed prompt chunk into `prompt_speed`; recent chunks weigh most, so the
+    /// estimate follows a machine that becomes busy.
+    fn note_prompt_speed(&mut self, tokens: usize, took: std::time::Duration) {
+        if tokens < SPEED_SAMPLE_MIN || took.is_zero() {
+            return;
+        }
+        let speed = tokens as f64 / took.as_secs_f64();
+        self.prompt_speed = Some(match self.prompt_speed {
+            Some(last) => 0.5 * last + 0.5 * speed,
+            None => speed,
+        });
     }
 
     fn decode(&mut self, batch: &mut LlamaBatch) -> Result<(), EngineError> {

@@ -166,7 +166,11 @@ impl Scheduler {
                     generation_ms = generation.generation_ms,
                     "suggestion"
                 );
-                self.prefetch_after(document, cursor_char, &suggestion.text);
+                // After a quick answer the engine evaluates the whole prompt itself; a
+                // prefetch would cancel that.
+                if !generation.quick_answer {
+                    self.prefetch_after(document, cursor_char, &suggestion.text);
+                }
                 let text = suggestion.text.clone();
                 Answer::Suggested { text, source: Source::Model(suggestion) }
             }
@@ -189,7 +193,9 @@ impl Scheduler {
                 let rest = suggestion.text.strip_prefix(waiter.typed.as_str())?.to_string();
                 let typed_chars = waiter.typed.chars().count();
                 tracing::debug!(uri = %document.uri, typed = typed_chars, "suggestion from a running job");
-                self.prefetch_after(document, cursor_char, &rest);
+                if !suggestion.generation.quick_answer {
+                    self.prefetch_after(document, cursor_char, &rest);
+                }
                 Some(Answer::Suggested { text: rest, source: Source::Joined { typed_chars } })
             }
             // Cancelled by a newer request (or the document closed): this one is stale too.

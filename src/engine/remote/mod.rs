@@ -603,6 +603,8 @@ impl Remote<'_> {
             token_logprobs,
             // Only llama-server's ids can be banned (see above).
             first_token: first_token.filter(|_| self.config.protocol == Protocol::LlamaServer),
+            // A short prompt would take the server's one prompt cache from the whole one.
+            quick_answer: false,
         })
     }
 }

@@ -144,6 +144,10 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         // Scored with the confidence gate off, so that EM and ES compare with the baselines
         // (which show everything); the gate's effect is the curve printed from the confidences.
         options.entry("minConfidence").or_insert(0.into());
+        // Scored on the whole prompt's answer: a quick answer (a first visit on a slow
+        // machine, `quickAnswerAfterMs`) stands in for it only until the whole prompt is ready,
+        // and would make the table depend on the machine's speed. `--options` can ask for it.
+        options.entry("quickAnswerAfterMs").or_insert(0.into());
         if args.no_repo_context {
             options.insert("repoContext".into(), false.into());
         }
