@@ -147,6 +147,7 @@ pub(super) fn run(
         stats,
         prompt_speed: None,
         fill: None,
+        last_quick: None,
     };
     let mut stop_ack = None;
     // A job that arrived while the engine evaluated a prompt for itself.
@@ -322,6 +323,8 @@ struct Worker<'m> {
     prompt_speed: Option<f64>,
     /// The whole prompt of a job answered quickly, to evaluate once its answer is sent.
     fill: Option<Vec<LlamaToken>>,
+    /// The whole prompt of the last job answered quickly: where no quick answer is given again.
+    last_quick: Option<Vec<LlamaToken>>,
 }
 
 impl Worker<'_> {
@@ -345,10 +348,8 @@ impl Worker<'_> {
             });
         }
         self.visit_place(&tokens, job);
-        if prompt.typed_middle_chars == 0
-            && healed.is_empty()
-            && let Some(quick) = self.quick_answer(job, &tokens, order, started)?
-        {
+        if let Some(quick) = self.quick_answer(job, &tokens, order, started)? {
+            self.last_quick = Some(tokens.clone());
             self.fill = Some(tokens);
             return Ok(quick);
         }
@@ -402,18 +403,47 @@ impl Worker<'_> {
         started: Instant,
     ) -> Result<Option<Generation>, EngineError> {
         let params = &job.params;
-        let (Some(after), Some(speed)) = (params.quick_answer_after, self.prompt_speed) else {
-            return Ok(None);
-        };
+        let Some(after) = params.quick_answer_after else { return Ok(None) };
         if params.background || params.max_tokens == 0 || params.banned_first_token.is_some() {
             return Ok(None);
         }
-        let reused = match self.cached.plan(tokens, params.kv_shift) {
-            ReusePlan::Prefix { keep } => keep,
-            ReusePlan::Shift(shift) => shift.reused(),
+        let needed = |cached: &KvTokens<LlamaToken>| {
+            tokens.len()
+                - match cached.plan(tokens, params.kv_shift) {
+                    ReusePlan::Prefix { keep } => keep,
+                    ReusePlan::Shift(shift) => shift.reused(),
+                }
         };
-        let needed = tokens.len() - reused;
+        let speed = match self.prompt_speed {
+            Some(speed) => speed,
+            // Not measured yet (the first long prompt): the whole prompt's first chunk, which
+            // it needs anyway, is evaluated and timed.
+            None => {
+                let ReusePlan::Prefix { keep } = self.cached.plan(tokens, params.kv_shift) else {
+                    return Ok(None);
+                };
+                if tokens.len() - keep <= 3 * PROMPT_CHUNK {
+                    return Ok(None);
+                }
+                self.load_prompt(&tokens[..keep + PROMPT_CHUNK], job)?;
+                self.cached.prompt_loaded();
+                let Some(speed) = self.prompt_speed else { return Ok(None) };
+                speed
+            }
+        };
+        let needed = needed(&self.cached);
         if (needed as f64) < speed * after.as_secs_f64() {
+            return Ok(None);
+        }
+        // Once per place: a prompt that is mostly the last quick answer's whole prompt (the
+        // user typing on there) evaluates the whole prompt, going on from what was filled in.
+        // Answering quickly on every keystroke would cancel the filling each time, and the
+        // whole prompt would never be ready.
+        let same_place = self
+            .last_quick
+            .as_deref()
+            .is_some_and(|whole| 4 * kv::common_prefix(whole, tokens) >= 3 * tokens.len());
+        if same_place {
             return Ok(None);
         }
         let input = FimInput { context: Vec::new(), ..job.input.clone() };
