@@ -52,15 +52,12 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
     let root = crate::cli_document::project_root(&file);
     let (from_files, mut warnings) =
         config_file::layered(config_file::user_file().as_deref(), std::slice::from_ref(&root));
-    let asks_quick =
-        args.options.as_ref().is_some_and(|options| options.contains_key("quickAnswerAfterMs"));
-    let (mut settings, option_warnings) =
-        from_files.merged(args.options.map(serde_json::Value::Object).as_ref());
     // One answer and nothing after it: a quick answer from the short prompt would stand in for
     // the whole prompt's with no later request to profit from it (unless --options asks).
-    if !asks_quick {
-        settings.quick_answer_after_ms = 0;
-    }
+    let mut options = args.options.unwrap_or_default();
+    options.entry("quickAnswerAfterMs").or_insert(0.into());
+    let (mut settings, option_warnings) =
+        from_files.merged(Some(&serde_json::Value::Object(options)));
     warnings.extend(option_warnings);
     for warning in warnings {
         eprintln!("infill: {warning}");

@@ -503,8 +503,8 @@ impl Engine {
                 Ok(path) => {
                     tracing::info!(path = %path.display(), "loading model");
                     let origin = ModelOrigin::InitializationOptions;
-                    let (jobs, stats) = (jobs_rx, &worker_stats);
-                    worker::run(&path, origin, &config, jobs, &status_tx, stats, &fill);
+                    let stats = &worker_stats;
+                    worker::run(&path, origin, &config, jobs_rx, &status_tx, stats, &fill);
                 }
                 Err(err) => {
                     tracing::error!(%err, "model not downloaded");

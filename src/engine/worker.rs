@@ -173,28 +173,7 @@ pub(super) fn run(
             let _ = job.reply.send(Err(EngineError::Cancelled));
             continue;
         }
-        stats.model_call_started(job.params.background);
-        let call_started = Instant::now();
-        // A cancel stops even a decode in progress.
-        abort_watch.watch(&job.handle);
-        // A panic inside llama-cpp-2 must not take the engine (and every later request) down.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| worker.run(&job)))
-            .unwrap_or_else(|panic| {
-                worker.forget_cache();
-                Err(EngineError::Panicked(panic_message(&panic)))
-            });
-        abort_watch.clear();
-        let outcome = match &result {
-            Ok(_) => Outcome::Completed,
-            Err(EngineError::Cancelled) => Outcome::Cancelled {
-                delay: job.handle.raised_at().map(|raised| raised.elapsed()).unwrap_or_default(),
-            },
-            Err(err) => {
-                tracing::error!(%err, "completion job failed");
-                Outcome::Failed
-            }
-        };
-        stats.model_call_finished(outcome, call_started.elapsed());
+        let result = model_call(&mut worker, &job, &abort_watch, "completion job", Worker::run);
         // After a quick answer the whole prompt is evaluated, until a new job cancels it (any
         // job sent after the answer does: `Engine::generate`).
         let fill = worker.fill.take().map(|tokens| {
@@ -232,6 +211,40 @@ pub(super) fn run(
     }
 }
 
+/// Runs `call` for `job` as one model call: counted in the stats, stopped even inside a decode
+/// by the job's cancel, and a panic inside llama-cpp-2 an error (the cache forgotten) that does
+/// not take the engine, and every later request, down.
+fn model_call<'m, T>(
+    worker: &mut Worker<'m>,
+    job: &Job,
+    abort_watch: &AbortWatch,
+    what: &str,
+    call: impl FnOnce(&mut Worker<'m>, &Job) -> Result<T, EngineError>,
+) -> Result<T, EngineError> {
+    let stats = worker.stats;
+    stats.model_call_started(job.params.background);
+    let started = Instant::now();
+    abort_watch.watch(&job.handle);
+    let result =
+        std::panic::catch_unwind(AssertUnwindSafe(|| call(worker, job))).unwrap_or_else(|panic| {
+            worker.forget_cache();
+            Err(EngineError::Panicked(panic_message(&panic)))
+        });
+    abort_watch.clear();
+    let outcome = match &result {
+        Ok(_) => Outcome::Completed,
+        Err(EngineError::Cancelled) => Outcome::Cancelled {
+            delay: job.handle.raised_at().map(|raised| raised.elapsed()).unwrap_or_default(),
+        },
+        Err(err) => {
+            tracing::error!(%err, "{what} failed");
+            Outcome::Failed
+        }
+    };
+    stats.model_call_finished(outcome, started.elapsed());
+    result
+}
+
 /// Evaluates the whole prompt of a job answered quickly (`Worker::quick_answer`), as background
 /// work that `handle` cancels, counted in the stats as a background call.
 fn fill_whole_prompt(
@@ -245,27 +258,9 @@ fn fill_whole_prompt(
     let params = super::GenerationParams { background: true, ..params };
     let reply = tokio::sync::oneshot::channel().0;
     let job = Job { input, params, handle: handle.clone(), reply };
-    let stats = worker.stats;
-    stats.model_call_started(true);
-    let started = Instant::now();
-    abort_watch.watch(handle);
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| worker.fill_prompt(tokens, &job)))
-        .unwrap_or_else(|panic| {
-            worker.forget_cache();
-            Err(EngineError::Panicked(panic_message(&panic)))
-        });
-    abort_watch.clear();
-    let outcome = match result {
-        Ok(()) => Outcome::Completed,
-        Err(EngineError::Cancelled) => Outcome::Cancelled {
-            delay: handle.raised_at().map(|raised| raised.elapsed()).unwrap_or_default(),
-        },
-        Err(err) => {
-            tracing::error!(%err, "evaluating the whole prompt after a quick answer failed");
-            Outcome::Failed
-        }
-    };
-    stats.model_call_finished(outcome, started.elapsed());
+    let what = "evaluating the whole prompt after a quick answer";
+    let fill = |worker: &mut Worker<'_>, job: &Job| worker.fill_prompt(tokens, job);
+    let _ = model_call(worker, &job, abort_watch, what, fill);
 }
 
 /// Reports a load failure and answers every job that still arrives with it.

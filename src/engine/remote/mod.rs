@@ -549,13 +549,7 @@ impl Remote<'_> {
         let done = if complete {
             None
         } else {
-            let mut stream = match self.http.stream(path, &body, self.config.timeout, &job.handle) {
-                Ok(stream) => stream,
-                Err(Next::Cancelled) => return Err(EngineError::Cancelled),
-                Err(Next::Failed(message)) => return Err(remote(message)),
-                Err(Next::Line(_) | Next::End) => return Err(remote(self.http.name.clone())),
-            };
-            let done = read_answer(&mut stream, parse, &self.http.name, |piece| {
+            let done = self.stream_answer((path, &body), parse, job, |piece| {
                 first_piece.get_or_insert_with(Instant::now);
                 if first_token.is_none() && healed.is_empty() {
                     first_token = piece.ids.first().map(|&id| id as i32);
@@ -621,59 +615,61 @@ impl Remote<'_> {
         job: &Job,
     ) -> Result<(Option<Piece>, usize), EngineError> {
         let ask = llama_server::first_token_except(body, banned);
-        let remote = |message: String| EngineError::Remote(message);
-        let mut stream = match self.http.stream(path, &ask, self.config.timeout, &job.handle) {
-            Ok(stream) => stream,
-            Err(Next::Cancelled) => return Err(EngineError::Cancelled),
-            Err(Next::Failed(message)) => return Err(remote(message)),
-            Err(Next::Line(_) | Next::End) => return Err(remote(self.http.name.clone())),
-        };
         let mut opening = None;
-        let done = read_answer(&mut stream, parse, &self.http.name, |piece| {
+        let done = self.stream_answer((path, &ask), parse, job, |piece| {
             opening.get_or_insert(piece);
             false
         })?;
         let evaluated = done.as_ref().and_then(|d| d.evaluated).unwrap_or(1);
         Ok((opening.filter(|piece| !piece.ids.is_empty()), evaluated))
     }
-}
 
-/// Reads a streamed answer to its end, handing each piece to `take` until it says the
-/// suggestion is complete; the server's last word, `None` when `take` stopped first. Dropping
-/// the stream then closes a connection still open: the server stops generating.
-fn read_answer(
-    stream: &mut stream::Stream<'_>,
-    parse: fn(&str) -> Result<Event, String>,
-    name: &str,
-    mut take: impl FnMut(Piece) -> bool,
-) -> Result<Option<Done>, EngineError> {
-    let remote = |message: String| EngineError::Remote(message);
-    loop {
-        match stream.next() {
-            Next::Cancelled => return Err(EngineError::Cancelled),
-            Next::Failed(message) => return Err(remote(message)),
-            Next::End => {
-                return Err(remote(format!(
-                    "{name}: the answer ended before the server said it was complete"
-                )));
+    /// Posts `body` to `path` and reads the streamed answer to its end, handing each piece to
+    /// `take` until it says the suggestion is complete; the server's last word, `None` when
+    /// `take` stopped first. The stream is dropped on return, which closes a connection still
+    /// open: the server stops generating.
+    fn stream_answer(
+        &self,
+        (path, body): (&str, &serde_json::Value),
+        parse: fn(&str) -> Result<Event, String>,
+        job: &Job,
+        mut take: impl FnMut(Piece) -> bool,
+    ) -> Result<Option<Done>, EngineError> {
+        let remote = |message: String| EngineError::Remote(message);
+        let name = &self.http.name;
+        let mut stream = match self.http.stream(path, body, self.config.timeout, &job.handle) {
+            Ok(stream) => stream,
+            Err(Next::Cancelled) => return Err(EngineError::Cancelled),
+            Err(Next::Failed(message)) => return Err(remote(message)),
+            Err(Next::Line(_) | Next::End) => return Err(remote(name.clone())),
+        };
+        loop {
+            match stream.next() {
+                Next::Cancelled => return Err(EngineError::Cancelled),
+                Next::Failed(message) => return Err(remote(message)),
+                Next::End => {
+                    return Err(remote(format!(
+                        "{name}: the answer ended before the server said it was complete"
+                    )));
+                }
+                Next::Line(line) => match parse(&line) {
+                    Err(problem) => {
+                        return Err(remote(format!("{name}: malformed answer ({problem})")));
+                    }
+                    Ok(Event::Ignore) => {}
+                    Ok(Event::Piece(piece)) => {
+                        if take(piece) {
+                            return Ok(None);
+                        }
+                    }
+                    Ok(Event::Done(mut done)) => {
+                        if let Some(piece) = done.piece.take() {
+                            take(piece);
+                        }
+                        return Ok(Some(done));
+                    }
+                },
             }
-            Next::Line(line) => match parse(&line) {
-                Err(problem) => {
-                    return Err(remote(format!("{name}: malformed answer ({problem})")));
-                }
-                Ok(Event::Ignore) => {}
-                Ok(Event::Piece(piece)) => {
-                    if take(piece) {
-                        return Ok(None);
-                    }
-                }
-                Ok(Event::Done(mut done)) => {
-                    if let Some(piece) = done.piece.take() {
-                        take(piece);
-                    }
-                    return Ok(Some(done));
-                }
-            },
         }
     }
 }
