@@ -320,7 +320,7 @@ async fn a_cancel_inside_a_decode_stops_it_and_keeps_the_cache_exact() {
 
     // Cancelled at the first check of the first chunk's decode: nothing of it stays.
     let job = JobHandle::default();
-    job.cancel_inside_decode(1);
+    job.cancel_inside_decode(1, true);
     let result = warm.generate(prompt.clone(), params(8), job).await;
     assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
     let next = warm.generate(prompt.clone(), params(8), JobHandle::default()).await.unwrap();
@@ -336,7 +336,7 @@ async fn a_cancel_inside_a_decode_stops_it_and_keeps_the_cache_exact() {
     for checks in (1..20).map(|n| 1u32 << n) {
         warm.generate(other.clone(), params(1), JobHandle::default()).await.unwrap();
         let job = JobHandle::default();
-        job.cancel_inside_decode(checks);
+        job.cancel_inside_decode(checks, true);
         match warm.generate(prompt.clone(), params(8), job).await {
             Err(EngineError::Cancelled) => {}
             Ok(_) => break, // the whole job ran within `checks` checks
@@ -357,6 +357,33 @@ async fn a_cancel_inside_a_decode_stops_it_and_keeps_the_cache_exact() {
         }
     }
     assert!(cancelled_later > 0, "some cancel landed in a later chunk");
+}
+
+/// A cancel with no other job waiting (the user typed on and the typing-through cache answered)
+/// lets the prompt chunk being decoded finish: it stays in the cache for the next prompt there,
+/// the job stops after it, and the next greedy text is still a cold engine's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_that_nobody_waits_on_finishes_the_chunk_and_keeps_it() {
+    const CHUNK: usize = 128;
+    let warm = start().await;
+    let cold = start().await;
+    let body: String = (0..60).map(|i| format!("    total += values[{i}] * {i}\n")).collect();
+    let prompt = input(&format!("def weigh(values):\n    total = 0\n{body}    return "), "\n");
+    let expected = cold.generate(prompt.clone(), params(8), JobHandle::default()).await.unwrap();
+    assert!(expected.prompt_tokens > 3 * CHUNK, "several chunks: {}", expected.prompt_tokens);
+
+    // Cancelled at the first check of the first chunk's decode, as an interrupt would be.
+    let job = JobHandle::default();
+    job.cancel_inside_decode(1, false);
+    let result = warm.generate(prompt.clone(), params(8), job).await;
+    assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
+    let stats = warm.stats();
+    assert_eq!((stats.cancelled, stats.cancels_finishing_chunk), (1, 1), "{stats:?}");
+    assert!(stats.cancel_delays_ms.is_empty(), "nobody waited: {stats:?}");
+    assert_eq!(stats.finishing_chunk_ms.len(), 1);
+    let next = warm.generate(prompt.clone(), params(8), JobHandle::default()).await.unwrap();
+    assert_eq!(next.reused_tokens, CHUNK, "the first chunk was finished and kept, no more");
+    assert_eq!(next.text, expected.text);
 }
 
 /// A jump away saves the place the cursor left; coming back restores it instead of evaluating it

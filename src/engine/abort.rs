@@ -7,24 +7,31 @@
 //! `llama_context_params` that `LlamaContextParams` wraps (see `with_abort_callback`).
 
 use std::ffi::c_void;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_sys_2::llama_context_params;
 
+use super::running::Running;
 use super::{JobHandle, JobState};
 
 /// `llama_decode`'s status for a decode stopped by the abort callback.
 pub const DECODE_ABORTED: i32 = 2;
 
 /// The job whose decode the callback watches; null between jobs. Lives in a `Box` whose address
-/// the context holds, and outlives the context.
-#[derive(Default)]
+/// the context holds, and outlives the context. A cancelled job's decode stops when `running`
+/// says a job waits that cannot use it, or that it is throwaway work.
 pub struct AbortWatch {
     job: AtomicPtr<JobState>,
+    running: Arc<Running>,
 }
 
 impl AbortWatch {
+    pub fn new(running: Arc<Running>) -> Self {
+        Self { job: AtomicPtr::default(), running }
+    }
+
     /// Watches `job` until `clear`. The engine thread calls this around each job; the callback
     /// runs only inside `llama_decode` on that thread's behalf, so `job` (borrowed for the whole
     /// job) outlives every read of the pointer.
@@ -39,7 +46,7 @@ impl AbortWatch {
     fn should_abort(&self) -> bool {
         let job = self.job.load(Ordering::Acquire);
         // SAFETY: non-null only while the engine thread holds the job (see `watch`).
-        !job.is_null() && unsafe { &*job }.abort_check()
+        !job.is_null() && unsafe { &*job }.abort_check(|| self.running.abort_cancelled())
     }
 }
 

@@ -14,6 +14,7 @@ pub mod model;
 mod places;
 pub mod probability;
 pub mod remote;
+mod running;
 pub mod stats;
 mod vocab;
 mod worker;
@@ -29,6 +30,7 @@ use crate::config::Settings;
 use crate::prompt::{Budgets, FimInput, Order};
 pub use model::{ModelError, ModelOrigin};
 pub use probability::TokenLogprob;
+use running::Running;
 pub use stats::{EngineStats, EngineStatsSnapshot};
 
 /// What the engine is doing, as the server reports it to the editor.
@@ -104,18 +106,25 @@ struct JobState {
     /// The raw bytes generated so far (before post-processing; may end inside a UTF-8 char).
     generated: Mutex<Vec<u8>>,
     /// Tests only: raise the flag at this abort check inside a decode (0: never), to cancel
-    /// in the middle of a prompt chunk deterministically.
+    /// in the middle of a prompt chunk deterministically; with `hook_interrupts`, as if a job
+    /// waited that cannot use the chunk (see `running`).
     cancel_at_abort_check: AtomicU32,
+    hook_interrupts: AtomicBool,
+    interrupted: AtomicBool,
 }
 
 impl JobState {
-    /// One of llama.cpp's checks during a decode (`abort.rs`): whether to stop it now.
-    fn abort_check(&self) -> bool {
+    /// One of llama.cpp's checks during a decode (`abort.rs`): whether to stop it now. A
+    /// cancelled decode stops when `abort_cancelled` says so (`Running::abort_cancelled`).
+    fn abort_check(&self, abort_cancelled: impl FnOnce() -> bool) -> bool {
         let countdown = self.cancel_at_abort_check.load(Ordering::Relaxed);
         if countdown > 0 && self.cancel_at_abort_check.fetch_sub(1, Ordering::Relaxed) == 1 {
+            let interrupts = self.hook_interrupts.load(Ordering::Relaxed);
+            self.interrupted.store(interrupts, Ordering::Relaxed);
             JobHandle::raise(self);
         }
         self.cancelled.load(Ordering::Acquire)
+            && (self.interrupted.load(Ordering::Relaxed) || abort_cancelled())
     }
 }
 
@@ -129,9 +138,11 @@ impl JobHandle {
         state.cancelled.store(true, Ordering::Release);
     }
     /// Tests only: cancel the job at the `checks`-th abort check inside llama.cpp's decode, as a
-    /// user's keystroke would in the middle of a prompt chunk.
+    /// user's keystroke would in the middle of a prompt chunk when its request is at another
+    /// place (`interrupt`: the decode stops there) or at the same place (it finishes the chunk).
     #[doc(hidden)]
-    pub fn cancel_inside_decode(&self, checks: u32) {
+    pub fn cancel_inside_decode(&self, checks: u32, interrupt: bool) {
+        self.0.hook_interrupts.store(interrupt, Ordering::Relaxed);
         self.0.cancel_at_abort_check.store(checks, Ordering::Relaxed);
     }
     pub fn is_cancelled(&self) -> bool {
@@ -343,6 +354,8 @@ pub struct Job {
     pub params: GenerationParams,
     pub handle: JobHandle,
     pub reply: oneshot::Sender<Result<Generation, EngineError>>,
+    /// Counted as waiting for the running work to stop (`Running::job_sent`).
+    waits: bool,
 }
 
 /// What the engine thread needs from the settings.
@@ -417,13 +430,11 @@ pub struct Engine {
     /// What is downloaded (the model as the settings name it), and its bytes done and total
     /// while it downloads; the channel closes when the download ends.
     download: Option<(String, DownloadBytes)>,
-    /// The engine's own background work, if any runs (the whole prompt evaluated after a quick
-    /// answer): any new job cancels it.
-    filling: Filling,
+    /// What the in-process engine thread runs: its own background work, which any new job
+    /// cancels, and whether a cancelled decode stops at once (`running`). `None` for a remote
+    /// engine.
+    running: Option<Arc<Running>>,
 }
-
-/// The handle of the evaluation the engine thread runs for itself after a quick answer.
-pub(crate) type Filling = Arc<Mutex<Option<JobHandle>>>;
 
 /// A download's bytes done and total, once known.
 pub type DownloadBytes = watch::Receiver<Option<(u64, u64)>>;
@@ -435,13 +446,16 @@ impl Engine {
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let stats = Arc::new(EngineStats::default());
         let worker_stats = stats.clone();
-        let filling = Filling::default();
-        let fill = filling.clone();
+        let running = Arc::new(Running::default());
+        let worker_running = running.clone();
         let spawned = std::thread::Builder::new().name("infill-engine".into()).spawn(move || {
-            worker::run(&path, origin, &config, jobs_rx, &status_tx, &worker_stats, &fill);
+            let running = &worker_running;
+            worker::run(&path, origin, &config, jobs_rx, &status_tx, &worker_stats, running);
         });
         match spawned {
-            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: None, filling },
+            Ok(_) => {
+                Self { jobs: Some(jobs_tx), status, stats, download: None, running: Some(running) }
+            }
             Err(err) => Self::failed(format!("could not start the engine thread: {err}")),
         }
     }
@@ -458,13 +472,7 @@ impl Engine {
             remote::run(remote, &config, jobs_rx, &status_tx, &worker_stats);
         });
         match spawned {
-            Ok(_) => Self {
-                jobs: Some(jobs_tx),
-                status,
-                stats,
-                download: None,
-                filling: Filling::default(),
-            },
+            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: None, running: None },
             Err(err) => Self::failed(format!("could not start the remote engine thread: {err}")),
         }
     }
@@ -486,8 +494,8 @@ impl Engine {
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let stats = Arc::new(EngineStats::default());
         let worker_stats = stats.clone();
-        let filling = Filling::default();
-        let fill = filling.clone();
+        let running = Arc::new(Running::default());
+        let worker_running = running.clone();
         let spawned = std::thread::Builder::new().name("infill-engine".into()).spawn(move || {
             // A copy in the cache that infill has not checked yet is checked here, off the
             // async workers, and used when right; the hub is asked only otherwise.
@@ -503,8 +511,8 @@ impl Engine {
                 Ok(path) => {
                     tracing::info!(path = %path.display(), "loading model");
                     let origin = ModelOrigin::InitializationOptions;
-                    let stats = &worker_stats;
-                    worker::run(&path, origin, &config, jobs_rx, &status_tx, stats, &fill);
+                    let (stats, running) = (&worker_stats, &worker_running);
+                    worker::run(&path, origin, &config, jobs_rx, &status_tx, stats, running);
                 }
                 Err(err) => {
                     tracing::error!(%err, "model not downloaded");
@@ -522,7 +530,7 @@ impl Engine {
                 status,
                 stats,
                 download: Some((what, progress)),
-                filling,
+                running: Some(running),
             },
             Err(err) => Self::failed(format!("could not start the engine thread: {err}")),
         }
@@ -538,13 +546,7 @@ impl Engine {
     /// An engine that never loaded (e.g. no model found): every job is answered with `message`.
     pub fn failed(message: String) -> Self {
         let (_, status) = watch::channel(EngineStatus::Failed(message));
-        Self {
-            jobs: None,
-            status,
-            stats: Arc::default(),
-            download: None,
-            filling: Filling::default(),
-        }
+        Self { jobs: None, status, stats: Arc::default(), download: None, running: None }
     }
 
     /// The engine's counters so far (model calls, cancellations).
@@ -576,17 +578,12 @@ impl Engine {
     /// few seconds, until the model is freed. Later jobs fail with `EngineError::Stopped`.
     pub async fn stop(&self) {
         let Some(jobs) = &self.jobs else { return };
-        self.stop_filling();
+        if let Some(running) = &self.running {
+            running.stop_sent();
+        }
         let (ack, stopped) = oneshot::channel();
         if jobs.send(Message::Stop(ack)).is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(5), stopped).await;
-        }
-    }
-
-    fn stop_filling(&self) {
-        let filling = self.filling.lock().map(|mut slot| slot.take());
-        if let Ok(Some(handle)) = filling {
-            handle.cancel();
         }
     }
 
@@ -602,9 +599,9 @@ impl Engine {
         }
         let jobs = self.jobs.as_ref().ok_or(EngineError::Stopped)?;
         // The engine's own background work gives way to any job.
-        self.stop_filling();
+        let waits = self.running.as_ref().is_some_and(|r| r.job_sent(&input, params.background));
         let (reply, answer) = oneshot::channel();
-        let job = Job { input, params, handle, reply };
+        let job = Job { input, params, handle, reply, waits };
         jobs.send(Message::Job(Box::new(job))).map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }

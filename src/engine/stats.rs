@@ -37,10 +37,18 @@ pub struct EngineStatsSnapshot {
     pub generated_tokens: u64,
     /// Engine time spent on model calls that ended up cancelled.
     pub cancelled_busy_ms: f64,
-    /// Per cancelled model call: time from the flag being raised to the engine stopping
-    /// (the most recent `MAX_DELAY_SAMPLES`).
+    /// Per model call cancelled while a job waited that could not use its work: time from the
+    /// later of the flag being raised and that job's arrival to the engine stopping (the most
+    /// recent `MAX_DELAY_SAMPLES`).
     pub cancel_delays_ms: Vec<f64>,
     pub max_cancel_delay_ms: f64,
+    /// Model calls cancelled while no such job waited: they finished the prompt chunk they were
+    /// evaluating, kept for the next prompt at their place, before stopping (`engine::running`);
+    /// per call, the time from the flag being raised to the stop (the most recent ones).
+    #[serde(default)]
+    pub cancels_finishing_chunk: u64,
+    #[serde(default)]
+    pub finishing_chunk_ms: Vec<f64>,
     /// Places the cursor left, saved (see `engine::places`), and saved places it came back to.
     #[serde(default)]
     pub places_saved: u64,
@@ -64,9 +72,11 @@ pub struct EngineStatsSnapshot {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Outcome {
     Completed,
-    /// `delay`: from the flag being raised until the engine noticed and stopped.
+    /// `delay`: until the engine stopped, from the flag being raised or, when a job waited that
+    /// could not use the work (`interrupted`), from that job's arrival if it came later.
     Cancelled {
         delay: Duration,
+        interrupted: bool,
     },
     Failed,
 }
@@ -130,15 +140,21 @@ impl EngineStats {
         match outcome {
             Outcome::Completed => stats.completed += 1,
             Outcome::Failed => stats.failed += 1,
-            Outcome::Cancelled { delay } => {
+            Outcome::Cancelled { delay, interrupted } => {
                 stats.cancelled += 1;
                 stats.cancelled_busy_ms += busy.as_secs_f64() * 1000.0;
                 let delay_ms = delay.as_secs_f64() * 1000.0;
-                stats.max_cancel_delay_ms = stats.max_cancel_delay_ms.max(delay_ms);
-                if stats.cancel_delays_ms.len() == MAX_DELAY_SAMPLES {
-                    stats.cancel_delays_ms.remove(0);
+                let samples = if interrupted {
+                    stats.max_cancel_delay_ms = stats.max_cancel_delay_ms.max(delay_ms);
+                    &mut stats.cancel_delays_ms
+                } else {
+                    stats.cancels_finishing_chunk += 1;
+                    &mut stats.finishing_chunk_ms
+                };
+                if samples.len() == MAX_DELAY_SAMPLES {
+                    samples.remove(0);
                 }
-                stats.cancel_delays_ms.push(delay_ms);
+                samples.push(delay_ms);
             }
         }
     }
@@ -161,15 +177,19 @@ mod tests {
         stats.model_call_started(true);
         stats.tokens_evaluated(40);
         stats.token_generated();
-        let cancelled = Outcome::Cancelled { delay: Duration::from_millis(250) };
+        let cancelled = Outcome::Cancelled { delay: Duration::from_millis(250), interrupted: true };
         stats.model_call_finished(cancelled, Duration::from_millis(700));
+        stats.model_call_started(true);
+        let finished = Outcome::Cancelled { delay: Duration::from_millis(90), interrupted: false };
+        stats.model_call_finished(finished, Duration::from_millis(300));
         let s = stats.snapshot();
-        assert_eq!((s.jobs, s.skipped, s.model_calls, s.background_calls), (3, 1, 2, 1));
-        assert_eq!((s.completed, s.cancelled, s.failed), (1, 1, 0));
+        assert_eq!((s.jobs, s.skipped, s.model_calls, s.background_calls), (3, 1, 3, 2));
+        assert_eq!((s.completed, s.cancelled, s.failed), (1, 2, 0));
+        assert_eq!((s.cancels_finishing_chunk, s.finishing_chunk_ms.clone()), (1, vec![90.0]));
         assert_eq!((s.evaluated_tokens, s.generated_tokens), (168, 1));
         assert_eq!(s.cancel_delays_ms, vec![250.0]);
         assert_eq!(s.max_cancel_delay_ms, 250.0);
-        assert!((s.cancelled_busy_ms - 700.0).abs() < 1e-9);
+        assert!((s.cancelled_busy_ms - 1000.0).abs() < 1e-9);
     }
 
     #[test]
@@ -228,7 +248,8 @@ mod tests {
         let stats = EngineStats::default();
         for i in 0..MAX_DELAY_SAMPLES + 10 {
             let delay = Duration::from_millis(i as u64);
-            stats.model_call_finished(Outcome::Cancelled { delay }, Duration::ZERO);
+            let outcome = Outcome::Cancelled { delay, interrupted: true };
+            stats.model_call_finished(outcome, Duration::ZERO);
         }
         let s = stats.snapshot();
         assert_eq!(s.cancel_delays_ms.len(), MAX_DELAY_SAMPLES);

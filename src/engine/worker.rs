@@ -31,11 +31,12 @@ use super::last_prompts::LastPrompts;
 use super::model::{self, ModelError, ModelOrigin};
 use super::places::{Places, Visit};
 use super::probability::{self, TokenLogprob};
+use super::running::{Place, Running};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
 use super::{
-    EngineConfig, EngineError, EngineStatus, Filling, Generation, Job, JobHandle, Message,
-    ModelInfo, Sampling, StopReason,
+    EngineConfig, EngineError, EngineStatus, Generation, Job, JobHandle, Message, ModelInfo,
+    Sampling, StopReason,
 };
 use crate::prompt::{self, Budgets, FimInput, Order, Prompt};
 
@@ -71,7 +72,7 @@ pub(super) fn run(
     jobs: mpsc::Receiver<Message>,
     status: &watch::Sender<EngineStatus>,
     stats: &EngineStats,
-    filling: &Filling,
+    running: &Arc<Running>,
 ) {
     let started = Instant::now();
     let loaded = backend().and_then(|backend| {
@@ -97,7 +98,7 @@ pub(super) fn run(
     let n_ctx = config.context_size.min(model.n_ctx_train()).max(MIN_CONTEXT);
     let threads = i32::try_from(config.threads).unwrap_or(i32::MAX);
     // Declared before the context, so dropped after it: the context calls into it.
-    let abort_watch = Box::new(AbortWatch::default());
+    let abort_watch = Box::new(AbortWatch::new(running.clone()));
     let params = LlamaContextParams::default()
         .with_n_ctx(NonZeroU32::new(n_ctx))
         .with_n_batch(PROMPT_CHUNK as u32)
@@ -145,6 +146,7 @@ pub(super) fn run(
         counts: CountCache::default(),
         pieces: OnceCell::new(),
         stats,
+        running,
         prompt_speed: None,
         fill: None,
         last_quick: None,
@@ -161,7 +163,10 @@ pub(super) fn run(
             },
         };
         let job = match message {
-            Message::Job(job) => *job,
+            Message::Job(job) => {
+                running.job_taken(job.waits);
+                *job
+            }
             Message::Stop(ack) => {
                 stop_ack = Some(ack);
                 break;
@@ -178,9 +183,7 @@ pub(super) fn run(
         // job sent after the answer does: `Engine::generate`).
         let fill = worker.fill.take().map(|tokens| {
             let handle = JobHandle::default();
-            if let Ok(mut slot) = filling.lock() {
-                *slot = Some(handle.clone());
-            }
+            running.filling_started(&handle);
             (tokens, handle)
         });
         let _ = job.reply.send(result);
@@ -197,11 +200,7 @@ pub(super) fn run(
                 &abort_watch,
             ),
         }
-        if let Ok(mut slot) = filling.lock()
-            && slot.as_ref().is_some_and(|held| held.same_as(&handle))
-        {
-            *slot = None;
-        }
+        running.filling_ended(&handle);
     }
     // Free llama.cpp's state here, on its own thread, before anyone is told it is safe to exit.
     drop(worker);
@@ -233,9 +232,15 @@ fn model_call<'m, T>(
     abort_watch.clear();
     let outcome = match &result {
         Ok(_) => Outcome::Completed,
-        Err(EngineError::Cancelled) => Outcome::Cancelled {
-            delay: job.handle.raised_at().map(|raised| raised.elapsed()).unwrap_or_default(),
-        },
+        // A job that could not use this one's work waited from the later of the cancel and its
+        // arrival; with none waiting, the cancelled job finished its prompt chunk for the next
+        // prompt at its place (`running`).
+        Err(EngineError::Cancelled) => {
+            let raised = job.handle.raised_at().unwrap_or(started);
+            let waited = worker.running.waited_since();
+            let from = waited.map_or(raised, |since| raised.max(since));
+            Outcome::Cancelled { delay: from.elapsed(), interrupted: waited.is_some() }
+        }
         Err(err) => {
             tracing::error!(%err, "{what} failed");
             Outcome::Failed
@@ -257,7 +262,7 @@ fn fill_whole_prompt(
 ) {
     let params = super::GenerationParams { background: true, ..params };
     let reply = tokio::sync::oneshot::channel().0;
-    let job = Job { input, params, handle: handle.clone(), reply };
+    let job = Job { input, params, handle: handle.clone(), reply, waits: false };
     let what = "evaluating the whole prompt after a quick answer";
     let fill = |worker: &mut Worker<'_>, job: &Job| worker.fill_prompt(tokens, job);
     let _ = model_call(worker, &job, abort_watch, what, fill);
@@ -313,6 +318,8 @@ struct Worker<'m> {
     /// first job that heals (`tokenHealing` is off by default).
     pieces: OnceCell<Pieces<LlamaToken>>,
     stats: &'m EngineStats,
+    /// Shared with the `Engine` handles: what runs now, and who waits for it (`running`).
+    running: &'m Running,
     /// Prompt tokens evaluated per second, as last measured (a moving average over chunks):
     /// what a quick answer's decision estimates with. `None` until a chunk was timed.
     prompt_speed: Option<f64>,
@@ -569,13 +576,17 @@ impl Worker<'_> {
         tokens: &[LlamaToken],
         job: &Job,
     ) -> Result<(usize, i32), EngineError> {
-        match self.cached.plan(tokens, job.params.kv_shift) {
+        // The chunks evaluated here stay in the cache: a cancel lets the one running finish
+        // unless someone waits who cannot use it (`running`).
+        self.running.evaluating(Some(Place::of(&job.input)));
+        let loaded = match self.cached.plan(tokens, job.params.kv_shift) {
             ReusePlan::Shift(shift) => self.shift_reuse(tokens, shift, job),
-            ReusePlan::Prefix { keep } => {
-                let reused = self.keep_prefix(keep)?;
-                Ok((reused, self.evaluate(&tokens[reused..], job)?))
-            }
-        }
+            ReusePlan::Prefix { keep } => self
+                .keep_prefix(keep)
+                .and_then(|reused| Ok((reused, self.evaluate(&tokens[reused..], job)?))),
+        };
+        self.running.evaluating(None);
+        loaded
     }
 
     /// Drops the cache beyond its first `keep` tokens; returns how many are kept.

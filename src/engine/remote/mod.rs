@@ -412,8 +412,10 @@ impl Remote<'_> {
             .unwrap_or_else(|panic| Err(EngineError::Panicked(panic_message(&panic))));
         let outcome = match &result {
             Ok(_) => Outcome::Completed,
+            // A remote stream is closed at once, whoever waits.
             Err(EngineError::Cancelled) => Outcome::Cancelled {
-                delay: job.handle.raised_at().map(|raised| raised.elapsed()).unwrap_or_default(),
+                delay: job.handle.raised_at().map(|r| r.elapsed()).unwrap_or_default(),
+                interrupted: true,
             },
             Err(err) => {
                 tracing::error!(%err, "remote completion failed");

@@ -38,8 +38,13 @@ pub struct Figures {
     /// Jobs dropped before touching the model / model calls stopped part-way.
     pub skipped_jobs: Option<u64>,
     pub cancelled_calls: Option<u64>,
-    /// Per cancelled model call: from the flag being raised to the engine stopping.
+    /// Per model call cancelled while a job waited that could not use its work: from the later
+    /// of the flag being raised and that job's arrival to the engine stopping.
     pub cancel_delays_ms: Vec<f64>,
+    /// Model calls cancelled while no such job waited: they finished their prompt chunk; per
+    /// call, from the flag being raised to the engine stopping.
+    pub cancels_finishing_chunk: Option<u64>,
+    pub finishing_chunk_ms: Vec<f64>,
     pub cancelled_busy_ms: Option<f64>,
     /// Non-empty suggestions that arrived after the text had moved on.
     pub stale_suggestions: usize,
@@ -230,6 +235,9 @@ fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
     row("cancel requests sent", &|f| opt(f.cancelled_requests));
     row("jobs dropped before the model", &|f| opt(f.skipped_jobs));
     row("model calls cancelled part-way", &|f| opt(f.cancelled_calls));
+    row("  finished their chunk (none waited)", &|f| opt(f.cancels_finishing_chunk));
+    row("    ran on p50", &|f| ms(percentile(&f.finishing_chunk_ms, 50.0)));
+    row("          p95", &|f| ms(percentile(&f.finishing_chunk_ms, 95.0)));
     row("  ran on after cancel p50", &|f| ms(percentile(&f.cancel_delays_ms, 50.0)));
     row("                      p95", &|f| ms(percentile(&f.cancel_delays_ms, 95.0)));
     row("                      max", &|f| ms(percentile(&f.cancel_delays_ms, 100.0)));

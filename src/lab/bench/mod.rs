@@ -276,7 +276,11 @@ evaluated tokens per call: prompt tokens the model evaluated for an answered cal
 requests answered empty, by reason: every request whose answer showed nothing, by the `reason`
   of its infill/trace (lowConfidence: withheld by minConfidence; filteredToNothing: post-processing
   removed it; superseded/cancelled: a newer keystroke took over).
-ran on after cancel: from the cancel flag being raised to the engine stopping that job.";
+finished their chunk: cancelled model calls that no job waited on which could not use their
+  work (a request elsewhere): they finish the prompt chunk they evaluate, kept for the next
+  prompt at their place, and stop after it; ran on: from the cancel flag to the stop.
+ran on after cancel: for the others, from the cancel flag being raised (or the waiting job's
+  arrival, if later) to the engine stopping that job.";
 
 /// The driver's figures (keystrokes, pauses, wall time) into the client's.
 fn combine(mut figures: Figures, played: driver::Played) -> Figures {

@@ -95,6 +95,8 @@ impl InfillClient {
         self.figures.skipped_jobs = Some(stats.skipped);
         self.figures.cancelled_calls = Some(stats.cancelled);
         self.figures.cancel_delays_ms = stats.cancel_delays_ms;
+        self.figures.cancels_finishing_chunk = Some(stats.cancels_finishing_chunk);
+        self.figures.finishing_chunk_ms = stats.finishing_chunk_ms;
         self.figures.cancelled_busy_ms = Some(stats.cancelled_busy_ms);
         self.figures.errors += stats.failed as usize;
         if stats.places_saved + stats.places_restored > 0 {
