@@ -113,15 +113,21 @@ async fn a_quick_answer_comes_from_a_short_prompt_and_the_whole_one_follows() {
     let cold = start().await;
     let functions: String =
         (0..120).map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n")).collect();
-    let hole = input(&format!("{functions}def g(a, b):\n    return "), "\n\n\nprint(g(1, 2))\n");
+    let hole = input(&format!("{functions}def g(a, b):\n    x = a\n"), "\n\n\nprint(g(1, 2))\n");
     // An unrelated prompt first, so that the engine has measured its prompt speed.
     let imports: String = (0..40).map(|i| format!("import mod{i}\n")).collect();
     warm.generate(input(&imports, "\n"), params(2), JobHandle::default()).await.unwrap();
 
-    let always = GenerationParams { quick_answer_after: Some(Duration::ZERO), ..params(6) };
+    let always = GenerationParams { quick_answer_after: Some(Duration::ZERO), ..params(24) };
     let before = warm.stats();
     let quick = warm.generate(hole.clone(), always, JobHandle::default()).await.unwrap();
     assert!(quick.quick_answer, "{quick:?}");
+    // Its first line only: the short prompt's own answer, asked of a cold engine, goes on.
+    let short = Budgets { prefix_tokens: 256, suffix_tokens: 64, repo_context_tokens: 0 };
+    let short = GenerationParams { budgets: short, ..params(24) };
+    let lines = cold.generate(hole.clone(), short, JobHandle::default()).await.unwrap();
+    assert!(lines.text.contains('\n'), "{lines:?}");
+    assert_eq!(Some(quick.text.as_str()), lines.text.split('\n').next());
     assert!(quick.prompt_tokens < 400 && quick.evaluated_tokens == quick.prompt_tokens);
     assert!(quick.prompt.contains("def g(a, b):") && !quick.prompt.contains("def f3(x)"));
     // The whole prompt is evaluated after the answer, as background work nobody cancels here.
@@ -137,7 +143,7 @@ async fn a_quick_answer_comes_from_a_short_prompt_and_the_whole_one_follows() {
     assert!(!whole.quick_answer, "{whole:?}");
     assert!(whole.prompt_tokens > 2 * quick.prompt_tokens, "{whole:?}");
     assert_eq!(whole.evaluated_tokens, 1, "the whole prompt was cached: {whole:?}");
-    let fresh = cold.generate(hole, params(6), JobHandle::default()).await.unwrap();
+    let fresh = cold.generate(hole, params(24), JobHandle::default()).await.unwrap();
     assert_eq!(whole.text, fresh.text, "greedy output must not depend on the cache");
 }
 

@@ -464,11 +464,20 @@ impl Worker<'_> {
             }
         };
         let saved_cached = self.cached.clone();
+        // One line: it stands in until the whole prompt is ready, and a short prompt's later
+        // lines are worth less than the seconds they take to write on a CPU.
+        let one_line = Job {
+            input: job.input.clone(),
+            params: super::GenerationParams { single_line: true, ..job.params },
+            handle: job.handle.clone(),
+            reply: tokio::sync::oneshot::channel().0,
+            waits: false,
+        };
         let answer = self.keep_prefix(0).and_then(|_| {
             let logits_index = self.evaluate(&quick, job)?;
             self.cached.prompt_loaded();
             let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
-            Ok((self.generate(job, logits_index, Healing::new(&[]))?, prompt_ms))
+            Ok((self.generate(&one_line, logits_index, Healing::new(&[]))?, prompt_ms))
         });
         // `state_seq_set` empties sequence 0 before it fills it.
         match self.ctx.state_seq_set(&saved, MAIN_SEQ) {
