@@ -138,7 +138,7 @@ async fn a_quick_answer_comes_from_a_short_prompt_and_the_whole_one_follows() {
         assert!(std::time::Instant::now() < deadline, "the whole prompt was never evaluated");
         tokio::time::sleep(Duration::from_millis(5)).await; // polling interval, not a timing
     }
-    // Asked again there (quick answers still on), the whole prompt answers: once per place.
+    // Asked again there (quick answers still on), the whole prompt answers: it is cached now.
     let whole = warm.generate(hole.clone(), always, JobHandle::default()).await.unwrap();
     assert!(!whole.quick_answer, "{whole:?}");
     assert!(whole.prompt_tokens > 2 * quick.prompt_tokens, "{whole:?}");

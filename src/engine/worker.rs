@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::{Arc, OnceLock, mpsc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
@@ -51,6 +51,10 @@ const SCRATCH_SEQ: i32 = 1;
 /// about the size of llama.vim's local prompt.
 const QUICK_BUDGETS: Budgets =
     Budgets { prefix_tokens: 256, suffix_tokens: 64, repo_context_tokens: 0 };
+
+/// A place answered quickly once is answered quickly again only when its whole prompt would
+/// take longer than this many times `quick_answer_after` (`Worker::quick_answer`).
+const QUICK_AGAIN_AFTER: f64 = 5.0;
 
 /// Prompt chunks shorter than this say little of the prompt speed (fixed costs dominate).
 const SPEED_SAMPLE_MIN: usize = 32;
@@ -250,6 +254,17 @@ fn model_call<'m, T>(
     result
 }
 
+/// Whether to answer quickly (`Worker::quick_answer`) where evaluating the whole prompt would
+/// take `wait`, at a place answered quickly already or not. Once per place: there the whole
+/// prompt goes on from what was filled in, since answering quickly on every keystroke would keep
+/// the filling from ever finishing, and short prompts answer worse (on the bench a quarter of
+/// the right suggestions were lost). Unless the wait would be past `QUICK_AGAIN_AFTER` times the
+/// setting (a busy machine): nothing for so long is worse.
+fn worth_a_quick_answer(wait: Duration, after: Duration, answered_here: bool) -> bool {
+    let limit = if answered_here { after.mul_f64(QUICK_AGAIN_AFTER) } else { after };
+    wait > limit
+}
+
 /// Evaluates the whole prompt of a job answered quickly (`Worker::quick_answer`), as background
 /// work that `handle` cancels, counted in the stats as a background call.
 fn fill_whole_prompt(
@@ -434,18 +449,14 @@ impl Worker<'_> {
             }
         };
         let needed = needed(&self.cached);
-        if (needed as f64) < speed * after.as_secs_f64() {
-            return Ok(None);
-        }
-        // Once per place: a prompt that is mostly the last quick answer's whole prompt (the
-        // user typing on there) evaluates the whole prompt, going on from what was filled in.
-        // Answering quickly on every keystroke would cancel the filling each time, and the
-        // whole prompt would never be ready.
-        let same_place = self
+        // The user typing on at the last quick answer's place: its prompt is mostly that
+        // answer's whole prompt.
+        let answered_here = self
             .last_quick
             .as_deref()
             .is_some_and(|whole| 4 * kv::common_prefix(whole, tokens) >= 3 * tokens.len());
-        if same_place {
+        let wait = Duration::try_from_secs_f64(needed as f64 / speed).unwrap_or(Duration::MAX);
+        if !worth_a_quick_answer(wait, after, answered_here) {
             return Ok(None);
         }
         let input = FimInput { context: Vec::new(), ..job.input.clone() };
@@ -983,6 +994,17 @@ fn make_sampler(sampling: &Sampling) -> LlamaSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_place_is_answered_quickly_once_unless_the_wait_would_be_far_too_long() {
+        let after = Duration::from_secs(3);
+        let secs = Duration::from_secs;
+        assert!(!worth_a_quick_answer(secs(2), after, false), "the whole prompt is soon ready");
+        assert!(worth_a_quick_answer(secs(4), after, false));
+        assert!(!worth_a_quick_answer(secs(4), after, true), "once per place");
+        assert!(!worth_a_quick_answer(secs(14), after, true));
+        assert!(worth_a_quick_answer(secs(16), after, true), "past 5 times the setting");
+    }
 
     #[test]
     fn a_suggestion_cut_by_the_token_limit_keeps_its_whole_lines() {
