@@ -312,17 +312,25 @@ async fn a_prompt_cancelled_part_way_leaves_its_evaluated_chunks_for_the_next_jo
     panic!("in 20 tries, no cancel landed while a prompt was being evaluated");
 }
 
-/// A cancel stops even a prompt chunk being decoded, and leaves the KV cache exact: the next
-/// prompt reuses only the chunks that were finished, and its greedy text is a cold engine's.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancel_inside_a_decode_stops_it_and_keeps_the_cache_exact() {
-    const CHUNK: usize = 128;
-    let warm = start().await;
+/// The engine's prompt chunk (`PROMPT_CHUNK` in `engine::kv`).
+const CHUNK: usize = 128;
+
+/// A prompt of several chunks, and a cold engine's greedy answer to it.
+async fn several_chunks() -> (FimInput, infill::engine::Generation) {
     let cold = start().await;
     let body: String = (0..60).map(|i| format!("    total += values[{i}] * {i}\n")).collect();
     let prompt = input(&format!("def weigh(values):\n    total = 0\n{body}    return "), "\n");
     let expected = cold.generate(prompt.clone(), params(8), JobHandle::default()).await.unwrap();
     assert!(expected.prompt_tokens > 3 * CHUNK, "several chunks: {}", expected.prompt_tokens);
+    (prompt, expected)
+}
+
+/// A cancel stops even a prompt chunk being decoded, and leaves the KV cache exact: the next
+/// prompt reuses only the chunks that were finished, and its greedy text is a cold engine's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_inside_a_decode_stops_it_and_keeps_the_cache_exact() {
+    let warm = start().await;
+    let (prompt, expected) = several_chunks().await;
 
     // Cancelled at the first check of the first chunk's decode: nothing of it stays.
     let job = JobHandle::default();
@@ -370,13 +378,8 @@ async fn a_cancel_inside_a_decode_stops_it_and_keeps_the_cache_exact() {
 /// the job stops after it, and the next greedy text is still a cold engine's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_that_nobody_waits_on_finishes_the_chunk_and_keeps_it() {
-    const CHUNK: usize = 128;
     let warm = start().await;
-    let cold = start().await;
-    let body: String = (0..60).map(|i| format!("    total += values[{i}] * {i}\n")).collect();
-    let prompt = input(&format!("def weigh(values):\n    total = 0\n{body}    return "), "\n");
-    let expected = cold.generate(prompt.clone(), params(8), JobHandle::default()).await.unwrap();
-    assert!(expected.prompt_tokens > 3 * CHUNK, "several chunks: {}", expected.prompt_tokens);
+    let (prompt, expected) = several_chunks().await;
 
     // Cancelled at the first check of the first chunk's decode, as an interrupt would be.
     let job = JobHandle::default();
