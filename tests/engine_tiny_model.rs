@@ -193,7 +193,7 @@ async fn too_long_a_prompt_is_an_error_not_a_crash() {
 /// once aborted the process in `llama_decode` (`GGML_ASSERT(n_tokens_all <= n_batch)`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_context_size_never_aborts_the_process() {
-    for context_size in [1, 100, 127] {
+    for context_size in [1, 100, 255] {
         let config = config(context_size);
         let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
         assert!(matches!(engine.wait_loaded().await, EngineStatus::Ready(_)));
@@ -313,7 +313,7 @@ async fn a_prompt_cancelled_part_way_leaves_its_evaluated_chunks_for_the_next_jo
 }
 
 /// The engine's prompt chunk (`PROMPT_CHUNK` in `engine::kv`).
-const CHUNK: usize = 128;
+const CHUNK: usize = 256;
 
 /// A prompt of several chunks, and a cold engine's greedy answer to it.
 async fn several_chunks() -> (FimInput, infill::engine::Generation) {
@@ -409,7 +409,7 @@ async fn coming_back_to_a_place_restores_it_exactly() {
         input(&format!("def {name}(values):\n    {name} = 0\n{}    {typed}", body(name)), "\n")
     };
     let first = warm.generate(place("weigh", "ret"), places, JobHandle::default()).await.unwrap();
-    assert!(first.prompt_tokens > 3 * 128, "several chunks: {}", first.prompt_tokens);
+    assert!(first.prompt_tokens > 3 * CHUNK, "several chunks: {}", first.prompt_tokens);
     warm.generate(place("count", "ret"), places, JobHandle::default()).await.unwrap();
     assert_eq!(warm.stats().places_saved, 1, "leaving `weigh` saved it");
 

@@ -2,9 +2,9 @@
 //! engine's own background work (the whole prompt filled in after a quick answer), and whether
 //! a cancelled decode must stop at once.
 //!
-//! A decode aborted by its cancel loses its whole prompt chunk (128 tokens, most of a second on
-//! a 2-core CPU), and a chunk is longer than the gap between keystrokes or what is left of a
-//! typing pause after the warm-up's idle wait. Aborting every cancelled chunk, the filling after
+//! A decode aborted by its cancel loses its whole prompt chunk (`PROMPT_CHUNK` tokens, around a
+//! second on a 2-core CPU), and a chunk is longer than the gap between keystrokes or what is
+//! left of a typing pause after the warm-up's idle wait. Aborting every cancelled chunk, the filling after
 //! a quick answer and the warm-ups at a new place never finished one while the user typed on
 //! there (answered from the typing-through cache): the next request evaluated all of its
 //! ~1,850 tokens, 10 s on the bench. So a cancel stops a decode at once only while a job waits
