@@ -54,7 +54,7 @@ const QUICK_BUDGETS: Budgets =
 
 /// A place answered quickly once is answered quickly again only when its whole prompt would
 /// take longer than this many times `quick_answer_after` (`Worker::quick_answer`).
-const QUICK_AGAIN_AFTER: f64 = 5.0;
+const QUICK_AGAIN_AFTER: u32 = 5;
 
 /// Prompt chunks shorter than this say little of the prompt speed (fixed costs dominate).
 const SPEED_SAMPLE_MIN: usize = 32;
@@ -261,7 +261,9 @@ fn model_call<'m, T>(
 /// the right suggestions were lost). Unless the wait would be past `QUICK_AGAIN_AFTER` times the
 /// setting (a busy machine): nothing for so long is worse.
 fn worth_a_quick_answer(wait: Duration, after: Duration, answered_here: bool) -> bool {
-    let limit = if answered_here { after.mul_f64(QUICK_AGAIN_AFTER) } else { after };
+    // Saturating: the setting may be any number of milliseconds.
+    let again = after.checked_mul(QUICK_AGAIN_AFTER).unwrap_or(Duration::MAX);
+    let limit = if answered_here { again } else { after };
     wait > limit
 }
 
@@ -1004,6 +1006,7 @@ mod tests {
         assert!(!worth_a_quick_answer(secs(4), after, true), "once per place");
         assert!(!worth_a_quick_answer(secs(14), after, true));
         assert!(worth_a_quick_answer(secs(16), after, true), "past 5 times the setting");
+        assert!(!worth_a_quick_answer(secs(16), Duration::MAX, true), "no overflow");
     }
 
     #[test]
