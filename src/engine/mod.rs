@@ -110,7 +110,6 @@ struct JobState {
     /// waited that cannot use the chunk (see `running`).
     cancel_at_abort_check: AtomicU32,
     hook_interrupts: AtomicBool,
-    interrupted: AtomicBool,
 }
 
 impl JobState {
@@ -119,12 +118,10 @@ impl JobState {
     fn abort_check(&self, abort_cancelled: impl FnOnce() -> bool) -> bool {
         let countdown = self.cancel_at_abort_check.load(Ordering::Relaxed);
         if countdown > 0 && self.cancel_at_abort_check.fetch_sub(1, Ordering::Relaxed) == 1 {
-            let interrupts = self.hook_interrupts.load(Ordering::Relaxed);
-            self.interrupted.store(interrupts, Ordering::Relaxed);
             JobHandle::raise(self);
         }
         self.cancelled.load(Ordering::Acquire)
-            && (self.interrupted.load(Ordering::Relaxed) || abort_cancelled())
+            && (self.hook_interrupts.load(Ordering::Relaxed) || abort_cancelled())
     }
 }
 

@@ -50,7 +50,8 @@ pub(crate) struct Running {
     /// The place whose prompt the engine thread is evaluating into the cache it keeps; `None`
     /// while it does anything else.
     evaluating: Mutex<Option<Place>>,
-    /// Whether a decode running now keeps its work (the chunk of a prompt at `evaluating`).
+    /// Whether a decode running now keeps its work: `evaluating.is_some()`, kept as an atomic
+    /// for the abort callback, which llama.cpp asks between every two graph nodes.
     keeps_work: AtomicBool,
     /// Jobs sent that wait for the engine and cannot use what it evaluates now, not yet taken
     /// by the engine thread; and since when there are any.

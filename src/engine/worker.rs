@@ -35,8 +35,8 @@ use super::running::{Place, Running};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
 use super::{
-    EngineConfig, EngineError, EngineStatus, Generation, Job, JobHandle, Message, ModelInfo,
-    Sampling, StopReason,
+    EngineConfig, EngineError, EngineStatus, Generation, GenerationParams, Job, JobHandle, Message,
+    ModelInfo, Sampling, StopReason,
 };
 use crate::prompt::{self, Budgets, FimInput, Order, Prompt};
 
@@ -273,11 +273,11 @@ fn fill_whole_prompt(
     worker: &mut Worker<'_>,
     tokens: &[LlamaToken],
     input: FimInput,
-    params: super::GenerationParams,
+    params: GenerationParams,
     handle: &JobHandle,
     abort_watch: &AbortWatch,
 ) {
-    let params = super::GenerationParams { background: true, ..params };
+    let params = GenerationParams { background: true, ..params };
     let reply = tokio::sync::oneshot::channel().0;
     let job = Job { input, params, handle: handle.clone(), reply, waits: false };
     let what = "evaluating the whole prompt after a quick answer";
@@ -390,7 +390,7 @@ impl Worker<'_> {
 
         let generating = Instant::now();
         let Generated { text, tokens: generated_tokens, stop, token_logprobs, first_token } =
-            self.generate(job, logits_index, Healing::new(&healed))?;
+            self.generate(&job.params, &job.handle, logits_index, Healing::new(&healed))?;
         Ok(Generation {
             text,
             prompt: prompt.render(),
@@ -479,18 +479,13 @@ impl Worker<'_> {
         let saved_cached = self.cached.clone();
         // One line: it stands in until the whole prompt is ready, and a short prompt's later
         // lines are worth less than the seconds they take to write on a CPU.
-        let one_line = Job {
-            input: job.input.clone(),
-            params: super::GenerationParams { single_line: true, ..job.params },
-            handle: job.handle.clone(),
-            reply: tokio::sync::oneshot::channel().0,
-            waits: false,
-        };
+        let one_line = GenerationParams { single_line: true, ..job.params };
         let answer = self.keep_prefix(0).and_then(|_| {
             let logits_index = self.evaluate(&quick, job)?;
             self.cached.prompt_loaded();
             let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
-            Ok((self.generate(&one_line, logits_index, Healing::new(&[]))?, prompt_ms))
+            let generated = self.generate(&one_line, &job.handle, logits_index, Healing::new(&[]));
+            Ok((generated?, prompt_ms))
         });
         // `state_seq_set` empties sequence 0 before it fills it.
         match self.ctx.state_seq_set(&saved, MAIN_SEQ) {
@@ -780,13 +775,14 @@ impl Worker<'_> {
     /// with the typed text it must write again, and only what follows that text is kept.
     fn generate(
         &mut self,
-        job: &Job,
+        params: &GenerationParams,
+        handle: &JobHandle,
         mut logits_index: i32,
         mut healing: Healing,
     ) -> Result<Generated, EngineError> {
-        let mut sampler = make_sampler(&job.params.sampling);
-        let greedy = job.params.sampling.temperature <= 0.0;
-        let max_draft = if greedy { job.params.draft_tokens } else { 0 };
+        let mut sampler = make_sampler(&params.sampling);
+        let greedy = params.sampling.temperature <= 0.0;
+        let max_draft = if greedy { params.draft_tokens } else { 0 };
         let mut bytes = Vec::new();
         let mut token_logprobs = Vec::new();
         let mut batch = LlamaBatch::new(1 + max_draft, 1);
@@ -798,10 +794,10 @@ impl Worker<'_> {
         let mut first_token = None;
         let generating = Instant::now();
         let stop = loop {
-            if job.handle.is_cancelled() {
+            if handle.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
-            if generated >= job.params.max_tokens {
+            if generated >= params.max_tokens {
                 break StopReason::MaxTokens;
             }
             let (token, logprob) = if healing.is_pending() {
@@ -811,7 +807,7 @@ impl Worker<'_> {
                     None => break StopReason::StopToken,
                 }
             } else {
-                let banned = job.params.banned_first_token.filter(|_| first_token.is_none());
+                let banned = params.banned_first_token.filter(|_| first_token.is_none());
                 let token = match banned {
                     Some(banned) => match self.best_except(logits_index, banned) {
                         Some(token) => token,
@@ -845,23 +841,23 @@ impl Worker<'_> {
             let piece = self.model.vocab().token_to_piece(token, false, None);
             let piece = healing.take(&piece);
             let piece_len = piece.len();
-            job.handle.record_generated(piece);
+            handle.record_generated(piece);
             bytes.extend_from_slice(piece);
             token_logprobs.push(TokenLogprob { end: bytes.len(), logprob });
-            if job.params.single_line
+            if params.single_line
                 && let Some(newline) = bytes.iter().position(|&b| b == b'\n')
             {
                 bytes.truncate(newline);
                 break StopReason::EndOfLine;
             }
             // Over its time budget, a multi-line suggestion ends with the line being written.
-            let over_budget = job.params.newline_after.is_some_and(|b| generating.elapsed() > b);
+            let over_budget = params.newline_after.is_some_and(|b| generating.elapsed() > b);
             if over_budget && bytes[bytes.len() - piece_len..].contains(&b'\n') {
                 let newline = bytes.iter().rposition(|&b| b == b'\n').unwrap_or(0);
                 bytes.truncate(newline);
                 break StopReason::TimeBudget;
             }
-            if generated >= job.params.max_tokens {
+            if generated >= params.max_tokens {
                 break StopReason::MaxTokens;
             }
             if decoded {
@@ -872,7 +868,7 @@ impl Worker<'_> {
             // No draft beyond the token limit: those positions are never sampled.
             // Nor while the typed text is being written again: its tokens are chosen apart.
             let room = if healing.is_pending() { 0 } else { max_draft };
-            let room = room.min(job.params.max_tokens - generated - 1);
+            let room = room.min(params.max_tokens - generated - 1);
             let draft = draft::lookup(self.cached.tokens(), token, room);
             batch.clear();
             let pos = self.cached.len();
@@ -890,7 +886,7 @@ impl Worker<'_> {
             unchecked.extend(draft);
             logits_index = 0;
         };
-        if stop == StopReason::MaxTokens && !job.params.single_line {
+        if stop == StopReason::MaxTokens && !params.single_line {
             whole_lines(&mut bytes);
         }
         let text = String::from_utf8_lossy(&bytes).into_owned();

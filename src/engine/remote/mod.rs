@@ -414,7 +414,7 @@ impl Remote<'_> {
             Ok(_) => Outcome::Completed,
             // A remote stream is closed at once, whoever waits.
             Err(EngineError::Cancelled) => Outcome::Cancelled {
-                delay: job.handle.raised_at().map(|r| r.elapsed()).unwrap_or_default(),
+                delay: job.handle.raised_at().map(|raised| raised.elapsed()).unwrap_or_default(),
                 interrupted: true,
             },
             Err(err) => {
