@@ -10,6 +10,10 @@ use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use infill::config::Settings;
+use infill::engine::remote::RemoteConfig;
+use infill::engine::{Engine, EngineConfig, EngineError, GenerationParams, JobHandle};
+use infill::prompt::FimInput;
 use serde_json::{Value, json};
 use support::fake_remote::{FakeServer, Mode, Vocabulary, detokenize, tls_fixture};
 use support::{LspClient, TempDir};
@@ -466,4 +470,68 @@ fn an_answer_that_breaks_its_line_s_syntax_is_withheld_with_its_reason() {
     assert_eq!(trace["generation"]["brokenSyntax"], true, "{trace}");
     assert!(trace["generation"].get("withheld").is_none(), "{trace}");
     assert!(session.client.shutdown().success());
+}
+
+/// Background work (a warm-up) goes to llama-server in pieces, each a request of its own for a
+/// longer start of the same prompt, so that a cancel stops it between two pieces: llama-server
+/// reads a closed connection only between its batches, and a prompt sent whole is one batch.
+#[test]
+fn background_work_goes_in_pieces_that_a_cancel_stops_between() {
+    let server = FakeServer::on_free_port();
+    let options = json!({"engine": {"kind": "llama-server", "url": server.url()}});
+    let (settings, _) = Settings::from_json(Some(&options));
+    let remote = RemoteConfig::from_settings(&settings).unwrap().unwrap();
+    let warm_up = GenerationParams {
+        background: true,
+        max_tokens: 0,
+        ..GenerationParams::from_settings(&settings, false)
+    };
+    // The fake vocabulary has a token per byte: over 1,100 prompt tokens.
+    let input = |name: &str| FimInput {
+        path: format!("{name}.py"),
+        prefix: (0..100).map(|i| format!("{name}{i:03} = {i:03}\n")).collect(),
+        suffix: "\n".into(),
+        ..FimInput::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let engine = Engine::start_remote(remote, EngineConfig::cpu(2, 4096));
+        engine.wait_loaded().await;
+        engine.generate(input("a"), warm_up, JobHandle::default()).await.expect("warmed up");
+        let prompts: Vec<Vec<Value>> =
+            server.prompts().iter().map(|p| p.as_array().expect("ids").clone()).collect();
+        let whole = prompts.last().expect("a prompt");
+        assert!(prompts.len() >= 3 && whole.len() > 1100, "{} prompts", prompts.len());
+        let mut last_len = 0;
+        for piece in &prompts {
+            assert!(whole.starts_with(piece), "each piece starts the same prompt");
+            assert!(piece.len() > last_len, "each one longer");
+            last_len = piece.len();
+        }
+        assert!(prompts[0].len() >= 256, "pieces of 256 tokens or more");
+
+        // The server hangs on the first piece of another prompt: the cancel closes its stream,
+        // and no other piece is sent.
+        server.set(Mode::Hang);
+        let sent = server.requests_to("/completion");
+        let handle = JobHandle::default();
+        let job = engine.generate(input("b"), warm_up, handle.clone());
+        let watcher = async {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while server.requests_to("/completion") == sent {
+                assert!(Instant::now() < deadline, "nothing was sent");
+                tokio::time::sleep(Duration::from_millis(5)).await; // polling, not a timing
+            }
+            handle.cancel();
+        };
+        let (result, ()) = tokio::join!(job, watcher);
+        assert!(matches!(result, Err(EngineError::Cancelled)), "{result:?}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while server.closed_by_client.load(Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the stream was not closed");
+            std::thread::yield_now();
+        }
+        assert_eq!(server.requests_to("/completion"), sent + 1, "one piece, then nothing");
+        engine.stop().await;
+    });
 }

@@ -4,7 +4,8 @@
 //! a suggestion asks the server nothing; other text typed at the cursor continues the prompt
 //! (the server evaluates only the typed tokens) and is healed as in-process; a job the user
 //! types through joins; a cancelled job's stream is closed and the server stops; a second
-//! opinion (the first token banned) is the in-process engine's. Skipped, saying why, where python3 or xllamacpp is
+//! opinion (the first token banned) is the in-process engine's; a quick answer is the in-process
+//! engine's, from the same short prompt, and the whole prompt sent after it is kept by the server. Skipped, saying why, where python3 or xllamacpp is
 //! missing (`.ci/setup` installs it, so CI runs it).
 
 mod support;
@@ -99,6 +100,7 @@ fn llama_server_engine_gives_the_local_engine_s_answer_from_its_prompt() {
     typing_what_the_server_is_writing_joins_its_job(&server);
     a_cancel_closes_the_stream_and_the_server_stops(&server);
     a_second_opinion_is_the_in_process_engine_s(&server);
+    a_quick_answer_comes_from_a_short_prompt_and_the_server_keeps_the_whole_one(&server);
 }
 
 fn fib_from_infill_s_prompt_and_typing_through(server: &Server) {
@@ -279,6 +281,75 @@ fn a_second_opinion_is_the_in_process_engine_s(server: &Server) {
         // The first token's probability is the model's own, not the banned distribution's.
         let logprob = |g: &Generation| g.token_logprobs[0].logprob;
         assert!((logprob(&second) - logprob(&second_local)).abs() < 0.2, "{second:?}");
+        remote.stop().await;
+        local.stop().await;
+    });
+}
+
+/// A quick answer through the server: at a place whose whole prompt would take long, the short
+/// prompt the server receives is the in-process engine's, and so is its answer. The whole prompt
+/// is sent after it, and the server keeps it (in its slot or its host-memory prompt cache): asked
+/// there again, it evaluates almost nothing.
+fn a_quick_answer_comes_from_a_short_prompt_and_the_server_keeps_the_whole_one(server: &Server) {
+    let (settings, _) = Settings::from_json(Some(&json!({
+        "engine": {"kind": "llama-server", "url": server.url}, "maxTokens": 16
+    })));
+    let config = EngineConfig::cpu(2, 4096);
+    let remote_config = RemoteConfig::from_settings(&settings).unwrap().unwrap();
+    // Enough text before `fib` that the whole prompt is far longer than the short one.
+    let constants: String = (0..150).map(|i| format!("LIMIT_{i} = {i}\n")).collect();
+    let input = |prefix: String, suffix: &str| FimInput {
+        path: "fib.py".into(),
+        repo_name: Some("fibproj".into()),
+        prefix,
+        suffix: suffix.into(),
+        context: Vec::new(),
+        prefix_first_line: 0,
+        repo_header: Default::default(),
+    };
+    let hole = input(format!("{constants}\n\n{}", remote_fib::PREFIX), remote_fib::SUFFIX);
+    let imports: String = (0..40).map(|i| format!("import mod{i}\n")).collect();
+    let params = GenerationParams::from_settings(&settings, false);
+    let always = GenerationParams { quick_answer_after: Some(Duration::ZERO), ..params };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let remote = Engine::start_remote(remote_config, config.clone());
+        let local = Engine::start(real_model(), ModelOrigin::CommandLine, config);
+        let mut answers = Vec::new();
+        for engine in [&remote, &local] {
+            let status = engine.wait_loaded().await;
+            assert!(matches!(status, EngineStatus::Ready(_)), "{status:?}");
+            // An unrelated prompt first: the engine measures its prompt speed.
+            let warm = engine.generate(input(imports.clone(), "\n"), params, JobHandle::default());
+            warm.await.expect("an answer");
+            let before = engine.stats();
+            let quick = engine.generate(hole.clone(), always, JobHandle::default()).await;
+            let quick = quick.expect("an answer");
+            // The whole prompt is evaluated after the answer, as background work.
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while engine.stats().background_calls == before.background_calls
+                || engine.stats().completed < before.completed + 2
+            {
+                assert!(Instant::now() < deadline, "the whole prompt was never evaluated");
+                tokio::time::sleep(Duration::from_millis(5)).await; // polling, not a timing
+            }
+            let whole = engine.generate(hole.clone(), always, JobHandle::default()).await;
+            answers.push((quick, whole.expect("an answer")));
+        }
+        let [(quick, whole), (local_quick, local_whole)] = &answers[..] else { unreachable!() };
+        println!("quick {quick:?}\nwhole {whole:?}");
+        assert!(quick.quick_answer && local_quick.quick_answer, "{quick:?}");
+        assert_eq!(quick.prompt, local_quick.prompt, "the server received infill's short prompt");
+        assert!(quick.prompt.contains("def fib(n):") && !quick.prompt.contains("LIMIT_3 ="));
+        assert!(quick.prompt_tokens < 400, "{quick:?}");
+        assert_eq!(quick.text, "fib(n - 1) + fib(n - 2)", "{quick:?}");
+        assert_eq!(quick.text, local_quick.text);
+
+        assert!(!whole.quick_answer, "{whole:?}");
+        assert!(whole.prompt_tokens > 2 * quick.prompt_tokens, "{whole:?}");
+        assert!(whole.evaluated_tokens <= 2, "the server kept the whole prompt: {whole:?}");
+        assert_eq!(whole.prompt, local_whole.prompt, "the server received infill's whole prompt");
+        assert_eq!(whole.text, local_whole.text);
         remote.stop().await;
         local.stop().await;
     });

@@ -13,6 +13,7 @@ mod last_prompts;
 pub mod model;
 mod places;
 pub mod probability;
+mod quick;
 pub mod remote;
 mod running;
 pub mod stats;
@@ -235,7 +236,7 @@ pub struct GenerationParams {
     /// answer broke the syntax, `completion::syntax`).
     pub banned_first_token: Option<i32>,
     /// Answer from a short prompt first when the whole one would take longer than this to
-    /// evaluate (`worker::Worker::quick_answer`); `None`: never.
+    /// evaluate (`quick`); `None`: never.
     pub quick_answer_after: Option<Duration>,
 }
 
@@ -427,9 +428,8 @@ pub struct Engine {
     /// What is downloaded (the model as the settings name it), and its bytes done and total
     /// while it downloads; the channel closes when the download ends.
     download: Option<(String, DownloadBytes)>,
-    /// What the in-process engine thread runs: its own background work, which any new job
-    /// cancels, and whether a cancelled decode stops at once (`running`). `None` for a remote
-    /// engine.
+    /// What the engine thread runs: its own background work, which any new job cancels, and
+    /// (in-process) whether a cancelled decode stops at once (`running`).
     running: Option<Arc<Running>>,
 }
 
@@ -465,11 +465,15 @@ impl Engine {
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let stats = Arc::new(EngineStats::default());
         let worker_stats = stats.clone();
+        let running = Arc::new(Running::default());
+        let worker_running = running.clone();
         let spawned = std::thread::Builder::new().name("infill-remote".into()).spawn(move || {
-            remote::run(remote, &config, jobs_rx, &status_tx, &worker_stats);
+            remote::run(remote, &config, jobs_rx, &status_tx, &worker_stats, &worker_running);
         });
         match spawned {
-            Ok(_) => Self { jobs: Some(jobs_tx), status, stats, download: None, running: None },
+            Ok(_) => {
+                Self { jobs: Some(jobs_tx), status, stats, download: None, running: Some(running) }
+            }
             Err(err) => Self::failed(format!("could not start the remote engine thread: {err}")),
         }
     }

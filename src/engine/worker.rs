@@ -8,7 +8,7 @@ use std::num::NonZeroU32;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::{Arc, OnceLock, mpsc};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use llama_cpp_2::DecodeError;
 use llama_cpp_2::context::LlamaContext;
@@ -31,6 +31,7 @@ use super::last_prompts::LastPrompts;
 use super::model::{self, ModelError, ModelOrigin};
 use super::places::{Places, Visit};
 use super::probability::{self, TokenLogprob};
+use super::quick::{self, PromptSpeed};
 use super::running::{Place, Running};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
@@ -38,7 +39,7 @@ use super::{
     EngineConfig, EngineError, EngineStatus, Generation, GenerationParams, Job, JobHandle, Message,
     ModelInfo, Sampling, StopReason,
 };
-use crate::prompt::{self, Budgets, FimInput, Order, Prompt};
+use crate::prompt::{self, FimInput, Order, Prompt};
 
 /// The smallest KV window the engine runs with, whatever `contextSize` says.
 const MIN_CONTEXT: u32 = 2 * PROMPT_CHUNK as u32;
@@ -46,18 +47,6 @@ const MIN_CONTEXT: u32 = 2 * PROMPT_CHUNK as u32;
 /// The sequence that holds `Worker::cached`, and the scratch one used while shifting.
 const MAIN_SEQ: i32 = 0;
 const SCRATCH_SEQ: i32 = 1;
-
-/// A quick answer's short prompt (`Worker::quick_answer`): the cursor's surroundings only,
-/// about the size of llama.vim's local prompt.
-const QUICK_BUDGETS: Budgets =
-    Budgets { prefix_tokens: 256, suffix_tokens: 64, repo_context_tokens: 0 };
-
-/// A place answered quickly once is answered quickly again only when its whole prompt would
-/// take longer than this many times `quick_answer_after` (`Worker::quick_answer`).
-const QUICK_AGAIN_AFTER: u32 = 5;
-
-/// Prompt chunks shorter than this say little of the prompt speed (fixed costs dominate).
-const SPEED_SAMPLE_MIN: usize = 32;
 
 /// llama.cpp's backend may be initialised once per process.
 fn backend() -> Result<&'static LlamaBackend, EngineError> {
@@ -151,7 +140,7 @@ pub(super) fn run(
         pieces: OnceCell::new(),
         stats,
         running,
-        prompt_speed: None,
+        prompt_speed: PromptSpeed::default(),
         fill: None,
         last_quick: None,
     };
@@ -254,19 +243,6 @@ fn model_call<'m, T>(
     result
 }
 
-/// Whether to answer quickly (`Worker::quick_answer`) where evaluating the whole prompt would
-/// take `wait`, at a place answered quickly already or not. Once per place: there the whole
-/// prompt goes on from what was filled in, since answering quickly on every keystroke would keep
-/// the filling from ever finishing, and short prompts answer worse (on the bench a quarter of
-/// the right suggestions were lost). Unless the wait would be past `QUICK_AGAIN_AFTER` times the
-/// setting (a busy machine): nothing for so long is worse.
-fn worth_a_quick_answer(wait: Duration, after: Duration, answered_here: bool) -> bool {
-    // Saturating: the setting may be any number of milliseconds.
-    let again = after.checked_mul(QUICK_AGAIN_AFTER).unwrap_or(Duration::MAX);
-    let limit = if answered_here { again } else { after };
-    wait > limit
-}
-
 /// Evaluates the whole prompt of a job answered quickly (`Worker::quick_answer`), as background
 /// work that `handle` cancels, counted in the stats as a background call.
 fn fill_whole_prompt(
@@ -337,9 +313,9 @@ struct Worker<'m> {
     stats: &'m EngineStats,
     /// Shared with the `Engine` handles: what runs now, and who waits for it (`running`).
     running: &'m Running,
-    /// Prompt tokens evaluated per second, as last measured (a moving average over chunks):
-    /// what a quick answer's decision estimates with. `None` until a chunk was timed.
-    prompt_speed: Option<f64>,
+    /// Prompt tokens evaluated per second, over the chunks timed: what a quick answer's
+    /// decision estimates with.
+    prompt_speed: PromptSpeed,
     /// The whole prompt of a job answered quickly, to evaluate once its answer is sent.
     fill: Option<Vec<LlamaToken>>,
     /// The whole prompt of the last job answered quickly: where no quick answer is given again.
@@ -409,11 +385,11 @@ impl Worker<'_> {
         })
     }
 
-    /// Answers `job` from a short prompt (`QUICK_BUDGETS`, no other files) when evaluating its
+    /// Answers `job` from a short prompt (`quick::BUDGETS`, no other files) when evaluating its
     /// whole prompt, `tokens`, from the cache as it is would take longer than
-    /// `quick_answer_after` at the last measured prompt speed, and the short one is under half
-    /// that work. Sequence 0 is copied out before and put back after, so nothing of what the
-    /// whole prompt reuses is lost; `run` evaluates the whole prompt once the answer is sent.
+    /// `quick_answer_after` at the last measured prompt speed (`quick`). Sequence 0 is copied out
+    /// before and put back after, so nothing of what the whole prompt reuses is lost; `run`
+    /// evaluates the whole prompt once the answer is sent.
     fn quick_answer(
         &mut self,
         job: &Job,
@@ -422,10 +398,7 @@ impl Worker<'_> {
         started: Instant,
     ) -> Result<Option<Generation>, EngineError> {
         let params = &job.params;
-        let Some(after) = params.quick_answer_after else { return Ok(None) };
-        if params.background || params.max_tokens == 0 || params.banned_first_token.is_some() {
-            return Ok(None);
-        }
+        let Some(after) = quick::after(params) else { return Ok(None) };
         let needed = |cached: &KvTokens<LlamaToken>| {
             tokens.len()
                 - match cached.plan(tokens, params.kv_shift) {
@@ -433,40 +406,30 @@ impl Worker<'_> {
                     ReusePlan::Shift(shift) => shift.reused(),
                 }
         };
-        let speed = match self.prompt_speed {
-            Some(speed) => speed,
+        if !self.prompt_speed.is_known() {
             // Not measured yet (the first long prompt): the whole prompt's first chunk, which
             // it needs anyway, is evaluated and timed.
-            None => {
-                let ReusePlan::Prefix { keep } = self.cached.plan(tokens, params.kv_shift) else {
-                    return Ok(None);
-                };
-                if tokens.len() - keep <= 3 * PROMPT_CHUNK {
-                    return Ok(None);
-                }
-                self.load_prompt(&tokens[..keep + PROMPT_CHUNK], job)?;
-                self.cached.prompt_loaded();
-                let Some(speed) = self.prompt_speed else { return Ok(None) };
-                speed
+            let ReusePlan::Prefix { keep } = self.cached.plan(tokens, params.kv_shift) else {
+                return Ok(None);
+            };
+            if tokens.len() - keep <= 3 * PROMPT_CHUNK {
+                return Ok(None);
             }
-        };
+            self.load_prompt(&tokens[..keep + PROMPT_CHUNK], job)?;
+            self.cached.prompt_loaded();
+        }
         let needed = needed(&self.cached);
-        // The user typing on at the last quick answer's place: its prompt is mostly that
-        // answer's whole prompt.
-        let answered_here = self
-            .last_quick
-            .as_deref()
-            .is_some_and(|whole| 4 * kv::common_prefix(whole, tokens) >= 3 * tokens.len());
-        let wait = Duration::try_from_secs_f64(needed as f64 / speed).unwrap_or(Duration::MAX);
-        if !worth_a_quick_answer(wait, after, answered_here) {
+        let Some(wait) = self.prompt_speed.wait(needed) else { return Ok(None) };
+        let answered_here = quick::answered_here(self.last_quick.as_deref(), tokens);
+        if !quick::worth_it(wait, after, answered_here) {
             return Ok(None);
         }
-        let input = FimInput { context: Vec::new(), ..job.input.clone() };
+        let input = quick::short_input(&job.input);
         let mut counter = self.counts.counter(self.model);
         let prompt =
-            prompt::build(self.family.template, order, &input, QUICK_BUDGETS, None, &mut counter);
+            prompt::build(self.family.template, order, &input, quick::BUDGETS, None, &mut counter);
         let quick = self.family.tokenize(self.model, &prompt)?;
-        if quick.is_empty() || quick.len() * 2 > needed {
+        if !quick::short_enough(quick.len(), needed) {
             return Ok(None);
         }
         let saved = match self.ctx.state_seq_get(MAIN_SEQ, LlamaStateSeqFlags::empty()) {
@@ -477,9 +440,7 @@ impl Worker<'_> {
             }
         };
         let saved_cached = self.cached.clone();
-        // One line: it stands in until the whole prompt is ready, and a short prompt's later
-        // lines are worth less than the seconds they take to write on a CPU.
-        let one_line = GenerationParams { single_line: true, ..job.params };
+        let one_line = quick::short_params(&job.params);
         let answer = self.keep_prefix(0).and_then(|_| {
             let logits_index = self.evaluate(&quick, job)?;
             self.cached.prompt_loaded();
@@ -658,7 +619,7 @@ impl Worker<'_> {
             }
             let decoding = Instant::now();
             self.decode(&mut batch)?;
-            self.note_prompt_speed(chunk.tokens.len(), decoding.elapsed());
+            self.prompt_speed.note(chunk.tokens.len(), decoding.elapsed());
             self.stats.tokens_evaluated(chunk.tokens.len());
             if seq == MAIN_SEQ {
                 self.cached.append(chunk.start, chunk.tokens);
@@ -725,19 +686,6 @@ impl Worker<'_> {
         // The gap and the shifted tail are in sequence 0 now.
         self.cached.append(common, &tokens[common..shift.rest_from()]);
         self.evaluate(&tokens[shift.rest_from()..], job)
-    }
-
-    /// Folds one timed prompt chunk into `prompt_speed`; recent chunks weigh most, so the
-    /// estimate follows a machine that becomes busy.
-    fn note_prompt_speed(&mut self, tokens: usize, took: std::time::Duration) {
-        if tokens < SPEED_SAMPLE_MIN || took.is_zero() {
-            return;
-        }
-        let speed = tokens as f64 / took.as_secs_f64();
-        self.prompt_speed = Some(match self.prompt_speed {
-            Some(last) => 0.5 * last + 0.5 * speed,
-            None => speed,
-        });
     }
 
     fn decode(&mut self, batch: &mut LlamaBatch) -> Result<(), EngineError> {
@@ -992,18 +940,6 @@ fn make_sampler(sampling: &Sampling) -> LlamaSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_place_is_answered_quickly_once_unless_the_wait_would_be_far_too_long() {
-        let after = Duration::from_secs(3);
-        let secs = Duration::from_secs;
-        assert!(!worth_a_quick_answer(secs(2), after, false), "the whole prompt is soon ready");
-        assert!(worth_a_quick_answer(secs(4), after, false));
-        assert!(!worth_a_quick_answer(secs(4), after, true), "once per place");
-        assert!(!worth_a_quick_answer(secs(14), after, true));
-        assert!(worth_a_quick_answer(secs(16), after, true), "past 5 times the setting");
-        assert!(!worth_a_quick_answer(secs(16), Duration::MAX, true), "no overflow");
-    }
 
     #[test]
     fn a_suggestion_cut_by_the_token_limit_keeps_its_whole_lines() {

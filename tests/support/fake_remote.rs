@@ -44,6 +44,8 @@ struct Seen {
     paths: Vec<String>,
     /// The body of the last generation request.
     last_body: Value,
+    /// The prompt of every generation request, in order.
+    prompts: Vec<Value>,
 }
 
 /// What the fake model's vocabulary has.
@@ -145,6 +147,11 @@ impl FakeServer {
     pub fn last_body(&self) -> Value {
         self.seen.lock().unwrap().last_body.clone()
     }
+
+    /// The prompt of every generation request so far, in order.
+    pub fn prompts(&self) -> Vec<Value> {
+        self.seen.lock().unwrap().prompts.clone()
+    }
 }
 
 /// One keep-alive connection: requests until the client closes it.
@@ -188,6 +195,7 @@ fn serve_connection<S: Read + Write>(
             seen.paths.push(path.clone());
             if generation {
                 seen.last_body = body.clone();
+                seen.prompts.push(body["prompt"].clone());
             }
         }
         let mode = if generation { *mode.lock().unwrap() } else { Mode::Ok };

@@ -171,6 +171,7 @@ pub fn parse(line: &str) -> Result<Event, String> {
             prompt: event["prompt"].as_str().map(str::to_string),
             cached: timings["cache_n"].as_u64().map(|n| n as usize),
             evaluated: timings["prompt_n"].as_u64().map(|n| n as usize),
+            prompt_ms: timings["prompt_ms"].as_f64(),
         }));
     }
     Ok(Event::Piece(Piece { text: content, ids, logprobs: logprobs(&event) }))

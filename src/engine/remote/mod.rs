@@ -17,6 +17,7 @@ mod http;
 mod llama_server;
 mod ollama;
 mod openai;
+mod quick;
 mod stream;
 mod tls;
 mod tokens;
@@ -31,16 +32,20 @@ use tokio::sync::watch;
 
 use super::heal::{self, Healing};
 use super::last_prompts::LastPrompts;
+use super::quick as quick_answers;
+use super::running::{Place, Running};
 use super::stats::{EngineStats, Outcome};
 use super::worker::panic_message;
 use super::{
-    EngineConfig, EngineError, EngineStatus, Generation, Job, Message, ModelInfo, Sampling,
+    EngineConfig, EngineError, EngineStatus, Generation, Job, JobHandle, Message, ModelInfo,
+    Sampling,
 };
 use crate::prompt::{self, FimTemplate, Piece as PromptPiece, TokenCounter};
 pub use config::{Protocol, RemoteConfig};
 use decoding::Decoding;
 pub use family::{FamilyError, FamilyFrom};
 use http::Http;
+use quick::{Fill, Quick, ServerPrompts};
 use stream::Next;
 
 /// What a server told us when it was probed.
@@ -61,6 +66,15 @@ pub(super) struct Probe {
     /// (`prompt::typed_middle`), as in-process.
     heals: bool,
 }
+
+/// A request that only has the server evaluate its prompt: its one token (a server writes at
+/// least one) is not read.
+const EVALUATE_ONLY: Request = Request {
+    max_tokens: 0,
+    single_line: false,
+    sampling: Sampling { temperature: 0.0, top_k: 1, top_p: 1.0, seed: 0 },
+    forced_start: String::new(),
+};
 
 /// What a request asks the server for.
 pub(super) struct Request {
@@ -141,6 +155,8 @@ pub(super) struct Done {
     prompt: Option<String>,
     cached: Option<usize>,
     evaluated: Option<usize>,
+    /// How long the server took for the evaluated prompt tokens, when it says.
+    prompt_ms: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,6 +296,7 @@ pub(super) fn run(
     jobs: mpsc::Receiver<Message>,
     status: &watch::Sender<EngineStatus>,
     stats: &EngineStats,
+    running: &Running,
 ) {
     if let Some(warning) = &config.warning {
         tracing::warn!("{warning}");
@@ -291,7 +308,8 @@ pub(super) fn run(
         http,
         counts: tokens::Counts::default(),
         last_prompts: LastPrompts::default(),
-        last_ids: Vec::new(),
+        server_prompts: ServerPrompts::default(),
+        quick: Quick::default(),
         connected: None,
         last_error: String::new(),
         backoff: Backoff { next_try: None, delay: FIRST_RETRY },
@@ -300,26 +318,56 @@ pub(super) fn run(
     };
     remote.connect();
     let mut stop_ack = None;
+    // A job that arrived while a quick answer went out (served before the filling).
+    let mut waiting = None;
     loop {
-        let message = match remote.backoff.next_try.filter(|_| remote.connected.is_none()) {
-            Some(at) => match jobs.recv_timeout(at.saturating_duration_since(Instant::now())) {
-                Ok(message) => message,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    remote.connect();
-                    continue;
+        let next_try = remote.backoff.next_try.filter(|_| remote.connected.is_none());
+        let message = match (waiting.take(), next_try) {
+            (Some(message), _) => message,
+            (None, Some(at)) => {
+                match jobs.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                    Ok(message) => message,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        remote.connect();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            },
-            None => match jobs.recv() {
+            }
+            (None, None) => match jobs.recv() {
                 Ok(message) => message,
                 Err(_) => break,
             },
         };
         match message {
-            Message::Job(job) => remote.serve(*job),
+            Message::Job(job) => {
+                running.job_taken(job.waits);
+                remote.serve(*job);
+            }
             Message::Stop(ack) => {
                 stop_ack = Some(ack);
                 break;
+            }
+        }
+        // After a quick answer the whole prompt is sent, unless a job already waits (any job
+        // sent after the answer cancels the filling: `Engine::generate`). Jobs cancelled while
+        // the answer was written (the user typed on) are answered at once and do not stop it.
+        if let Some(fill) = remote.quick.fill.take() {
+            loop {
+                match jobs.try_recv() {
+                    Ok(Message::Job(job)) if job.handle.is_cancelled() => {
+                        running.job_taken(job.waits);
+                        remote.serve(*job);
+                    }
+                    Ok(message) => {
+                        waiting = Some(message);
+                        break;
+                    }
+                    Err(_) => {
+                        remote.fill_whole_prompt(fill, running);
+                        break;
+                    }
+                }
             }
         }
     }
@@ -336,8 +384,10 @@ struct Remote<'a> {
     /// Each document's last fresh prompt, built on as by the local engine: the server's prompt
     /// cache keeps a common front as the local KV cache does.
     last_prompts: LastPrompts,
-    /// The ids of the last prompt sent to a llama-server (what its prompt cache starts with).
-    last_ids: Vec<u32>,
+    /// The prompts last sent to a llama-server: what its prompt caches may hold.
+    server_prompts: ServerPrompts,
+    /// Quick answers: the server's prompt speed, where one was given, the filling to send.
+    quick: Quick,
     connected: Option<Probe>,
     last_error: String,
     backoff: Backoff,
@@ -449,30 +499,78 @@ impl Remote<'_> {
         );
         // A typed middle is always healed (`LastPrompts::build_prompt` says why).
         let heal = probe.heals && (job.params.token_healing || prompt.typed_middle_chars > 0);
-        let healed = match (heal, &probe.tokenize) {
+        let mut healed = match (heal, &probe.tokenize) {
             (true, Some(tokenizer)) => {
                 heal::back_off(&mut prompt, |line| tokenizer.last_piece(&self.http, line))
                     .map_err(remote)?
             }
             _ => String::new(),
         };
-        let request = Request {
+        let mut request = Request {
             max_tokens: job.params.max_tokens,
             single_line: job.params.single_line,
             sampling: job.params.sampling,
             forced_start: healed.clone(),
         };
+        let too_long = |tokens: usize| {
+            tokens == 0 || tokens.saturating_add(job.params.max_tokens) > context_size
+        };
+        let stops: HashSet<u32> =
+            template.special_texts().filter_map(|t| probe.special_ids.get(t).copied()).collect();
+        let mut quick_answer = false;
+        // Prompt tokens the server evaluated in pieces before the answer's own request.
+        let mut pieces_evaluated = 0;
         let (path, body, prompt_tokens, shared) = match self.config.protocol {
             Protocol::LlamaServer => {
-                let ids = prompt_ids(&mut counter, probe, &prompt).map_err(remote)?;
+                let mut ids = prompt_ids(&mut counter, probe, &prompt).map_err(remote)?;
+                // The short prompt, where a quick answer may be wanted.
+                let short = if self.quick.may_want(&job.params, &ids, &self.server_prompts) {
+                    let input = quick_answers::short_input(&job.input);
+                    let budgets = quick_answers::BUDGETS;
+                    let short = prompt::build(template, order, &input, budgets, None, &mut counter);
+                    let short_ids = prompt_ids(&mut counter, probe, &short).map_err(remote)?;
+                    Some((short, short_ids))
+                } else {
+                    None
+                };
                 counter.finish().map_err(remote)?;
+                if !too_long(ids.len()) {
+                    let handle = &job.handle;
+                    let left = ids.len() - self.server_prompts.kept(&ids);
+                    let piece = self.quick.piece_tokens();
+                    if job.params.background {
+                        // Background work goes in pieces, which a cancel stops between.
+                        let upto = ids.len() - 1;
+                        pieces_evaluated = self.evaluate_in_pieces(template, &ids, upto, handle)?;
+                    } else if short.is_some() && left > 3 * piece {
+                        // The server's speed is not known yet: the whole prompt's first piece,
+                        // which it needs anyway, is evaluated and timed.
+                        let upto = ids.len() - left + piece;
+                        pieces_evaluated = self.evaluate_in_pieces(template, &ids, upto, handle)?;
+                    }
+                }
+                let short = short.filter(|(_, short_ids)| {
+                    self.quick
+                        .wanted(&job.params, &ids, &self.server_prompts)
+                        .is_some_and(|needed| quick_answers::short_enough(short_ids.len(), needed))
+                });
+                if let Some((short, short_ids)) = short {
+                    tracing::debug!(quick = short_ids.len(), whole = ids.len(), "quick answer");
+                    let whole = std::mem::replace(&mut ids, short_ids);
+                    self.quick.answered(Fill { ids: whole, place: Place::of(&job.input) });
+                    prompt = short;
+                    request.single_line = true;
+                    // A short prompt is fresh: nothing of it was taken back to write again.
+                    healed.clear();
+                    request.forced_start.clear();
+                    quick_answer = true;
+                }
                 let (path, body) = llama_server::request(template, &ids, &request);
-                // What the server's prompt cache holds for this prompt, as far as we know: the
-                // last prompt sent (one slot; its answer's tokens not counted).
-                let shared = ids.iter().zip(&self.last_ids).take_while(|(a, b)| a == b).count();
-                let count = ids.len();
-                self.last_ids = ids;
-                (path, body, count, Some(shared))
+                // What the server's prompt caches hold for this prompt, as far as we know (its
+                // answer's tokens not counted).
+                let shared = self.server_prompts.kept(&ids);
+                self.server_prompts.sent(&ids);
+                (path, body, ids.len(), Some(shared))
             }
             protocol => {
                 let count = prompt
@@ -499,8 +597,7 @@ impl Remote<'_> {
                 (path, body, count, None)
             }
         };
-        if prompt_tokens == 0 || prompt_tokens.saturating_add(job.params.max_tokens) > context_size
-        {
+        if too_long(prompt_tokens) {
             return Err(EngineError::PromptTooLong {
                 prompt_tokens,
                 max_tokens: job.params.max_tokens,
@@ -512,8 +609,6 @@ impl Remote<'_> {
             Protocol::Openai => openai::parse,
             Protocol::Ollama => ollama::parse,
         };
-        let stops: HashSet<u32> =
-            template.special_texts().filter_map(|t| probe.special_ids.get(t).copied()).collect();
         let mut decoding =
             Decoding::new(job, template, &stops, self.stats, Healing::new(healed.as_bytes()));
         let mut first_piece = None;
@@ -538,7 +633,7 @@ impl Remote<'_> {
                         (piece.ids.first(), body["prompt"].as_array_mut())
                     {
                         ids.push(id.into());
-                        self.last_ids.push(id);
+                        self.server_prompts.extend_last(id);
                     }
                     let left = job.params.max_tokens.saturating_sub(1);
                     body["n_predict"] = left.into();
@@ -551,7 +646,7 @@ impl Remote<'_> {
         let done = if complete {
             None
         } else {
-            let done = self.stream_answer((path, &body), parse, job, |piece| {
+            let done = self.stream_answer((path, &body), parse, &job.handle, |piece| {
                 first_piece.get_or_insert_with(Instant::now);
                 if first_token.is_none() && healed.is_empty() {
                     first_token = piece.ids.first().map(|&id| id as i32);
@@ -562,6 +657,9 @@ impl Remote<'_> {
             done
         };
         let first_piece = first_piece.unwrap_or_else(Instant::now);
+        if let Some(Done { evaluated: Some(tokens), prompt_ms: Some(ms), .. }) = &done {
+            self.quick.timed(*tokens, *ms);
+        }
         let done_reason = done.as_ref().map(|d| d.reason);
         let (text, generated_tokens, stop, token_logprobs) = decoding.finish(done_reason);
         // The server's figures come with its last event. A job that ended before it (a warm-up
@@ -571,7 +669,10 @@ impl Remote<'_> {
             done.as_ref().and_then(|d| d.cached).or(shared).unwrap_or(0).min(prompt_tokens);
         let evaluated = done.as_ref().and_then(|d| d.evaluated).unwrap_or(prompt_tokens - reused)
             + opening_evaluated;
+        // (The pieces were counted as they went.)
         self.stats.tokens_evaluated(evaluated);
+        let (reused, evaluated) =
+            (reused.saturating_sub(pieces_evaluated), evaluated + pieces_evaluated);
         let rendered = prompt.render();
         // A second opinion's echo ends with its first token, which is not prompt.
         let echo = done.and_then(|d| d.prompt).filter(|_| job.params.banned_first_token.is_none());
@@ -599,8 +700,7 @@ impl Remote<'_> {
             token_logprobs,
             // Only llama-server's ids can be banned (see above).
             first_token: first_token.filter(|_| self.config.protocol == Protocol::LlamaServer),
-            // A short prompt would take the server's one prompt cache from the whole one.
-            quick_answer: false,
+            quick_answer,
         })
     }
 }
@@ -618,12 +718,109 @@ impl Remote<'_> {
     ) -> Result<(Option<Piece>, usize), EngineError> {
         let ask = llama_server::first_token_except(body, banned);
         let mut opening = None;
-        let done = self.stream_answer((path, &ask), parse, job, |piece| {
+        let done = self.stream_answer((path, &ask), parse, &job.handle, |piece| {
             opening.get_or_insert(piece);
             false
         })?;
         let evaluated = done.as_ref().and_then(|d| d.evaluated).unwrap_or(1);
         Ok((opening.filter(|piece| !piece.ids.is_empty()), evaluated))
+    }
+
+    /// Sends the whole prompt of a job answered quickly (`quick`) with one token to write, so
+    /// that the server evaluates it into its cache, as background work that any new job cancels
+    /// by closing its stream (`Running::job_sent`; a warm-up at its place waits for it instead,
+    /// as it would send the same prompt). Counted as a background call.
+    fn fill_whole_prompt(&mut self, fill: Fill, running: &Running) {
+        let Some(probe) = &self.connected else { return };
+        let template = probe.template;
+        let handle = JobHandle::default();
+        running.filling_started(&handle);
+        running.evaluating(Some(fill.place));
+        self.stats.model_call_started(true);
+        let started = Instant::now();
+        let upto = fill.ids.len() - 1;
+        let done = self.evaluate_in_pieces(template, &fill.ids, upto, &handle).and_then(|_| {
+            let (path, body) = llama_server::request(template, &fill.ids, &EVALUATE_ONLY);
+            let kept = self.server_prompts.kept(&fill.ids);
+            self.server_prompts.sent(&fill.ids);
+            let done = self.stream_answer((path, &body), llama_server::parse, &handle, |_| false);
+            // Counted whatever happens to the stream: the server evaluates what it has begun.
+            let evaluated = match &done {
+                Ok(Some(Done { evaluated: Some(tokens), prompt_ms, .. })) => {
+                    if let Some(ms) = prompt_ms {
+                        self.quick.timed(*tokens, *ms);
+                    }
+                    *tokens
+                }
+                _ => fill.ids.len() - kept,
+            };
+            self.stats.tokens_evaluated(evaluated);
+            done
+        });
+        running.evaluating(None);
+        running.filling_ended(&handle);
+        let outcome = match done {
+            Ok(_) => Outcome::Completed,
+            Err(EngineError::Cancelled) => {
+                let delay = handle.raised_at().map(|raised| raised.elapsed()).unwrap_or_default();
+                Outcome::Cancelled { delay, interrupted: true }
+            }
+            Err(err) => {
+                tracing::error!(%err, "evaluating the whole prompt after a quick answer failed");
+                if let EngineError::Remote(message) = err {
+                    self.lost(message);
+                }
+                Outcome::Failed
+            }
+        };
+        self.stats.model_call_finished(outcome, started.elapsed());
+    }
+
+    /// Has the server evaluate `ids` into its prompt cache as far as `upto`, a piece at a time
+    /// (`Quick::piece_tokens`), each piece a request of its own with one token to write, and
+    /// stops between pieces once `handle` is cancelled. llama-server looks at a closed
+    /// connection only between its batches, and one prompt is one batch: sent whole, a
+    /// cancelled warm-up at a place the user left kept the server busy for up to its whole
+    /// prompt (10 s and more on a CPU) while the user waited at the next. Any part shorter than
+    /// a piece is left for the caller's own request. Returns the tokens the server evaluated,
+    /// also counted in the stats.
+    fn evaluate_in_pieces(
+        &mut self,
+        template: &FimTemplate,
+        ids: &[u32],
+        upto: usize,
+        handle: &JobHandle,
+    ) -> Result<usize, EngineError> {
+        let piece = self.quick.piece_tokens();
+        let mut done = self.server_prompts.kept(ids);
+        let mut evaluated = 0;
+        while done + piece <= upto {
+            if handle.is_cancelled() {
+                return Err(EngineError::Cancelled);
+            }
+            let end = if upto - done < 2 * piece { upto } else { done + piece };
+            let part = &ids[..end];
+            let (path, body) = llama_server::request(template, part, &EVALUATE_ONLY);
+            self.server_prompts.sent(part);
+            // The server evaluates a piece it has begun, whatever happens to the stream.
+            let expected = end - done;
+            done = end;
+            let answer = self.stream_answer((path, &body), llama_server::parse, handle, |_| false);
+            let timed = match answer {
+                Ok(Some(Done { evaluated: Some(tokens), prompt_ms, .. })) => (tokens, prompt_ms),
+                Ok(_) => (expected, None),
+                Err(err) => {
+                    self.stats.tokens_evaluated(expected);
+                    return Err(err);
+                }
+            };
+            if let (tokens, Some(ms)) = timed {
+                self.quick.timed(tokens, ms);
+            }
+            self.stats.tokens_evaluated(timed.0);
+            evaluated += timed.0;
+        }
+        Ok(evaluated)
     }
 
     /// Posts `body` to `path` and reads the streamed answer to its end, handing each piece to
@@ -634,12 +831,12 @@ impl Remote<'_> {
         &self,
         (path, body): (&str, &serde_json::Value),
         parse: fn(&str) -> Result<Event, String>,
-        job: &Job,
+        handle: &JobHandle,
         mut take: impl FnMut(Piece) -> bool,
     ) -> Result<Option<Done>, EngineError> {
         let remote = |message: String| EngineError::Remote(message);
         let name = &self.http.name;
-        let mut stream = match self.http.stream(path, body, self.config.timeout, &job.handle) {
+        let mut stream = match self.http.stream(path, body, self.config.timeout, handle) {
             Ok(stream) => stream,
             Err(Next::Cancelled) => return Err(EngineError::Cancelled),
             Err(Next::Failed(message)) => return Err(remote(message)),

@@ -95,6 +95,8 @@ pub fn parse(line: &str) -> Result<Event, String> {
         prompt: None,
         cached: None,
         evaluated: event["prompt_eval_count"].as_u64().map(|n| n as usize),
+        // Nanoseconds.
+        prompt_ms: event["prompt_eval_duration"].as_f64().map(|ns| ns / 1e6),
     }))
 }
 

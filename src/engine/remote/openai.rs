@@ -128,6 +128,7 @@ pub fn parse(line: &str) -> Result<Event, String> {
         prompt: None,
         cached: None,
         evaluated: None,
+        prompt_ms: None,
     }))
 }
 

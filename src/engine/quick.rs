@@ -1,0 +1,156 @@
+//! Quick answers, the same for the in-process and the remote engines. A place's whole prompt
+//! (other files, 1,536 tokens before the cursor, 512 after) can take 10–20 s to evaluate on a
+//! CPU, which no cache holds at a new place. When it would take longer than
+//! `quickAnswerAfterMs` at the prompt speed last measured, the engine answers from a short prompt
+//! (the cursor's surroundings only, about llama.vim's size) and then evaluates the whole prompt
+//! as background work that the next job cancels. Each engine keeps the whole prompt's cache
+//! across the short one its own way (the in-process engine copies sequence 0 out and back,
+//! llama-server keeps earlier prompts in its host-memory prompt cache).
+
+use std::time::Duration;
+
+use super::GenerationParams;
+use crate::prompt::{Budgets, FimInput};
+
+/// A quick answer's short prompt: the cursor's surroundings only, no other files.
+pub(super) const BUDGETS: Budgets =
+    Budgets { prefix_tokens: 256, suffix_tokens: 64, repo_context_tokens: 0 };
+
+/// A place answered quickly once is answered quickly again only when its whole prompt would
+/// take longer than this many times `quick_answer_after`.
+const AGAIN_AFTER: u32 = 5;
+
+/// Timed prompts shorter than this say little of the prompt speed (fixed costs dominate).
+const SPEED_SAMPLE_MIN: usize = 32;
+
+/// The `quick_answer_after` of a job that may be answered quickly: a request someone waits for
+/// (not background work), for text, and not a second opinion (which must come from the prompt
+/// its first answer came from).
+pub(super) fn after(params: &GenerationParams) -> Option<Duration> {
+    let applies = !params.background && params.max_tokens > 0;
+    params.quick_answer_after.filter(|_| applies && params.banned_first_token.is_none())
+}
+
+/// Whether to answer quickly where evaluating the whole prompt would take `wait`, at a place
+/// answered quickly already or not. Once per place: there the whole prompt goes on from what was
+/// filled in, since answering quickly on every keystroke would keep the filling from ever
+/// finishing, and short prompts answer worse (on the bench a quarter of the right suggestions
+/// were lost). Unless the wait would be past `AGAIN_AFTER` times the setting (a busy machine):
+/// nothing for so long is worse.
+pub(super) fn worth_it(wait: Duration, after: Duration, answered_here: bool) -> bool {
+    // Saturating: the setting may be any number of milliseconds.
+    let again = after.checked_mul(AGAIN_AFTER).unwrap_or(Duration::MAX);
+    let limit = if answered_here { again } else { after };
+    wait > limit
+}
+
+/// Whether `whole` is mostly `last_whole`, the whole prompt of the last job answered quickly:
+/// the user typing on at that place.
+pub(super) fn answered_here<T: PartialEq>(last_whole: Option<&[T]>, whole: &[T]) -> bool {
+    last_whole.is_some_and(|last| 4 * super::kv::common_prefix(last, whole) >= 3 * whole.len())
+}
+
+/// Whether a short prompt of `short` tokens is worth answering from instead of evaluating the
+/// `needed` tokens of the whole one: it must be under half that work.
+pub(super) fn short_enough(short: usize, needed: usize) -> bool {
+    short > 0 && short * 2 <= needed
+}
+
+/// The short prompt's input: the job's without other files.
+pub(super) fn short_input(input: &FimInput) -> FimInput {
+    FimInput { context: Vec::new(), ..input.clone() }
+}
+
+/// The short prompt's answer is one line: it stands in until the whole prompt is ready, and a
+/// short prompt's later lines are worth less than the seconds they take to write on a CPU.
+pub(super) fn short_params(params: &GenerationParams) -> GenerationParams {
+    GenerationParams { single_line: true, ..*params }
+}
+
+/// Prompt tokens evaluated per second, a moving average over timed prompts (chunks
+/// in-process, the server's own timings remotely); recent ones weigh most, so the estimate
+/// follows a machine that becomes busy.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct PromptSpeed(Option<f64>);
+
+impl PromptSpeed {
+    pub(super) fn note(&mut self, tokens: usize, took: Duration) {
+        if tokens < SPEED_SAMPLE_MIN || took.is_zero() {
+            return;
+        }
+        let speed = tokens as f64 / took.as_secs_f64();
+        self.0 = Some(match self.0 {
+            Some(last) => 0.5 * last + 0.5 * speed,
+            None => speed,
+        });
+    }
+
+    pub(super) fn is_known(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// How many tokens are evaluated in `time`; `None` until a prompt was timed.
+    pub(super) fn tokens_in(&self, time: Duration) -> Option<usize> {
+        Some((self.0? * time.as_secs_f64()) as usize)
+    }
+
+    /// How long evaluating `tokens` would take; `None` until a prompt was timed.
+    pub(super) fn wait(&self, tokens: usize) -> Option<Duration> {
+        let speed = self.0?;
+        Some(Duration::try_from_secs_f64(tokens as f64 / speed).unwrap_or(Duration::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_place_is_answered_quickly_once_unless_the_wait_would_be_far_too_long() {
+        let secs = Duration::from_secs;
+        let after = secs(3);
+        assert!(!worth_it(secs(2), after, false), "the whole prompt is soon ready");
+        assert!(worth_it(secs(4), after, false));
+        assert!(!worth_it(secs(4), after, true), "once per place");
+        assert!(!worth_it(secs(14), after, true));
+        assert!(worth_it(secs(16), after, true), "past 5 times the setting");
+        assert!(!worth_it(secs(16), Duration::MAX, true), "no overflow");
+    }
+
+    #[test]
+    fn the_user_typing_on_is_at_the_place_answered_quickly() {
+        let whole: Vec<u32> = (0..100).collect();
+        let typed_on: Vec<u32> = (0..80).chain(500..520).collect();
+        let elsewhere: Vec<u32> = (0..50).chain(500..550).collect();
+        assert!(answered_here(Some(&whole[..]), &typed_on));
+        assert!(!answered_here(Some(&whole[..]), &elsewhere));
+        assert!(!answered_here(None, &whole));
+    }
+
+    #[test]
+    fn the_prompt_speed_follows_recent_prompts_and_ignores_tiny_ones() {
+        let mut speed = PromptSpeed::default();
+        assert_eq!(speed.wait(100), None);
+        speed.note(10, Duration::from_millis(1));
+        assert!(!speed.is_known(), "too short to say");
+        speed.note(200, Duration::from_secs(2));
+        assert_eq!(speed.wait(300), Some(Duration::from_secs(3)));
+        speed.note(300, Duration::from_secs(1));
+        assert_eq!(speed.wait(200), Some(Duration::from_secs(1)), "(100 + 300) / 2 tokens/s");
+    }
+
+    #[test]
+    fn background_work_and_second_opinions_are_never_answered_quickly() {
+        let settings = crate::config::Settings::default();
+        let params = GenerationParams {
+            quick_answer_after: Some(Duration::from_secs(3)),
+            ..GenerationParams::from_settings(&settings, false)
+        };
+        assert_eq!(after(&params), Some(Duration::from_secs(3)));
+        assert_eq!(after(&GenerationParams { background: true, ..params }), None);
+        assert_eq!(after(&GenerationParams { max_tokens: 0, ..params }), None);
+        assert_eq!(after(&GenerationParams { banned_first_token: Some(7), ..params }), None);
+        assert!(short_params(&params).single_line);
+        assert!(short_enough(200, 400) && !short_enough(201, 400) && !short_enough(0, 400));
+    }
+}
