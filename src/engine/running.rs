@@ -11,10 +11,6 @@
 //! that cannot use the chunk (a request at another place, the engine stopping), or when the
 //! chunk is throwaway work (a quick answer's short prompt, generating); otherwise the chunk is
 //! finished, kept in the cache for the next prompt there, and the job stops after it.
-//!
-//! The remote engine shares the same record: its filling, and the place of the background
-//! prompt it sends to llama-server in pieces, whose pieces go on after a cancel by the same rule
-//! (`remote::Remote::evaluate_in_pieces`).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
