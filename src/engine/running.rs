@@ -11,6 +11,8 @@
 //! that cannot use the chunk (a request at another place, the engine stopping), or when the
 //! chunk is throwaway work (a quick answer's short prompt, generating); otherwise the chunk is
 //! finished, kept in the cache for the next prompt there, and the job stops after it.
+//!
+//! The remote engine shares the record for its own filling after a quick answer.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};

@@ -27,6 +27,9 @@ pub struct Figures {
     /// Answers the server took from a job already running for an earlier keystroke (the user
     /// typed what it was writing); `None`: the engine has no such reuse.
     pub joined_answers: Option<usize>,
+    /// Answered model calls that came from a quick answer's short prompt (`quickAnswerAfterMs`);
+    /// `None`: the engine gives none.
+    pub quick_answers: Option<usize>,
     /// Per answered model call: prompt tokens, evaluated tokens, tokens reused from cache.
     pub prompt_tokens: Vec<f64>,
     pub evaluated_tokens: Vec<f64>,
@@ -218,6 +221,7 @@ fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
     row("completion requests sent", &|f| f.requests.to_string());
     row("model calls", &|f| f.model_calls.to_string());
     row("  of which background (prefetch, warm-up)", &|f| opt(f.background_calls));
+    row("answered from a quick answer's short prompt", &|f| opt(f.quick_answers));
     row("keystrokes without a model call", &|f| {
         share(f.keystrokes_without_model_call(), f.keystrokes)
     });

@@ -63,6 +63,7 @@ impl InfillClient {
             name: "infill".into(),
             cancelled_requests: Some(0),
             joined_answers: Some(0),
+            quick_answers: Some(0),
             empty_reasons: Some(Default::default()),
             ..Figures::default()
         };
@@ -141,6 +142,9 @@ impl InfillClient {
                 self.figures.prompt_tokens.push(figure("promptTokens"));
                 self.figures.evaluated_tokens.push(figure("evaluatedTokens"));
                 self.figures.reused_tokens.push(figure("reusedTokens"));
+                if generation["quickAnswer"] == true {
+                    *self.figures.quick_answers.get_or_insert(0) += 1;
+                }
             }
             Some("window/showMessage") => {
                 let text = message["params"]["message"].as_str().unwrap_or_default().to_string();
