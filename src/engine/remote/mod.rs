@@ -741,24 +741,10 @@ impl Remote<'_> {
         running.evaluating(Some(fill.place));
         self.stats.model_call_started(true);
         let started = Instant::now();
-        let upto = fill.ids.len() - 1;
-        let done = self.evaluate_in_pieces(template, &fill.ids, upto, &handle).and_then(|_| {
-            let (path, body) = llama_server::request(template, &fill.ids, &EVALUATE_ONLY);
-            let kept = self.server_prompts.kept(&fill.ids);
-            self.server_prompts.sent(&fill.ids);
-            let done = self.stream_answer((path, &body), llama_server::parse, &handle, |_| false);
-            // Counted whatever happens to the stream: the server evaluates what it has begun.
-            let evaluated = match &done {
-                Ok(Some(Done { evaluated: Some(tokens), prompt_ms, .. })) => {
-                    if let Some(ms) = prompt_ms {
-                        self.quick.timed(*tokens, *ms);
-                    }
-                    *tokens
-                }
-                _ => fill.ids.len() - kept,
-            };
-            self.stats.tokens_evaluated(evaluated);
-            done
+        let ids = &fill.ids;
+        let done = self.evaluate_in_pieces(template, ids, ids.len() - 1, &handle).and_then(|_| {
+            let held = self.server_prompts.kept(ids);
+            self.evaluate_start(template, ids, ids.len(), held, &handle)
         });
         running.evaluating(None);
         running.filling_ended(&handle);
@@ -802,28 +788,39 @@ impl Remote<'_> {
                 return Err(EngineError::Cancelled);
             }
             let end = if upto - done < 2 * piece { upto } else { done + piece };
-            let part = &ids[..end];
-            let (path, body) = llama_server::request(template, part, &EVALUATE_ONLY);
-            self.server_prompts.sent(part);
-            // The server evaluates a piece it has begun, whatever happens to the stream.
-            let expected = end - done;
+            evaluated += self.evaluate_start(template, ids, end, done, handle)?;
             done = end;
-            let answer = self.stream_answer((path, &body), llama_server::parse, handle, |_| false);
-            let timed = match answer {
-                Ok(Some(Done { evaluated: Some(tokens), prompt_ms, .. })) => (tokens, prompt_ms),
-                Ok(_) => (expected, None),
-                Err(err) => {
-                    self.stats.tokens_evaluated(expected);
-                    return Err(err);
-                }
-            };
-            if let (tokens, Some(ms)) = timed {
-                self.quick.timed(tokens, ms);
-            }
-            self.stats.tokens_evaluated(timed.0);
-            evaluated += timed.0;
         }
         Ok(evaluated)
+    }
+
+    /// Sends `ids[..end]`, of which the server holds the first `held`, with one token to write,
+    /// so that the server evaluates it into its cache. Returns the tokens it evaluated, counted
+    /// in the stats whatever happens to the stream (the server evaluates what it has begun):
+    /// its own figure, which also times it, else `end - held`.
+    fn evaluate_start(
+        &mut self,
+        template: &FimTemplate,
+        ids: &[u32],
+        end: usize,
+        held: usize,
+        handle: &JobHandle,
+    ) -> Result<usize, EngineError> {
+        let part = &ids[..end];
+        let (path, body) = llama_server::request(template, part, &EVALUATE_ONLY);
+        self.server_prompts.sent(part);
+        let answer = self.stream_answer((path, &body), llama_server::parse, handle, |_| false);
+        let evaluated = match &answer {
+            Ok(Some(Done { evaluated: Some(tokens), prompt_ms, .. })) => {
+                if let Some(ms) = prompt_ms {
+                    self.quick.timed(*tokens, *ms);
+                }
+                *tokens
+            }
+            _ => end - held,
+        };
+        self.stats.tokens_evaluated(evaluated);
+        answer.map(|_| evaluated)
     }
 
     /// Posts `body` to `path` and reads the streamed answer to its end, handing each piece to

@@ -60,7 +60,7 @@ pub(super) struct Fill {
 #[derive(Default)]
 pub(super) struct Quick {
     /// The server's prompt speed, from its own timings.
-    pub speed: PromptSpeed,
+    speed: PromptSpeed,
     /// The whole prompt of the last job answered quickly: where no quick answer is given again.
     last_whole: Option<Vec<u32>>,
     /// The filling to send after the answer now being given.
