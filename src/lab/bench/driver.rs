@@ -64,11 +64,12 @@ pub enum PauseOutcome {
     /// client had it in its own cache; `right`: its first line is what the typist typed next
     /// (`is_right`), so accepting it would have saved that typing.
     Suggested { latency_ms: f64, from_cache: bool, right: bool },
-    /// The answer for this position came back empty.
-    Empty,
+    /// The answer for this position came back empty, this long after the last keystroke (the
+    /// model's time, during which nothing else could be answered).
+    Empty { latency_ms: f64 },
     /// The answer came back empty because the server found its suggestion too unsure
     /// (`minConfidence`); `right`: that suggestion's first line was what the typist typed next.
-    Withheld { right: bool },
+    Withheld { latency_ms: f64, right: bool },
     /// No answer within the longest wait.
     TimedOut,
 }
@@ -83,9 +84,10 @@ impl std::fmt::Display for PauseOutcome {
                 }
                 f.write_str(if *right { ", right" } else { ", wrong" })
             }
-            Self::Empty => f.write_str("empty answer"),
-            Self::Withheld { right } => {
-                f.write_str(if *right { "withheld (right)" } else { "withheld (wrong)" })
+            Self::Empty { latency_ms } => write!(f, "empty answer after {latency_ms:.0} ms"),
+            Self::Withheld { latency_ms, right } => {
+                let right = if *right { "right" } else { "wrong" };
+                write!(f, "withheld after {latency_ms:.0} ms ({right})")
             }
             Self::TimedOut => f.write_str("no answer in time"),
         }
@@ -98,10 +100,10 @@ pub enum Shown {
     /// `from_cache`: the client answered from its own cache, without asking the server; `text`:
     /// what it inserts at the cursor.
     Suggestion { at: Instant, from_cache: bool, text: String },
-    /// The answer for this text came back empty (or the client decided not to ask).
-    Nothing,
+    /// The answer for this text came back empty at `at` (or the client decided not to ask).
+    Nothing { at: Instant },
     /// The server withheld `text` as too unsure (it said so in its trace).
-    Withheld { text: String },
+    Withheld { at: Instant, text: String },
 }
 
 /// The editor side of a replay: sends changes and requests the way a given client does.
@@ -218,6 +220,10 @@ fn is_right(suggestion: &str, typed_next: &str) -> bool {
     typed_next.starts_with(suggestion[..end].trim_end())
 }
 
+fn since(typed_at: Instant, at: Instant) -> f64 {
+    at.saturating_duration_since(typed_at).as_secs_f64() * 1000.0
+}
+
 fn wait_out_pause(
     client: &mut dyn Client,
     typed_at: Instant,
@@ -230,14 +236,17 @@ fn wait_out_pause(
         if outcome.is_none() {
             outcome = match client.shown() {
                 Some(Shown::Suggestion { at, from_cache, text }) => Some(PauseOutcome::Suggested {
-                    latency_ms: at.saturating_duration_since(typed_at).as_secs_f64() * 1000.0,
+                    latency_ms: since(typed_at, at),
                     from_cache,
                     right: is_right(&text, typed_next),
                 }),
-                Some(Shown::Nothing) => Some(PauseOutcome::Empty),
-                Some(Shown::Withheld { text }) => {
-                    Some(PauseOutcome::Withheld { right: is_right(&text, typed_next) })
+                Some(Shown::Nothing { at }) => {
+                    Some(PauseOutcome::Empty { latency_ms: since(typed_at, at) })
                 }
+                Some(Shown::Withheld { at, text }) => Some(PauseOutcome::Withheld {
+                    latency_ms: since(typed_at, at),
+                    right: is_right(&text, typed_next),
+                }),
                 None if elapsed >= timing.max_wait => Some(PauseOutcome::TimedOut),
                 None => None,
             };

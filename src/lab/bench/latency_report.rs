@@ -76,7 +76,7 @@ impl Figures {
             Some(if suggested {
                 Shown::Suggestion { at, from_cache: false, text: text.to_string() }
             } else {
-                Shown::Nothing
+                Shown::Nothing { at }
             })
         } else {
             if suggested {
@@ -103,6 +103,20 @@ impl Figures {
                     (with_cache_hits || !from_cache).then_some(*latency_ms)
                 }
                 _ => None,
+            })
+            .collect()
+    }
+
+    /// Latencies of every answer at a pause, empty and withheld ones included: how long the
+    /// typist's request kept the model busy, whatever it showed.
+    pub fn answer_latencies_ms(&self) -> Vec<f64> {
+        self.pauses
+            .iter()
+            .filter_map(|p| match p {
+                PauseOutcome::Suggested { latency_ms, .. }
+                | PauseOutcome::Empty { latency_ms }
+                | PauseOutcome::Withheld { latency_ms, .. } => Some(*latency_ms),
+                PauseOutcome::TimedOut => None,
             })
             .collect()
     }
@@ -175,6 +189,10 @@ fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
     row("                   max", &|f| ms(percentile(&f.latencies_ms(), 100.0)));
     row("  server answers only p50", &|f| ms(percentile(&f.server_latencies_ms(), 50.0)));
     row("                      p95", &|f| ms(percentile(&f.server_latencies_ms(), 95.0)));
+    row("pause → any answer (empty too) p95", &|f| {
+        ms(percentile(&f.answer_latencies_ms(), 95.0))
+    });
+    row("                               max", &|f| ms(percentile(&f.answer_latencies_ms(), 100.0)));
     row("pauses with a suggestion", &|f| share(f.latencies_ms().len(), f.pauses.len()));
     row("  from the client cache", &|f| {
         let all = f.latencies_ms().len();
@@ -196,7 +214,7 @@ fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
         let empty = f
             .pauses
             .iter()
-            .filter(|p| matches!(p, PauseOutcome::Empty | PauseOutcome::Withheld { .. }))
+            .filter(|p| matches!(p, PauseOutcome::Empty { .. } | PauseOutcome::Withheld { .. }))
             .count();
         let timed_out = f.pauses.iter().filter(|p| **p == PauseOutcome::TimedOut).count();
         format!("{empty} / {timed_out}")
@@ -205,7 +223,7 @@ fn rows(runs: &[Figures], pause_ms: u64) -> Vec<(String, Vec<String>)> {
         let withheld = |right: bool| {
             f.pauses
                 .iter()
-                .filter(|p| matches!(p, PauseOutcome::Withheld { right: r } if *r == right))
+                .filter(|p| matches!(p, PauseOutcome::Withheld { right: r, .. } if *r == right))
                 .count()
         };
         format!("{} / {}", withheld(false) + withheld(true), withheld(true))
@@ -303,7 +321,7 @@ mod tests {
             figures.answer_arrived(true, "x + 1", now),
             Some(Shown::Suggestion { from_cache: false, .. })
         ));
-        assert!(matches!(figures.answer_arrived(true, " \n", now), Some(Shown::Nothing)));
+        assert!(matches!(figures.answer_arrived(true, " \n", now), Some(Shown::Nothing { .. })));
         assert!(figures.answer_arrived(false, "", now).is_none());
         assert_eq!(figures.stale_suggestions, 0);
         assert!(figures.answer_arrived(false, "x", now).is_none());
@@ -339,7 +357,7 @@ mod tests {
             pauses: vec![
                 PauseOutcome::Suggested { latency_ms: 400.0, from_cache: false, right: true },
                 PauseOutcome::Suggested { latency_ms: 900.0, from_cache: false, right: true },
-                PauseOutcome::Withheld { right: true },
+                PauseOutcome::Withheld { latency_ms: 1500.0, right: true },
             ],
             peak_rss_kib: Some(2048),
             ..Figures::default()
@@ -363,6 +381,7 @@ mod tests {
         assert!(table.lines().next().unwrap().trim_end().ends_with("infill  llama-server"));
         assert!(line("pause → suggestion p50").contains("400 ms"));
         assert!(line("                   max").contains("900 ms"));
+        assert!(line("pause → any answer (empty too) p95").contains("1500 ms"), "withheld counted");
         assert!(line("pauses with a suggestion").contains("2/3 (67%)"));
         assert!(line("  shown within the pause (600 ms)").contains("1/3 (33%)"));
         assert!(line("  right: its first line typed next").contains("2/3 (67%)"));

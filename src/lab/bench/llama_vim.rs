@@ -144,7 +144,7 @@ impl LlamaVimClient {
         self.retry_at = None;
         let context = LlamaVimContext::at(&self.doc, self.cursor);
         if context.line_suffix_chars > MAX_LINE_SUFFIX {
-            self.shown = Some(Shown::Nothing);
+            self.shown = Some(Shown::Nothing { at: now });
             return Ok(());
         }
         if let Some(content) = self.cache.lookup(&context) {
@@ -154,7 +154,7 @@ impl LlamaVimClient {
             self.shown = Some(if shows_something(&content) {
                 Shown::Suggestion { at: now, from_cache: true, text: content }
             } else {
-                Shown::Nothing
+                Shown::Nothing { at: now }
             });
             return Ok(());
         }
@@ -197,7 +197,7 @@ impl LlamaVimClient {
                 self.figures.errors += 1;
                 self.figures.note_once(format!("{err:#}"));
                 if here {
-                    self.shown = Some(Shown::Nothing);
+                    self.shown = Some(Shown::Nothing { at: arrived });
                 }
             }
         }

@@ -163,14 +163,14 @@ impl InfillClient {
                         self.figures.note_once(format!("error answer: {error}"));
                     }
                     if current {
-                        self.shown = Some(Shown::Nothing);
+                        self.shown = Some(Shown::Nothing { at: arrived });
                     }
                     return;
                 }
                 let text = first_insert_text(&message["result"]).unwrap_or_default();
                 let withheld = self.withheld.take();
                 if let (true, Some(text)) = (current && !shows_something(text), withheld) {
-                    self.shown = Some(Shown::Withheld { text });
+                    self.shown = Some(Shown::Withheld { at: arrived, text });
                 } else if let Some(shown) = self.figures.answer_arrived(current, text, arrived) {
                     self.shown = Some(shown);
                 }
