@@ -11,7 +11,7 @@ use infill::engine::{
     Sampling,
 };
 use infill::prompt::hf_tokenizer::HfTokenCounter;
-use infill::prompt::{Budgets, FimInput};
+use infill::prompt::{Budgets, ContextSnippet, FimInput, Stability};
 use support::{check_placement, repo_path, test_gpu_layers, tiny_model};
 
 /// One thread and a KV window of `context_size` tokens; on the CPU unless
@@ -145,6 +145,42 @@ async fn a_quick_answer_comes_from_a_short_prompt_and_the_whole_one_follows() {
     assert_eq!(whole.evaluated_tokens, 1, "the whole prompt was cached: {whole:?}");
     let fresh = cold.generate(hole, params(24), JobHandle::default()).await.unwrap();
     assert_eq!(whole.text, fresh.text, "greedy output must not depend on the cache");
+}
+
+/// A quick answer at a place of a file whose front (repository header, other files) the cache
+/// holds from a visit elsewhere in the file keeps those files: after them, only the cursor's
+/// surroundings are evaluated, and the answer is what a cold engine writes from that prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quick_answer_keeps_the_other_files_the_cache_holds() {
+    let warm = start().await;
+    let cold = start().await;
+    let helpers = ContextSnippet {
+        path: "src/util.py".into(),
+        lines: (0..30).map(|i| (i, format!("def helper{i}(x): return x * {i}"))).collect(),
+        stability: Stability::Workspace,
+    };
+    let at = |prefix: &str, suffix: &str| FimInput {
+        context: vec![helpers.clone()],
+        ..input(prefix, suffix)
+    };
+    let functions: String =
+        (0..120).map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n")).collect();
+    // The first place, near the file's top: its whole prompt, other files first, is cached.
+    let first = warm.generate(at("def f(x):\n    return ", "\n"), params(2), JobHandle::default());
+    assert_eq!(first.await.unwrap().context_files, ["src/util.py"]);
+
+    let there = at(&format!("{functions}def g(a, b):\n    x = a\n"), "\n\n\nprint(g(1, 2))\n");
+    let always = GenerationParams { quick_answer_after: Some(Duration::ZERO), ..params(24) };
+    let quick = warm.generate(there.clone(), always, JobHandle::default()).await.unwrap();
+    assert!(quick.quick_answer, "{quick:?}");
+    assert_eq!(quick.context_files, ["src/util.py"], "{}", quick.prompt);
+    assert!(quick.reused_tokens > 200, "the other files came from the cache: {quick:?}");
+    assert!(quick.evaluated_tokens < 400, "{quick:?}");
+    let short = Budgets { prefix_tokens: 256, suffix_tokens: 64, ..Budgets::default() };
+    let short = GenerationParams { budgets: short, ..params(24) };
+    let fresh = cold.generate(there, short, JobHandle::default()).await.unwrap();
+    assert_eq!(fresh.prompt, quick.prompt);
+    assert_eq!(Some(quick.text.as_str()), fresh.text.split('\n').next());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,20 @@ use crate::prompt::{Budgets, FimInput};
 pub(super) const BUDGETS: Budgets =
     Budgets { prefix_tokens: 256, suffix_tokens: 64, repo_context_tokens: 0 };
 
+/// The short prompt's budgets with the whole prompt's other files, for where the cache holds
+/// them already.
+pub(super) fn budgets_with_context(whole: Budgets) -> Budgets {
+    Budgets { repo_context_tokens: whole.repo_context_tokens, ..BUDGETS }
+}
+
+/// Whether the short prompt goes after the other files: where that costs no more evaluation
+/// than the short prompt alone (the cache holds them: a place of a file whose front, repository
+/// context included, was evaluated before). Code from other files is what short prompts lack
+/// most (cross-file EM 0.267 against the whole prompt's 0.467, session 22).
+pub(super) fn with_context(to_evaluate: usize, short_alone: usize) -> bool {
+    to_evaluate <= short_alone
+}
+
 /// A place answered quickly once is answered quickly again only when its whole prompt would
 /// take longer than this many times `quick_answer_after`.
 const AGAIN_AFTER: u32 = 5;

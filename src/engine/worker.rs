@@ -424,12 +424,8 @@ impl Worker<'_> {
         if !quick::worth_it(wait, after, answered_here) {
             return Ok(None);
         }
-        let input = quick::short_input(&job.input);
-        let mut counter = self.counts.counter(self.model);
-        let prompt =
-            prompt::build(self.family.template, order, &input, quick::BUDGETS, None, &mut counter);
-        let quick = self.family.tokenize(self.model, &prompt)?;
-        if !quick::short_enough(quick.len(), needed) {
+        let (prompt, quick, cached) = self.quick_prompt(job, order)?;
+        if !quick::short_enough(quick.len() - cached, needed) {
             return Ok(None);
         }
         let saved = match self.ctx.state_seq_get(MAIN_SEQ, LlamaStateSeqFlags::empty()) {
@@ -441,12 +437,12 @@ impl Worker<'_> {
         };
         let saved_cached = self.cached.clone();
         let one_line = quick::short_params(&job.params);
-        let answer = self.keep_prefix(0).and_then(|_| {
-            let logits_index = self.evaluate(&quick, job)?;
+        let answer = self.keep_prefix(cached).and_then(|kept| {
+            let logits_index = self.evaluate(&quick[kept..], job)?;
             self.cached.prompt_loaded();
             let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
             let generated = self.generate(&one_line, &job.handle, logits_index, Healing::new(&[]));
-            Ok((generated?, prompt_ms))
+            Ok((generated?, prompt_ms, kept))
         });
         // `state_seq_set` empties sequence 0 before it fills it.
         match self.ctx.state_seq_set(&saved, MAIN_SEQ) {
@@ -456,24 +452,63 @@ impl Worker<'_> {
                 self.forget_cache();
             }
         }
-        let (generated, prompt_ms) = answer?;
-        tracing::debug!(quick = quick.len(), whole = tokens.len(), needed, "quick answer");
+        let (generated, prompt_ms, kept) = answer?;
+        let context = prompt.context_paths.len();
+        tracing::debug!(
+            quick = quick.len(),
+            kept,
+            context,
+            whole = tokens.len(),
+            needed,
+            "quick answer"
+        );
         Ok(Some(Generation {
             text: generated.text,
             prompt: prompt.render(),
             prompt_tokens: quick.len(),
-            reused_tokens: 0,
-            evaluated_tokens: quick.len(),
+            reused_tokens: kept,
+            evaluated_tokens: quick.len() - kept,
             generated_tokens: generated.tokens,
             prompt_ms,
             generation_ms: started.elapsed().as_secs_f64() * 1000.0 - prompt_ms,
             stop: generated.stop,
-            context_files: Vec::new(),
+            context_files: prompt.context_paths,
             healed: String::new(),
             token_logprobs: generated.token_logprobs,
             first_token: generated.first_token,
             quick_answer: true,
         }))
+    }
+
+    /// A quick answer's prompt, its tokens, and how many of them the cache holds: the cursor's
+    /// surroundings after the other files where the cache holds those already (a place of a
+    /// file whose front was evaluated before), else without them (`quick::with_context`).
+    fn quick_prompt(
+        &mut self,
+        job: &Job,
+        order: Order,
+    ) -> Result<(Prompt, Vec<LlamaToken>, usize), EngineError> {
+        let template = self.family.template;
+        let mut counter = self.counts.counter(self.model);
+        let short_input = quick::short_input(&job.input);
+        let short =
+            prompt::build(template, order, &short_input, quick::BUDGETS, None, &mut counter);
+        let budgets = quick::budgets_with_context(job.params.budgets);
+        let with_context = prompt::build(template, order, &job.input, budgets, None, &mut counter);
+        let short_tokens = self.family.tokenize(self.model, &short)?;
+        if with_context.context_paths.is_empty() {
+            return Ok((short, short_tokens, 0));
+        }
+        let context_tokens = self.family.tokenize(self.model, &with_context)?;
+        let keep = match self.cached.plan(&context_tokens, false) {
+            ReusePlan::Prefix { keep } => keep,
+            ReusePlan::Shift(_) => 0,
+        };
+        Ok(if quick::with_context(context_tokens.len() - keep, short_tokens.len()) {
+            (with_context, context_tokens, keep)
+        } else {
+            (short, short_tokens, 0)
+        })
     }
 
     /// Evaluates the whole prompt of a job answered quickly (`quick_answer`), as `run` would
