@@ -31,8 +31,11 @@ pub(super) fn with_context(to_evaluate: usize, short_alone: usize) -> bool {
 }
 
 /// A place answered quickly once is answered quickly again only when its whole prompt would
-/// take longer than this many times `quick_answer_after`.
-const AGAIN_AFTER: u32 = 5;
+/// take longer than this many times `quick_answer_after`. At 5 times (15 s by default) the
+/// lines trace waited 10–15 s idle and up to 22 s under load for whole prompts the filling had
+/// had a second for; at 2 times, at most 6–9 s, with the same right suggestions idle and 2 of
+/// 26 fewer under load (session 25); at 1 time a quarter of what was shown within the pause.
+const AGAIN_AFTER: u32 = 2;
 
 /// Timed prompts shorter than this say little of the prompt speed (fixed costs dominate).
 const SPEED_SAMPLE_MIN: usize = 32;
@@ -49,8 +52,8 @@ pub(super) fn after(params: &GenerationParams) -> Option<Duration> {
 /// answered quickly already or not. Once per place: there the whole prompt goes on from what was
 /// filled in, since answering quickly on every keystroke would keep the filling from ever
 /// finishing, and short prompts answer worse (on the bench a quarter of the right suggestions
-/// were lost). Unless the wait would be past `AGAIN_AFTER` times the setting (a busy machine):
-/// nothing for so long is worse.
+/// were lost). Unless the wait would be past `AGAIN_AFTER` times the setting (the user came
+/// back before the filling got far, or a busy machine): nothing for so long is worse.
 pub(super) fn worth_it(wait: Duration, after: Duration, answered_here: bool) -> bool {
     // Saturating: the setting may be any number of milliseconds.
     let again = after.checked_mul(AGAIN_AFTER).unwrap_or(Duration::MAX);
@@ -126,8 +129,8 @@ mod tests {
         assert!(!worth_it(secs(2), after, false), "the whole prompt is soon ready");
         assert!(worth_it(secs(4), after, false));
         assert!(!worth_it(secs(4), after, true), "once per place");
-        assert!(!worth_it(secs(14), after, true));
-        assert!(worth_it(secs(16), after, true), "past 5 times the setting");
+        assert!(!worth_it(secs(6), after, true));
+        assert!(worth_it(secs(7), after, true), "past twice the setting");
         assert!(!worth_it(secs(16), Duration::MAX, true), "no overflow");
     }
 

@@ -163,6 +163,10 @@ mod tests {
         });
         assert!(quick.fill.is_some());
         let typed_on: Vec<u32> = whole[..1000].iter().copied().chain([5; 100]).collect();
-        assert_eq!(quick.wanted(&params, &typed_on, &ServerPrompts::default()), None, "once");
+        let nothing_kept = ServerPrompts::default();
+        assert_eq!(quick.wanted(&params, &typed_on, &nothing_kept), Some(1100), "11 s > 2 × 3 s");
+        let mut filled = ServerPrompts::default();
+        filled.sent(&whole[..600]);
+        assert_eq!(quick.wanted(&params, &typed_on, &filled), None, "once, with 5 s left");
     }
 }
