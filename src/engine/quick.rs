@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use super::GenerationParams;
-use crate::prompt::{Budgets, FimInput};
+use crate::prompt::{self, Budgets, FimInput, FimTemplate, Order, Prompt, TokenCounter};
 
 /// A quick answer's short prompt: the cursor's surroundings only, no other files.
 pub(super) const BUDGETS: Budgets =
@@ -74,9 +74,15 @@ pub(super) fn short_enough(short: usize, needed: usize) -> bool {
     short > 0 && short * 2 <= needed
 }
 
-/// The short prompt's input: the job's without other files.
-pub(super) fn short_input(input: &FimInput) -> FimInput {
-    FimInput { context: Vec::new(), ..input.clone() }
+/// The short prompt: the job's input without other files, cut to `BUDGETS`.
+pub(super) fn short_prompt(
+    template: &FimTemplate,
+    order: Order,
+    input: &FimInput,
+    counter: &mut impl TokenCounter,
+) -> Prompt {
+    let input = FimInput { context: Vec::new(), ..input.clone() };
+    prompt::build(template, order, &input, BUDGETS, None, counter)
 }
 
 /// The short prompt's answer is one line: it stands in until the whole prompt is ready, and a

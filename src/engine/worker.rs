@@ -385,7 +385,7 @@ impl Worker<'_> {
         })
     }
 
-    /// Answers `job` from a short prompt (`quick::BUDGETS`, no other files) when evaluating its
+    /// Answers `job` from a short prompt (`quick::BUDGETS`, see `quick_prompt`) when evaluating its
     /// whole prompt, `tokens`, from the cache as it is would take longer than
     /// `quick_answer_after` at the last measured prompt speed (`quick`). Sequence 0 is copied out
     /// before and put back after, so nothing of what the whole prompt reuses is lost; `run`
@@ -490,9 +490,7 @@ impl Worker<'_> {
     ) -> Result<(Prompt, Vec<LlamaToken>, usize), EngineError> {
         let template = self.family.template;
         let mut counter = self.counts.counter(self.model);
-        let short_input = quick::short_input(&job.input);
-        let short =
-            prompt::build(template, order, &short_input, quick::BUDGETS, None, &mut counter);
+        let short = quick::short_prompt(template, order, &job.input, &mut counter);
         let budgets = quick::budgets_with_context(job.params.budgets);
         let with_context = prompt::build(template, order, &job.input, budgets, None, &mut counter);
         let short_tokens = self.family.tokenize(self.model, &short)?;

@@ -880,8 +880,7 @@ fn quick_prompt(
     probe: &Probe,
     counter: &mut tokens::Counter<'_>,
 ) -> Result<(prompt::Prompt, Vec<u32>), EngineError> {
-    let short_input = quick_answers::short_input(&job.input);
-    let short = prompt::build(template, order, &short_input, quick_answers::BUDGETS, None, counter);
+    let short = quick_answers::short_prompt(template, order, &job.input, counter);
     let short_ids = prompt_ids(counter, probe, &short).map_err(EngineError::Remote)?;
     Ok((short, short_ids))
 }
