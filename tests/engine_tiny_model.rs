@@ -183,6 +183,52 @@ async fn a_quick_answer_keeps_the_other_files_the_cache_holds() {
     assert_eq!(Some(quick.text.as_str()), fresh.text.split('\n').next());
 }
 
+/// A quick answer again at a place reuses the last quick answer's cache: only what is new to
+/// its short prompt (the typed text on) is evaluated, and the answer is what a cold engine
+/// writes from that prompt. The other files differ between the two jobs, so the whole prompt
+/// filled after the first answer cannot serve the second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quick_answer_again_at_a_place_reuses_the_last_ones_cache() {
+    let warm = start().await;
+    let cold = start().await;
+    let snippet = |name: &str| ContextSnippet {
+        path: format!("src/{name}.py"),
+        lines: (0..30).map(|i| (i, format!("def {name}{i}(x): return x * {i}"))).collect(),
+        stability: Stability::Workspace,
+    };
+    let with = |context: &str, prefix: &str, suffix: &str| FimInput {
+        context: vec![snippet(context)],
+        ..input(prefix, suffix)
+    };
+    // A prefix under the short prompt's budget, so that both engines start it at its top.
+    let prefix: String =
+        (0..4).map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n")).collect();
+    let prefix = format!("{prefix}def g(a, b):\n    total = a\n    total = ");
+    let suffix: String =
+        (0..60).map(|i| format!("\n\n\ndef h{i}(x):\n    return x - {i}")).collect();
+    let always = GenerationParams {
+        quick_answer_after: Some(Duration::ZERO),
+        // The last quick answer's cache is kept as a saved place.
+        saved_places_bytes: 64 << 20,
+        ..params(24)
+    };
+
+    let first = warm.generate(with("util", &prefix, &suffix), always, JobHandle::default());
+    let first = first.await.unwrap();
+    assert!(first.quick_answer, "{first:?}");
+    assert!(first.context_files.is_empty(), "nothing of the other files was cached");
+
+    let typed_on = with("helpers", &format!("{prefix}total + b"), &suffix);
+    let again = warm.generate(typed_on.clone(), always, JobHandle::default()).await.unwrap();
+    assert!(again.quick_answer, "{again:?}");
+    assert!(again.reused_tokens > 40, "the last short prompt came from the cache: {again:?}");
+    assert!(again.evaluated_tokens < 80, "{again:?}");
+    let fresh = cold.generate(typed_on, always, JobHandle::default()).await.unwrap();
+    assert!(fresh.quick_answer && fresh.reused_tokens == 0, "{fresh:?}");
+    assert_eq!(fresh.prompt, again.prompt);
+    assert_eq!(fresh.text, again.text);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_job_is_not_run() {
     let engine = start().await;

@@ -10,7 +10,9 @@
 use std::time::Duration;
 
 use super::GenerationParams;
-use crate::prompt::{self, Budgets, FimInput, FimTemplate, Order, Prompt, TokenCounter};
+use crate::prompt::{
+    self, Budgets, FimInput, FimTemplate, Order, Prompt, StickyStart, TokenCounter,
+};
 
 /// A quick answer's short prompt: the cursor's surroundings only, no other files.
 pub(super) const BUDGETS: Budgets =
@@ -74,15 +76,39 @@ pub(super) fn short_enough(short: usize, needed: usize) -> bool {
     short > 0 && short * 2 <= needed
 }
 
-/// The short prompt: the job's input without other files, cut to `BUDGETS`.
+/// The short prompt: the job's input without other files, cut to `BUDGETS`, its prefix from
+/// `sticky` where that start still serves (`ShortStart`).
 pub(super) fn short_prompt(
     template: &FimTemplate,
     order: Order,
     input: &FimInput,
+    sticky: Option<StickyStart>,
     counter: &mut impl TokenCounter,
 ) -> Prompt {
     let input = FimInput { context: Vec::new(), ..input.clone() };
-    prompt::build(template, order, &input, BUDGETS, None, counter)
+    prompt::build(template, order, &input, BUDGETS, sticky, counter)
+}
+
+/// Where the last short prompt's prefix started, in which document. The next short prompt of
+/// that document starts there too while the start serves, as whole prompts do
+/// (`LastPrompts`): a quick answer again at a place then shares all of the last one's prefix up
+/// to the old cursor, which the engine's cache holds, where a prefix cut afresh would start a
+/// few tokens later on every keystroke and share nothing.
+#[derive(Debug, Default)]
+pub(super) struct ShortStart(Option<(String, usize)>);
+
+impl ShortStart {
+    /// The start for the next short prompt of `path`: its prefix may grow by half its budget.
+    pub(super) fn sticky(&self, path: &str) -> Option<StickyStart> {
+        let (last_path, line) = self.0.as_ref()?;
+        let max_tokens = BUDGETS.prefix_tokens * 3 / 2;
+        (last_path == path).then_some(StickyStart { line: *line, max_tokens })
+    }
+
+    /// `prompt`, a short prompt of `path`, was answered from.
+    pub(super) fn remember(&mut self, path: &str, prompt: &Prompt) {
+        self.0 = Some((path.to_string(), prompt.prefix_first_line));
+    }
 }
 
 /// The short prompt's answer is one line: it stands in until the whole prompt is ready, and a
@@ -139,6 +165,26 @@ mod tests {
         assert!(!worth_it(secs(6), after, true));
         assert!(worth_it(secs(7), after, true), "past twice the setting");
         assert!(!worth_it(secs(16), Duration::MAX, true), "no overflow");
+    }
+
+    #[test]
+    fn a_short_prompt_starts_where_the_last_one_of_its_document_did() {
+        let mut start = ShortStart::default();
+        assert_eq!(start.sticky("a.py"), None);
+        let prompt = Prompt {
+            pieces: Vec::new(),
+            prefix_chars: 0,
+            suffix_chars: 0,
+            context_paths: Vec::new(),
+            prefix_piece: None,
+            prefix_first_line: 40,
+            typed_middle_chars: 0,
+        };
+        start.remember("a.py", &prompt);
+        let sticky = start.sticky("a.py").expect("remembered");
+        assert_eq!(sticky.line, 40);
+        assert_eq!(sticky.max_tokens, BUDGETS.prefix_tokens * 3 / 2, "grows by half its budget");
+        assert_eq!(start.sticky("b.py"), None, "another document starts afresh");
     }
 
     #[test]

@@ -31,7 +31,7 @@ use super::last_prompts::LastPrompts;
 use super::model::{self, ModelError, ModelOrigin};
 use super::places::{Places, Visit};
 use super::probability::{self, TokenLogprob};
-use super::quick::{self, PromptSpeed};
+use super::quick::{self, PromptSpeed, ShortStart};
 use super::running::{Place, Running};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
@@ -143,6 +143,8 @@ pub(super) fn run(
         prompt_speed: PromptSpeed::default(),
         fill: None,
         last_quick: None,
+        short_start: ShortStart::default(),
+        short_cache: None,
     };
     let mut stop_ack = None;
     // A job that arrived while the engine evaluated a prompt for itself.
@@ -320,6 +322,18 @@ struct Worker<'m> {
     fill: Option<Vec<LlamaToken>>,
     /// The whole prompt of the last job answered quickly: where no quick answer is given again.
     last_quick: Option<Vec<LlamaToken>>,
+    /// Where the last short prompt started (`quick::ShortStart`).
+    short_start: ShortStart,
+    /// What sequence 0 held after the last quick answer: its short prompt and answer.
+    short_cache: Option<ShortCache>,
+}
+
+/// The KV state a quick answer left behind, kept so that a quick answer again at its place
+/// (past `quick::AGAIN_AFTER`) evaluates only what is new to it, the typed text and the
+/// suffix, instead of its whole short prompt: a second or more that the filling waited for.
+struct ShortCache {
+    tokens: KvTokens<LlamaToken>,
+    state: SeqState,
 }
 
 impl Worker<'_> {
@@ -425,7 +439,13 @@ impl Worker<'_> {
             return Ok(None);
         }
         let (prompt, quick, cached) = self.quick_prompt(job, order)?;
-        if !quick::short_enough(quick.len() - cached, needed) {
+        // The last quick answer's state, where it holds more of the short prompt than sequence 0.
+        let from_short =
+            self.short_cache.as_ref().and_then(|short| match short.tokens.plan(&quick, false) {
+                ReusePlan::Prefix { keep } => (keep > cached).then_some(keep),
+                ReusePlan::Shift(_) => None,
+            });
+        if !quick::short_enough(quick.len() - from_short.unwrap_or(cached), needed) {
             return Ok(None);
         }
         let saved = match self.ctx.state_seq_get(MAIN_SEQ, LlamaStateSeqFlags::empty()) {
@@ -437,13 +457,19 @@ impl Worker<'_> {
         };
         let saved_cached = self.cached.clone();
         let one_line = quick::short_params(&job.params);
-        let answer = self.keep_prefix(cached).and_then(|kept| {
+        let keep = match from_short {
+            Some(keep) => self.restore_short(keep),
+            None => cached,
+        };
+        let answer = self.keep_prefix(keep).and_then(|kept| {
             let logits_index = self.evaluate(&quick[kept..], job)?;
             self.cached.prompt_loaded();
             let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
             let generated = self.generate(&one_line, &job.handle, logits_index, Healing::new(&[]));
             Ok((generated?, prompt_ms, kept))
         });
+        self.short_start.remember(&job.input.path, &prompt);
+        self.save_short(job.params.saved_places_bytes);
         // `state_seq_set` empties sequence 0 before it fills it.
         match self.ctx.state_seq_set(&saved, MAIN_SEQ) {
             Ok(()) => self.cached = saved_cached,
@@ -457,6 +483,7 @@ impl Worker<'_> {
         tracing::debug!(
             quick = quick.len(),
             kept,
+            from_last_quick = from_short.is_some(),
             context,
             whole = tokens.len(),
             needed,
@@ -490,9 +517,11 @@ impl Worker<'_> {
     ) -> Result<(Prompt, Vec<LlamaToken>, usize), EngineError> {
         let template = self.family.template;
         let mut counter = self.counts.counter(self.model);
-        let short = quick::short_prompt(template, order, &job.input, &mut counter);
+        let sticky = self.short_start.sticky(&job.input.path);
+        let short = quick::short_prompt(template, order, &job.input, sticky, &mut counter);
         let budgets = quick::budgets_with_context(job.params.budgets);
-        let with_context = prompt::build(template, order, &job.input, budgets, None, &mut counter);
+        let with_context =
+            prompt::build(template, order, &job.input, budgets, sticky, &mut counter);
         let short_tokens = self.family.tokenize(self.model, &short)?;
         if with_context.context_paths.is_empty() {
             return Ok((short, short_tokens, 0));
@@ -507,6 +536,45 @@ impl Worker<'_> {
         } else {
             (short, short_tokens, 0)
         })
+    }
+
+    /// Puts the last quick answer's state in sequence 0; returns how much of it to keep:
+    /// `keep`, or nothing where it could not be restored.
+    fn restore_short(&mut self, keep: usize) -> usize {
+        let Some(short) = &self.short_cache else { return 0 };
+        // `state_seq_set` empties sequence 0 before it fills it.
+        match self.ctx.state_seq_set(&short.state, MAIN_SEQ) {
+            Ok(()) => {
+                self.cached = short.tokens.clone();
+                keep
+            }
+            Err(err) => {
+                tracing::warn!(%err, "a quick answer's cache could not be restored");
+                self.short_cache = None;
+                self.forget_cache();
+                0
+            }
+        }
+    }
+
+    /// Keeps what sequence 0 holds now, a quick answer's prompt and answer, as `short_cache`:
+    /// memory for a saved place, kept only where `savedPlacesMiB` (`limit` bytes) has room for
+    /// one that size.
+    fn save_short(&mut self, limit: usize) {
+        self.short_cache = None;
+        if limit == 0 {
+            return;
+        }
+        self.short_cache = match self.ctx.state_seq_get(MAIN_SEQ, LlamaStateSeqFlags::empty()) {
+            Ok(state) if state.byte_len() <= limit => {
+                Some(ShortCache { tokens: self.cached.clone(), state })
+            }
+            Ok(_) => None,
+            Err(err) => {
+                tracing::warn!(%err, "a quick answer's cache could not be kept");
+                None
+            }
+        };
     }
 
     /// Evaluates the whole prompt of a job answered quickly (`quick_answer`), as `run` would

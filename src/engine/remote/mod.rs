@@ -40,7 +40,7 @@ use super::{
     EngineConfig, EngineError, EngineStatus, Generation, Job, JobHandle, Message, ModelInfo,
     Sampling,
 };
-use crate::prompt::{self, FimTemplate, Order, Piece as PromptPiece, TokenCounter};
+use crate::prompt::{self, FimTemplate, Order, Piece as PromptPiece, StickyStart, TokenCounter};
 pub use config::{Protocol, RemoteConfig};
 use decoding::Decoding;
 pub use family::{FamilyError, FamilyFrom};
@@ -525,7 +525,8 @@ impl Remote<'_> {
                 let mut ids = prompt_ids(&mut counter, probe, &prompt).map_err(remote)?;
                 // The short prompt, where a quick answer may be wanted.
                 let short = if self.quick.may_want(&job.params, &ids, &self.server_prompts) {
-                    Some(quick_prompt(template, order, job, probe, &mut counter)?)
+                    let sticky = self.quick.short_start.sticky(&job.input.path);
+                    Some(quick_prompt(template, order, job, probe, sticky, &mut counter)?)
                 } else {
                     None
                 };
@@ -549,12 +550,21 @@ impl Remote<'_> {
                     }
                 }
                 let short = short.filter(|(_, short_ids)| {
+                    // The server may hold the last short prompt at this place still.
+                    let left = short_ids.len() - self.server_prompts.kept(short_ids);
                     self.quick
                         .wanted(&job.params, &ids, &self.server_prompts)
-                        .is_some_and(|needed| quick_answers::short_enough(short_ids.len(), needed))
+                        .is_some_and(|needed| quick_answers::short_enough(left, needed))
                 });
                 if let Some((short, short_ids)) = short {
-                    tracing::debug!(quick = short_ids.len(), whole = ids.len(), "quick answer");
+                    let kept = self.server_prompts.kept(&short_ids);
+                    tracing::debug!(
+                        quick = short_ids.len(),
+                        kept,
+                        whole = ids.len(),
+                        "quick answer"
+                    );
+                    self.quick.short_start.remember(&job.input.path, &short);
                     let whole = std::mem::replace(&mut ids, short_ids);
                     self.quick.answered(Fill { ids: whole, place: Place::of(&job.input) });
                     prompt = short;
@@ -878,9 +888,10 @@ fn quick_prompt(
     order: Order,
     job: &Job,
     probe: &Probe,
+    sticky: Option<StickyStart>,
     counter: &mut tokens::Counter<'_>,
 ) -> Result<(prompt::Prompt, Vec<u32>), EngineError> {
-    let short = quick_answers::short_prompt(template, order, &job.input, counter);
+    let short = quick_answers::short_prompt(template, order, &job.input, sticky, counter);
     let short_ids = prompt_ids(counter, probe, &short).map_err(EngineError::Remote)?;
     Ok((short, short_ids))
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::super::GenerationParams;
 use super::super::kv::common_prefix;
-use super::super::quick::{self, PromptSpeed};
+use super::super::quick::{self, PromptSpeed, ShortStart};
 use super::super::running::Place;
 
 /// Prompts the server is taken to keep (its host cache holds far more: 8 GiB by default).
@@ -65,6 +65,8 @@ pub(super) struct Quick {
     last_whole: Option<Vec<u32>>,
     /// The filling to send after the answer now being given.
     pub fill: Option<Fill>,
+    /// Where the last short prompt started (`engine::quick::ShortStart`).
+    pub short_start: ShortStart,
 }
 
 impl Quick {
