@@ -470,14 +470,11 @@ impl Worker<'_> {
         });
         self.short_start.remember(&job.input.path, &prompt);
         self.save_short(job.params.saved_places_bytes);
-        // `state_seq_set` empties sequence 0 before it fills it.
-        match self.ctx.state_seq_set(&saved, MAIN_SEQ) {
-            Ok(()) => self.cached = saved_cached,
-            Err(err) => {
-                tracing::warn!(%err, "the cache could not be put back after a quick answer");
-                self.forget_cache();
-            }
-        }
+        self.restore_seq(
+            &saved,
+            saved_cached,
+            "the cache could not be put back after a quick answer",
+        );
         let (generated, prompt_ms, kept) = answer?;
         let context = prompt.context_paths.len();
         tracing::debug!(
@@ -539,20 +536,27 @@ impl Worker<'_> {
     }
 
     /// Puts the last quick answer's state in sequence 0; returns how much of it to keep:
-    /// `keep`, or nothing where it could not be restored.
+    /// `keep`, or nothing where it could not be restored. (`save_short` replaces it after the
+    /// answer, so it is taken.)
     fn restore_short(&mut self, keep: usize) -> usize {
-        let Some(short) = &self.short_cache else { return 0 };
+        let Some(short) = self.short_cache.take() else { return 0 };
+        let what = "a quick answer's cache could not be restored";
+        if self.restore_seq(&short.state, short.tokens, what) { keep } else { 0 }
+    }
+
+    /// Puts a copy of sequence 0 back, with the tokens it holds, and says whether it could; a
+    /// failed copy (`what` is logged) forgets the cache, which may hold anything then.
+    fn restore_seq(&mut self, state: &SeqState, tokens: KvTokens<LlamaToken>, what: &str) -> bool {
         // `state_seq_set` empties sequence 0 before it fills it.
-        match self.ctx.state_seq_set(&short.state, MAIN_SEQ) {
+        match self.ctx.state_seq_set(state, MAIN_SEQ) {
             Ok(()) => {
-                self.cached = short.tokens.clone();
-                keep
+                self.cached = tokens;
+                true
             }
             Err(err) => {
-                tracing::warn!(%err, "a quick answer's cache could not be restored");
-                self.short_cache = None;
+                tracing::warn!(%err, "{what}");
                 self.forget_cache();
-                0
+                false
             }
         }
     }
@@ -617,17 +621,12 @@ impl Worker<'_> {
                     self.save_place(limit);
                 }
                 let copying = Instant::now();
-                // `state_seq_set` empties sequence 0 before it fills it.
-                match self.ctx.state_seq_set(&place.state, MAIN_SEQ) {
-                    Ok(()) => {
-                        self.stats.place_restored(place.tokens.len(), copying.elapsed());
-                        self.cached = KvTokens::restored(place.tokens, place.prompt_len);
-                        self.cursor = place.cursor;
-                    }
-                    Err(err) => {
-                        tracing::warn!(%err, "a saved place could not be restored");
-                        self.forget_cache();
-                    }
+                let restored_len = place.tokens.len();
+                let tokens = KvTokens::restored(place.tokens, place.prompt_len);
+                let what = "a saved place could not be restored";
+                if self.restore_seq(&place.state, tokens, what) {
+                    self.stats.place_restored(restored_len, copying.elapsed());
+                    self.cursor = place.cursor;
                 }
             }
         }

@@ -549,15 +549,18 @@ impl Remote<'_> {
                         pieces_evaluated = self.evaluate_in_pieces(template, &ids, upto, handle)?;
                     }
                 }
-                let short = short.filter(|(_, short_ids)| {
-                    // The server may hold the last short prompt at this place still.
-                    let left = short_ids.len() - self.server_prompts.kept(short_ids);
-                    self.quick
-                        .wanted(&job.params, &ids, &self.server_prompts)
-                        .is_some_and(|needed| quick_answers::short_enough(left, needed))
-                });
-                if let Some((short, short_ids)) = short {
-                    let kept = self.server_prompts.kept(&short_ids);
+                // The server may hold the last short prompt at this place still.
+                let short = short
+                    .map(|(short, short_ids)| {
+                        let kept = self.server_prompts.kept(&short_ids);
+                        (short, short_ids, kept)
+                    })
+                    .filter(|(_, short_ids, kept)| {
+                        self.quick.wanted(&job.params, &ids, &self.server_prompts).is_some_and(
+                            |needed| quick_answers::short_enough(short_ids.len() - kept, needed),
+                        )
+                    });
+                if let Some((short, short_ids, kept)) = short {
                     tracing::debug!(
                         quick = short_ids.len(),
                         kept,
