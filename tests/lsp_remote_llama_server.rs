@@ -4,8 +4,9 @@
 //! a suggestion asks the server nothing; other text typed at the cursor continues the prompt
 //! (the server evaluates only the typed tokens) and is healed as in-process; a job the user
 //! types through joins; a cancelled job's stream is closed and the server stops; a second
-//! opinion (the first token banned) is the in-process engine's; a quick answer is the in-process
-//! engine's, from the same short prompt, and the whole prompt sent after it is kept by the server. Skipped, saying why, where python3 or xllamacpp is
+//! opinion (the first token banned) is the in-process engine's; a quick answer, through the
+//! native API and the OpenAI-compatible one, is the in-process engine's, from the same short
+//! prompt, and the whole prompt sent after it is kept by the server. Skipped, saying why, where python3 or xllamacpp is
 //! missing (`.ci/setup` installs it, so CI runs it).
 
 mod support;
@@ -286,16 +287,19 @@ fn a_second_opinion_is_the_in_process_engine_s(server: &Server) {
     });
 }
 
-/// A quick answer through the server: at a place whose whole prompt would take long, the short
-/// prompt the server receives is the in-process engine's, and so is its answer. The whole prompt
-/// is sent after it, and the server keeps it (in its slot or its host-memory prompt cache): asked
-/// there again, it evaluates almost nothing.
+/// A quick answer through the server, by its native API and by its OpenAI-compatible one: at a
+/// place whose whole prompt would take long, the short prompt the server receives is the
+/// in-process engine's, and so is its answer. The whole prompt is sent after it, and the server
+/// keeps it (in its slot or its host-memory prompt cache): asked there again, it evaluates
+/// almost nothing.
 fn a_quick_answer_comes_from_a_short_prompt_and_the_server_keeps_the_whole_one(server: &Server) {
-    let (settings, _) = Settings::from_json(Some(&json!({
-        "engine": {"kind": "llama-server", "url": server.url}, "maxTokens": 16
-    })));
+    // A server of its own for the OpenAI API: this one holds the prompts of the first run.
+    let Some(fresh) = Server::start() else { return };
+    let native = json!({"kind": "llama-server", "url": server.url});
+    let openai = json!({"kind": "openai", "url": format!("{}/v1", fresh.url)});
+    let settings =
+        |engine: Value| Settings::from_json(Some(&json!({"engine": engine, "maxTokens": 16}))).0;
     let config = EngineConfig::cpu(2, 4096);
-    let remote_config = RemoteConfig::from_settings(&settings).unwrap().unwrap();
     // Enough text before `fib` that the whole prompt is far longer than the short one.
     let constants: String = (0..150).map(|i| format!("LIMIT_{i} = {i}\n")).collect();
     let input = |prefix: String, suffix: &str| FimInput {
@@ -309,17 +313,21 @@ fn a_quick_answer_comes_from_a_short_prompt_and_the_server_keeps_the_whole_one(s
     };
     let hole = input(format!("{constants}\n\n{}", remote_fib::PREFIX), remote_fib::SUFFIX);
     let imports: String = (0..40).map(|i| format!("import mod{i}\n")).collect();
-    let params = GenerationParams::from_settings(&settings, false);
+    let params = GenerationParams::from_settings(&settings(native.clone()), false);
     let always = GenerationParams { quick_answer_after: Some(Duration::ZERO), ..params };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let remote = Engine::start_remote(remote_config, config.clone());
-        let local = Engine::start(real_model(), ModelOrigin::CommandLine, config);
+        let remote = |engine: Value| {
+            let remote_config = RemoteConfig::from_settings(&settings(engine)).unwrap().unwrap();
+            Engine::start_remote(remote_config, config.clone())
+        };
+        let local = Engine::start(real_model(), ModelOrigin::CommandLine, config.clone());
+        let engines = [("native", remote(native)), ("openai", remote(openai)), ("local", local)];
         let mut answers = Vec::new();
-        for engine in [&remote, &local] {
+        for (name, engine) in &engines {
             let status = engine.wait_loaded().await;
-            assert!(matches!(status, EngineStatus::Ready(_)), "{status:?}");
-            // An unrelated prompt first: the engine measures its prompt speed.
+            assert!(matches!(status, EngineStatus::Ready(_)), "{name}: {status:?}");
+            // Another place of the file first: the engine measures its prompt speed.
             let warm = engine.generate(input(imports.clone(), "\n"), params, JobHandle::default());
             warm.await.expect("an answer");
             let before = engine.stats();
@@ -330,27 +338,30 @@ fn a_quick_answer_comes_from_a_short_prompt_and_the_server_keeps_the_whole_one(s
             while engine.stats().background_calls == before.background_calls
                 || engine.stats().completed < before.completed + 2
             {
-                assert!(Instant::now() < deadline, "the whole prompt was never evaluated");
+                assert!(Instant::now() < deadline, "{name}: the whole prompt was never evaluated");
                 tokio::time::sleep(Duration::from_millis(5)).await; // polling, not a timing
             }
             let whole = engine.generate(hole.clone(), always, JobHandle::default()).await;
             answers.push((quick, whole.expect("an answer")));
         }
-        let [(quick, whole), (local_quick, local_whole)] = &answers[..] else { unreachable!() };
-        println!("quick {quick:?}\nwhole {whole:?}");
-        assert!(quick.quick_answer && local_quick.quick_answer, "{quick:?}");
-        assert_eq!(quick.prompt, local_quick.prompt, "the server received infill's short prompt");
-        assert!(quick.prompt.contains("def fib(n):") && !quick.prompt.contains("LIMIT_3 ="));
-        assert!(quick.prompt_tokens < 400, "{quick:?}");
-        assert_eq!(quick.text, "fib(n - 1) + fib(n - 2)", "{quick:?}");
-        assert_eq!(quick.text, local_quick.text);
+        let (local_quick, local_whole) = answers.pop().unwrap();
+        for ((quick, whole), (name, _)) in answers.iter().zip(&engines) {
+            println!("{name}: quick {quick:?}\nwhole {whole:?}");
+            assert!(quick.quick_answer && local_quick.quick_answer, "{name}: {quick:?}");
+            assert_eq!(quick.prompt, local_quick.prompt, "{name}: the server got the short prompt");
+            assert!(quick.prompt.contains("def fib(n):") && !quick.prompt.contains("LIMIT_3 ="));
+            assert!(quick.prompt_tokens < 400, "{name}: {quick:?}");
+            assert_eq!(quick.text, "fib(n - 1) + fib(n - 2)", "{name}: {quick:?}");
+            assert_eq!(quick.text, local_quick.text);
 
-        assert!(!whole.quick_answer, "{whole:?}");
-        assert!(whole.prompt_tokens > 2 * quick.prompt_tokens, "{whole:?}");
-        assert!(whole.evaluated_tokens <= 2, "the server kept the whole prompt: {whole:?}");
-        assert_eq!(whole.prompt, local_whole.prompt, "the server received infill's whole prompt");
-        assert_eq!(whole.text, local_whole.text);
-        remote.stop().await;
-        local.stop().await;
+            assert!(!whole.quick_answer, "{name}: {whole:?}");
+            assert!(whole.prompt_tokens > 2 * quick.prompt_tokens, "{name}: {whole:?}");
+            assert!(whole.evaluated_tokens <= 2, "{name}: the server kept it: {whole:?}");
+            assert_eq!(whole.prompt, local_whole.prompt, "{name}: the server got the whole prompt");
+            assert_eq!(whole.text, local_whole.text);
+        }
+        for (_, engine) in engines {
+            engine.stop().await;
+        }
     });
 }

@@ -40,12 +40,12 @@ use super::{
     EngineConfig, EngineError, EngineStatus, Generation, Job, JobHandle, Message, ModelInfo,
     Sampling,
 };
-use crate::prompt::{self, FimTemplate, Order, Piece as PromptPiece, StickyStart, TokenCounter};
+use crate::prompt::{self, FimTemplate, Piece as PromptPiece, TokenCounter};
 pub use config::{Protocol, RemoteConfig};
 use decoding::Decoding;
 pub use family::{FamilyError, FamilyFrom};
 use http::Http;
-use quick::{Fill, Quick, ServerPrompts};
+use quick::{Fill, Quick, ServerPrompts, text_units, units_text};
 use stream::Next;
 
 /// What a server told us when it was probed.
@@ -302,13 +302,19 @@ pub(super) fn run(
         tracing::warn!("{warning}");
     }
     let http = http_to(&config);
+    // Ollama's runner keeps what its slot holds and nothing more (one slot unless
+    // `OLLAMA_NUM_PARALLEL` says otherwise); the others keep earlier prompts too.
+    let server_prompts = match config.protocol {
+        Protocol::Ollama => ServerPrompts::keeping(1),
+        _ => ServerPrompts::default(),
+    };
     let mut remote = Remote {
         config,
         engine,
         http,
         counts: tokens::Counts::default(),
         last_prompts: LastPrompts::default(),
-        server_prompts: ServerPrompts::default(),
+        server_prompts,
         quick: Quick::default(),
         connected: None,
         last_error: String::new(),
@@ -384,7 +390,7 @@ struct Remote<'a> {
     /// Each document's last fresh prompt, built on as by the local engine: the server's prompt
     /// cache keeps a common front as the local KV cache does.
     last_prompts: LastPrompts,
-    /// The prompts last sent to a llama-server: what its prompt caches may hold.
+    /// The prompts last sent to the server: what its prompt caches may hold.
     server_prompts: ServerPrompts,
     /// Quick answers: the server's prompt speed, where one was given, the filling to send.
     quick: Quick,
@@ -485,7 +491,7 @@ impl Remote<'_> {
             return Err(EngineError::Remote(self.last_error.clone()));
         };
         let remote = |message: String| EngineError::Remote(message);
-        let template = probe.template;
+        let (template, model) = (probe.template, probe.model.clone());
         let order = job.params.order.unwrap_or(template.order);
         let mut counter = self.counts.counter(&self.http, probe.tokenize.as_ref());
         let context_size = probe.context_size.unwrap_or(self.engine.context_size as usize);
@@ -518,97 +524,84 @@ impl Remote<'_> {
         let stops: HashSet<u32> =
             template.special_texts().filter_map(|t| probe.special_ids.get(t).copied()).collect();
         let mut quick_answer = false;
+        // The prompt as it is sent (llama-server: ids; the text protocols: the text's bytes,
+        // `quick::text_units`) and its tokens.
+        let sent_form =
+            |prompt: &prompt::Prompt, counter: &mut tokens::Counter<'_>| match self.config.protocol
+            {
+                Protocol::LlamaServer => prompt_ids(counter, probe, prompt).map(|ids| {
+                    let tokens = ids.len();
+                    (ids, tokens)
+                }),
+                _ => Ok((text_units(&prompt.render()), counted(prompt, counter))),
+            };
+        let (mut units, mut prompt_tokens) = sent_form(&prompt, &mut counter).map_err(remote)?;
+        // The short prompt, where a quick answer may be wanted: the cursor's surroundings,
+        // without other files. (With the other files the server holds, as in-process,
+        // llama-server reuses its slot's prompt in place for a short prompt that shares them, so
+        // the whole prompt's filled part was lost there: lines trace p95 17 s instead of 3.4 s,
+        // session 25.)
+        let whole = (units.as_slice(), prompt_tokens);
+        let short = if self.quick.may_want(&job.params, whole, &self.server_prompts) {
+            let sticky = self.quick.short_start.sticky(&job.input.path);
+            let short =
+                quick_answers::short_prompt(template, order, &job.input, sticky, &mut counter);
+            let (short_units, short_tokens) = sent_form(&short, &mut counter).map_err(remote)?;
+            Some((short, short_units, short_tokens))
+        } else {
+            None
+        };
+        counter.finish().map_err(remote)?;
         // Prompt tokens the server evaluated in pieces before the answer's own request.
         let mut pieces_evaluated = 0;
-        let (path, body, prompt_tokens, shared) = match self.config.protocol {
-            Protocol::LlamaServer => {
-                let mut ids = prompt_ids(&mut counter, probe, &prompt).map_err(remote)?;
-                // The short prompt, where a quick answer may be wanted.
-                let short = if self.quick.may_want(&job.params, &ids, &self.server_prompts) {
-                    let sticky = self.quick.short_start.sticky(&job.input.path);
-                    Some(quick_prompt(template, order, job, probe, sticky, &mut counter)?)
-                } else {
-                    None
-                };
-                counter.finish().map_err(remote)?;
-                if !too_long(ids.len()) {
-                    let handle = &job.handle;
-                    let left = ids.len() - self.server_prompts.kept(&ids);
-                    let piece = self.quick.piece_tokens();
-                    if job.params.background {
-                        // Background work goes in pieces, which a cancel stops between.
-                        let upto = ids.len() - 1;
-                        pieces_evaluated = self.evaluate_in_pieces(template, &ids, upto, handle)?;
-                    } else if short.is_some() && left > 3 * piece {
-                        // Before a quick answer, or while the server's speed is not known, the
-                        // whole prompt's first piece: it times the server and starts the whole
-                        // prompt, which the next request here needs. (Sent only while the speed
-                        // was unknown, the next requests at new places each evaluated a piece
-                        // more: bodies trace p95 6.8 s instead of 5.1–5.6 s.)
-                        let upto = ids.len() - left + piece;
-                        pieces_evaluated = self.evaluate_in_pieces(template, &ids, upto, handle)?;
-                    }
-                }
-                // The server may hold the last short prompt at this place still.
-                let short = short
-                    .map(|(short, short_ids)| {
-                        let kept = self.server_prompts.kept(&short_ids);
-                        (short, short_ids, kept)
-                    })
-                    .filter(|(_, short_ids, kept)| {
-                        self.quick.wanted(&job.params, &ids, &self.server_prompts).is_some_and(
-                            |needed| quick_answers::short_enough(short_ids.len() - kept, needed),
-                        )
-                    });
-                if let Some((short, short_ids, kept)) = short {
-                    tracing::debug!(
-                        quick = short_ids.len(),
-                        kept,
-                        whole = ids.len(),
-                        "quick answer"
-                    );
-                    self.quick.short_start.remember(&job.input.path, &short);
-                    let whole = std::mem::replace(&mut ids, short_ids);
-                    self.quick.answered(Fill { ids: whole, place: Place::of(&job.input) });
-                    prompt = short;
-                    request.single_line = true;
-                    // A short prompt is fresh: nothing of it was taken back to write again.
-                    healed.clear();
-                    request.forced_start.clear();
-                    quick_answer = true;
-                }
-                let (path, body) = llama_server::request(template, &ids, &request);
-                // What the server's prompt caches hold for this prompt, as far as we know (its
-                // answer's tokens not counted).
-                let shared = self.server_prompts.kept(&ids);
-                self.server_prompts.sent(&ids);
-                (path, body, ids.len(), Some(shared))
+        if self.config.protocol == Protocol::LlamaServer && !too_long(units.len()) {
+            let (ids, handle) = (&units, &job.handle);
+            let left = ids.len() - self.server_prompts.kept(ids);
+            let piece = self.quick.piece_tokens();
+            if job.params.background {
+                // Background work goes in pieces, which a cancel stops between.
+                let upto = ids.len() - 1;
+                pieces_evaluated = self.evaluate_in_pieces(template, ids, upto, handle)?;
+            } else if short.is_some() && left > 3 * piece {
+                // Before a quick answer, or while the server's speed is not known, the
+                // whole prompt's first piece: it times the server and starts the whole
+                // prompt, which the next request here needs. (Sent only while the speed
+                // was unknown, the next requests at new places each evaluated a piece
+                // more: bodies trace p95 6.8 s instead of 5.1–5.6 s.)
+                let upto = ids.len() - left + piece;
+                pieces_evaluated = self.evaluate_in_pieces(template, ids, upto, handle)?;
             }
-            protocol => {
-                let count = prompt
-                    .pieces
-                    .iter()
-                    .map(|piece| match piece {
-                        PromptPiece::Special(_) => 1,
-                        PromptPiece::Text(text) => counter.count(text),
-                    })
-                    .sum::<usize>();
-                counter.finish().map_err(remote)?;
-                let text = prompt.render();
-                let model = probe.model.as_str();
-                let (path, body) = match protocol {
-                    Protocol::Ollama => ollama::request(
-                        template,
-                        model,
-                        &text,
-                        self.config.keep_alive.as_deref(),
-                        &request,
-                    ),
-                    _ => openai::request(template, model, &text, &request),
-                };
-                (path, body, count, None)
-            }
+        }
+        // The server may hold the last short prompt at this place still.
+        let whole = (units.as_slice(), prompt_tokens);
+        let short = short.filter(|(_, short_units, short_tokens)| {
+            let short_needed = self.server_prompts.needed(short_units, *short_tokens);
+            self.quick
+                .wanted(&job.params, whole, &self.server_prompts)
+                .is_some_and(|needed| quick_answers::short_enough(short_needed, needed))
+        });
+        if let Some((short, short_units, short_tokens)) = short {
+            tracing::debug!(quick = short_tokens, whole = prompt_tokens, "quick answer");
+            self.quick.short_start.remember(&job.input.path, &short);
+            let whole = std::mem::replace(&mut units, short_units);
+            let (units, tokens) = (whole, prompt_tokens);
+            self.quick.answered(Fill { units, tokens, place: Place::of(&job.input) });
+            prompt = short;
+            prompt_tokens = short_tokens;
+            request.single_line = true;
+            // A short prompt is fresh: nothing of it was taken back to write again.
+            healed.clear();
+            request.forced_start.clear();
+            quick_answer = true;
+        }
+        let (path, body) = match self.config.protocol {
+            Protocol::LlamaServer => llama_server::request(template, &units, &request),
+            _ => self.text_request((template, &model), &prompt.render(), &request),
         };
+        // What the server's prompt caches hold for this prompt, as far as we know (its
+        // answer's tokens not counted).
+        let shared = prompt_tokens - self.server_prompts.needed(&units, prompt_tokens);
+        self.server_prompts.sent(&units);
         if too_long(prompt_tokens) {
             return Err(EngineError::PromptTooLong {
                 prompt_tokens,
@@ -616,14 +609,13 @@ impl Remote<'_> {
                 context_size,
             });
         }
-        let parse = match self.config.protocol {
-            Protocol::LlamaServer => llama_server::parse,
-            Protocol::Openai => openai::parse,
-            Protocol::Ollama => ollama::parse,
-        };
+        let parse = self.parser();
         let mut decoding =
             Decoding::new(job, template, &stops, self.stats, Healing::new(healed.as_bytes()));
         let mut first_piece = None;
+        // When the first piece of the answer's stream came (a second opinion's not counted).
+        let mut first_streamed = None;
+        let sent_at = Instant::now();
         // The model's first token: the token a second opinion bans.
         let mut first_token = None;
         let mut body = body;
@@ -660,6 +652,7 @@ impl Remote<'_> {
         } else {
             let done = self.stream_answer((path, &body), parse, &job.handle, |piece| {
                 first_piece.get_or_insert_with(Instant::now);
+                first_streamed.get_or_insert_with(Instant::now);
                 if first_token.is_none() && healed.is_empty() {
                     first_token = piece.ids.first().map(|&id| id as i32);
                 }
@@ -671,14 +664,19 @@ impl Remote<'_> {
         let first_piece = first_piece.unwrap_or_else(Instant::now);
         if let Some(Done { evaluated: Some(tokens), prompt_ms: Some(ms), .. }) = &done {
             self.quick.timed(*tokens, *ms);
+        } else if let (Some(at), true) =
+            (first_streamed, self.config.protocol != Protocol::LlamaServer)
+        {
+            // A server that gives no timings (vLLM): the wait for its first piece, for the
+            // tokens it had to evaluate (the first token's writing and the network included).
+            self.quick.timed(prompt_tokens - shared, (at - sent_at).as_secs_f64() * 1000.0);
         }
         let done_reason = done.as_ref().map(|d| d.reason);
         let (text, generated_tokens, stop, token_logprobs) = decoding.finish(done_reason);
         // The server's figures come with its last event. A job that ended before it (a warm-up
-        // reads only the first piece, a cancel closes the stream) counts as much as llama-server
-        // keeps from the last prompt, else the whole prompt.
-        let reused =
-            done.as_ref().and_then(|d| d.cached).or(shared).unwrap_or(0).min(prompt_tokens);
+        // reads only the first piece, a cancel closes the stream) counts as much as the server
+        // is taken to keep of the prompts sent before (`ServerPrompts`).
+        let reused = done.as_ref().and_then(|d| d.cached).unwrap_or(shared).min(prompt_tokens);
         let evaluated = done.as_ref().and_then(|d| d.evaluated).unwrap_or(prompt_tokens - reused)
             + opening_evaluated;
         // (The pieces were counted as they went.)
@@ -747,14 +745,20 @@ impl Remote<'_> {
         let template = probe.template;
         let handle = JobHandle::default();
         running.filling_started(&handle);
-        running.evaluating(Some(fill.place));
+        running.evaluating(Some(fill.place.clone()));
         self.stats.model_call_started(true);
         let started = Instant::now();
-        let ids = &fill.ids;
-        let done = self.evaluate_in_pieces(template, ids, ids.len() - 1, &handle).and_then(|_| {
-            let held = self.server_prompts.kept(ids);
-            self.evaluate_start(template, ids, ids.len(), held, &handle)
-        });
+        let done = match self.config.protocol {
+            Protocol::LlamaServer => {
+                let ids = &fill.units;
+                let upto = ids.len() - 1;
+                self.evaluate_in_pieces(template, ids, upto, &handle).and_then(|_| {
+                    let held = self.server_prompts.kept(ids);
+                    self.evaluate_start(template, ids, ids.len(), held, &handle)
+                })
+            }
+            _ => self.evaluate_text(&fill, &handle),
+        };
         running.evaluating(None);
         running.filling_ended(&handle);
         let outcome = match done {
@@ -832,6 +836,62 @@ impl Remote<'_> {
         answer.map(|_| evaluated)
     }
 
+    /// Has a server of a text protocol evaluate the whole prompt of `fill` into its cache: sent
+    /// whole (these servers take no ids to send in pieces), with one token to write. Returns
+    /// the tokens it evaluated, counted in the stats whatever happens to the stream: its own
+    /// figure, which also times it, else the share of the prompt it was taken not to hold.
+    fn evaluate_text(&mut self, fill: &Fill, handle: &JobHandle) -> Result<usize, EngineError> {
+        let Some(probe) = &self.connected else { return Ok(0) };
+        let server_model = (probe.template, probe.model.as_str());
+        let (path, body) =
+            self.text_request(server_model, &units_text(&fill.units), &EVALUATE_ONLY);
+        let needed = self.server_prompts.needed(&fill.units, fill.tokens);
+        self.server_prompts.sent(&fill.units);
+        let sent_at = Instant::now();
+        let answer = self.stream_answer((path, &body), self.parser(), handle, |_| false);
+        let evaluated = match &answer {
+            Ok(Some(Done { evaluated: Some(tokens), prompt_ms, .. })) => {
+                if let Some(ms) = prompt_ms {
+                    self.quick.timed(*tokens, *ms);
+                }
+                *tokens
+            }
+            Ok(_) => {
+                self.quick.timed(needed, sent_at.elapsed().as_secs_f64() * 1000.0);
+                needed
+            }
+            Err(_) => needed,
+        };
+        self.stats.tokens_evaluated(evaluated);
+        answer.map(|_| evaluated)
+    }
+
+    /// The request for `text`, a whole prompt, to a server of a text protocol that runs
+    /// `model` in the format of `template`.
+    fn text_request(
+        &self,
+        (template, model): (&FimTemplate, &str),
+        text: &str,
+        request: &Request,
+    ) -> (&'static str, serde_json::Value) {
+        match self.config.protocol {
+            Protocol::Ollama => {
+                let keep_alive = self.config.keep_alive.as_deref();
+                ollama::request(template, model, text, keep_alive, request)
+            }
+            _ => openai::request(template, model, text, request),
+        }
+    }
+
+    /// The reader of the server's streamed lines.
+    fn parser(&self) -> fn(&str) -> Result<Event, String> {
+        match self.config.protocol {
+            Protocol::LlamaServer => llama_server::parse,
+            Protocol::Openai => openai::parse,
+            Protocol::Ollama => ollama::parse,
+        }
+    }
+
     /// Posts `body` to `path` and reads the streamed answer to its end, handing each piece to
     /// `take` until it says the suggestion is complete; the server's last word, `None` when
     /// `take` stopped first. The stream is dropped on return, which closes a connection still
@@ -882,21 +942,13 @@ impl Remote<'_> {
     }
 }
 
-/// A quick answer's prompt and its ids: the cursor's surroundings, without other files. (With
-/// the other files the server holds, as in-process, llama-server reuses its slot's prompt in
-/// place for a short prompt that shares them, so the whole prompt's filled part was lost there:
-/// lines trace p95 17 s instead of 3.4 s, session 25.)
-fn quick_prompt(
-    template: &FimTemplate,
-    order: Order,
-    job: &Job,
-    probe: &Probe,
-    sticky: Option<StickyStart>,
-    counter: &mut tokens::Counter<'_>,
-) -> Result<(prompt::Prompt, Vec<u32>), EngineError> {
-    let short = quick_answers::short_prompt(template, order, &job.input, sticky, counter);
-    let short_ids = prompt_ids(counter, probe, &short).map_err(EngineError::Remote)?;
-    Ok((short, short_ids))
+/// The prompt's tokens, counted piece by piece (a special token is one).
+fn counted(prompt: &prompt::Prompt, counter: &mut tokens::Counter<'_>) -> usize {
+    let count = |piece: &PromptPiece| match piece {
+        PromptPiece::Special(_) => 1,
+        PromptPiece::Text(text) => counter.count(text),
+    };
+    prompt.pieces.iter().map(count).sum()
 }
 
 /// The prompt as token ids: special pieces by the server's ids, text through `/tokenize` (as

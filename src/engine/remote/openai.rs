@@ -122,13 +122,19 @@ pub fn parse(line: &str) -> Result<Event, String> {
         Some(_) if choice["stop_reason"].as_str() == Some("\n") => DoneReason::EndOfLine,
         Some(_) => DoneReason::Stop,
     };
+    // llama-server adds its own figures to the last event; others may give `usage`.
+    let (timings, usage) = (&event["timings"], &event["usage"]);
+    let count = |value: &Value| value.as_u64().map(|n| n as usize);
+    let cached = count(&usage["prompt_tokens_details"]["cached_tokens"]);
+    let evaluated = count(&timings["prompt_n"])
+        .or_else(|| count(&usage["prompt_tokens"])?.checked_sub(cached?));
     Ok(Event::Done(Done {
         reason,
         piece: (!piece.text.is_empty()).then_some(piece),
         prompt: None,
-        cached: None,
-        evaluated: None,
-        prompt_ms: None,
+        cached,
+        evaluated,
+        prompt_ms: timings["prompt_ms"].as_f64(),
     }))
 }
 
@@ -162,6 +168,19 @@ mod tests {
         assert_eq!(regex_literal(" Hash"), " Hash");
         assert_eq!(regex_literal("a.b(c)*"), r"a\.b\(c\)\*");
         assert_eq!(regex_literal("\t[x]\\"), r"\x09\[x\]\\");
+    }
+
+    #[test]
+    fn the_server_s_prompt_figures_are_read_from_the_last_event() {
+        let llama_server = r#"data: {"choices":[{"text":"","finish_reason":"length"}],"usage":{"prompt_tokens":22,"prompt_tokens_details":{"cached_tokens":5}},"timings":{"cache_n":5,"prompt_n":17,"prompt_ms":569.5}}"#;
+        let Ok(Event::Done(done)) = parse(llama_server) else { panic!() };
+        assert_eq!((done.cached, done.evaluated, done.prompt_ms), (Some(5), Some(17), Some(569.5)));
+        let usage_only = r#"data: {"choices":[{"text":"","finish_reason":"stop"}],"usage":{"prompt_tokens":22,"prompt_tokens_details":{"cached_tokens":20}}}"#;
+        let Ok(Event::Done(done)) = parse(usage_only) else { panic!() };
+        assert_eq!((done.cached, done.evaluated, done.prompt_ms), (Some(20), Some(2), None));
+        let nothing = r#"data: {"choices":[{"text":"","finish_reason":"stop"}],"usage":{"prompt_tokens":2,"prompt_tokens_details":{"cached_tokens":20}}}"#;
+        let Ok(Event::Done(done)) = parse(nothing) else { panic!() };
+        assert_eq!(done.evaluated, None, "a cache larger than the prompt says nothing");
     }
 
     #[test]

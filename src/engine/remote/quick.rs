@@ -9,6 +9,11 @@
 //! prompts, the slot's and those its host cache may still hold. A server without that cache
 //! (older, or `--cache-ram 0`) then looks better cached than it is at a place visited before,
 //! and answers there as without quick answers.
+//!
+//! The text protocols (OpenAI's `/v1/completions`, Ollama) are answered quickly the same way.
+//! Their prompts go as text, so what the server holds is matched on the text's bytes and
+//! converted to tokens by the prompt's count (`ServerPrompts::needed`). vLLM's prefix cache
+//! and llama-server's keep many prompts; Ollama's runner keeps only what its slot holds.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -26,33 +31,73 @@ const KEPT_PROMPTS: usize = 8;
 const PIECE_TOKENS: usize = 256;
 
 /// The prompts last sent to the server, newest first: the first is what its one slot holds.
-#[derive(Debug, Default)]
-pub(super) struct ServerPrompts(VecDeque<Vec<u32>>);
+/// A prompt is its units: token ids, or for a text protocol its text's bytes (`text_units`).
+#[derive(Debug)]
+pub(super) struct ServerPrompts {
+    sent: VecDeque<Vec<u32>>,
+    /// How many the server is taken to keep.
+    keeps: usize,
+}
+
+impl Default for ServerPrompts {
+    fn default() -> Self {
+        Self::keeping(KEPT_PROMPTS)
+    }
+}
 
 impl ServerPrompts {
-    /// `ids` goes to the server now.
-    pub(super) fn sent(&mut self, ids: &[u32]) {
-        self.0.retain(|kept| kept.as_slice() != ids);
-        self.0.push_front(ids.to_vec());
-        self.0.truncate(KEPT_PROMPTS);
+    /// A server taken to keep the last `keeps` prompts (at least the one its slot holds).
+    pub(super) fn keeping(keeps: usize) -> Self {
+        Self { sent: VecDeque::new(), keeps: keeps.max(1) }
+    }
+
+    /// `units` go to the server now.
+    pub(super) fn sent(&mut self, units: &[u32]) {
+        self.sent.retain(|kept| kept.as_slice() != units);
+        self.sent.push_front(units.to_vec());
+        self.sent.truncate(self.keeps);
     }
 
     /// The slot's prompt goes on with `id` (a second opinion's first token, written by it).
     pub(super) fn extend_last(&mut self, id: u32) {
-        if let Some(last) = self.0.front_mut() {
+        if let Some(last) = self.sent.front_mut() {
             last.push(id);
         }
     }
 
-    /// How much of `ids` the server may hold, in its slot or its host cache.
-    pub(super) fn kept(&self, ids: &[u32]) -> usize {
-        self.0.iter().map(|kept| common_prefix(kept, ids)).max().unwrap_or(0)
+    /// How much of `units` the server may hold, in its slot or its host cache.
+    pub(super) fn kept(&self, units: &[u32]) -> usize {
+        self.sent.iter().map(|kept| common_prefix(kept, units)).max().unwrap_or(0)
     }
+
+    /// The tokens the server would evaluate of a prompt of `tokens` tokens sent as `units`:
+    /// those it does not hold, or for text the same share of the tokens as of the bytes.
+    pub(super) fn needed(&self, units: &[u32], tokens: usize) -> usize {
+        let left = units.len() - self.kept(units);
+        if units.len() == tokens || left == 0 {
+            return left;
+        }
+        (left * tokens).div_ceil(units.len())
+    }
+}
+
+/// A text prompt's units for `ServerPrompts`: its bytes.
+pub(super) fn text_units(text: &str) -> Vec<u32> {
+    text.bytes().map(u32::from).collect()
+}
+
+/// The text whose units (`text_units`) these are.
+pub(super) fn units_text(units: &[u32]) -> String {
+    let bytes: Vec<u8> = units.iter().map(|&unit| unit as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// The whole prompt of a job answered quickly, to send once its answer has gone out.
 pub(super) struct Fill {
-    pub ids: Vec<u32>,
+    /// As sent: token ids, or a text protocol's bytes (`text_units`).
+    pub units: Vec<u32>,
+    /// Its tokens.
+    pub tokens: usize,
     pub place: Place,
 }
 
@@ -84,36 +129,37 @@ impl Quick {
         per_second.max(PIECE_TOKENS)
     }
 
-    /// Whether a job with `params` might be answered from a short prompt instead of `whole`:
-    /// `wanted` says, or the server's speed is not known yet.
+    /// Whether a job with `params` might be answered from a short prompt instead of `whole`
+    /// (its units, of `tokens` tokens): `wanted` says, or the server's speed is not known yet.
     pub(super) fn may_want(
         &self,
         params: &GenerationParams,
-        whole: &[u32],
+        (whole, tokens): (&[u32], usize),
         server: &ServerPrompts,
     ) -> bool {
         quick::after(params).is_some()
-            && (!self.speed.is_known() || self.wanted(params, whole, server).is_some())
+            && (!self.speed.is_known() || self.wanted(params, (whole, tokens), server).is_some())
     }
 
-    /// The tokens of `whole` the server would evaluate, when a job with `params` should rather
-    /// be answered from a short prompt; `None`: answer from the whole prompt.
+    /// The tokens of `whole` (its units, of `tokens` tokens) the server would evaluate, when a
+    /// job with `params` should rather be answered from a short prompt; `None`: answer from the
+    /// whole prompt.
     pub(super) fn wanted(
         &self,
         params: &GenerationParams,
-        whole: &[u32],
+        (whole, tokens): (&[u32], usize),
         server: &ServerPrompts,
     ) -> Option<usize> {
         let after = quick::after(params)?;
-        let needed = whole.len() - server.kept(whole);
+        let needed = server.needed(whole, tokens);
         let wait = self.speed.wait(needed)?;
         let answered_here = quick::answered_here(self.last_whole.as_deref(), whole);
         quick::worth_it(wait, after, answered_here).then_some(needed)
     }
 
-    /// The job whose whole prompt is `fill.ids` is answered from a short prompt.
+    /// The job whose whole prompt is `fill.units` is answered from a short prompt.
     pub(super) fn answered(&mut self, fill: Fill) {
-        self.last_whole = Some(fill.ids.clone());
+        self.last_whole = Some(fill.units.clone());
         self.fill = Some(fill);
     }
 }
@@ -143,6 +189,21 @@ mod tests {
     }
 
     #[test]
+    fn a_text_prompt_is_matched_on_its_bytes_and_counted_in_its_tokens() {
+        let whole = "<fim_prefix>def fib(n):\n    return <fim_suffix>\n<fim_middle>";
+        let units = text_units(whole);
+        assert_eq!(units_text(&units), whole);
+        let mut server = ServerPrompts::keeping(1);
+        assert_eq!(server.needed(&units, 20), 20, "nothing held");
+        server.sent(&text_units(&whole[..whole.len() / 2]));
+        assert_eq!(server.needed(&units, 20), 10, "half the bytes, half the tokens");
+        server.sent(&units);
+        assert_eq!(server.needed(&units, 20), 0);
+        server.sent(&text_units("<fim_prefix>import os"));
+        assert_eq!(server.needed(&units, 20), 16, "one slot: only the front shared with the last");
+    }
+
+    #[test]
     fn a_new_place_is_answered_quickly_when_the_server_would_take_long() {
         let settings = Settings::default();
         let params = GenerationParams {
@@ -152,23 +213,32 @@ mod tests {
         let mut server = ServerPrompts::default();
         let mut quick = Quick::default();
         let whole: Vec<u32> = (0..2000).collect();
-        assert_eq!(quick.wanted(&params, &whole, &server), None, "speed not yet known");
+        assert_eq!(
+            quick.wanted(&params, (&whole, whole.len()), &server),
+            None,
+            "speed not yet known"
+        );
         quick.timed(1000, 10_000.0);
-        assert_eq!(quick.wanted(&params, &whole, &server), Some(2000), "20 s > 3 s");
+        assert_eq!(quick.wanted(&params, (&whole, whole.len()), &server), Some(2000), "20 s > 3 s");
         server.sent(&whole[..1800]);
-        assert_eq!(quick.wanted(&params, &whole, &server), None, "2 s left");
+        assert_eq!(quick.wanted(&params, (&whole, whole.len()), &server), None, "2 s left");
 
         server.sent(&[9; 10]);
         quick.answered(Fill {
-            ids: whole[..1000].to_vec(),
+            units: whole[..1000].to_vec(),
+            tokens: 1000,
             place: Place::of(&crate::prompt::FimInput::default()),
         });
         assert!(quick.fill.is_some());
         let typed_on: Vec<u32> = whole[..1000].iter().copied().chain([5; 100]).collect();
         let nothing_kept = ServerPrompts::default();
-        assert_eq!(quick.wanted(&params, &typed_on, &nothing_kept), Some(1100), "11 s > 2 × 3 s");
+        assert_eq!(
+            quick.wanted(&params, (&typed_on, 1100), &nothing_kept),
+            Some(1100),
+            "11 s > 2 × 3 s"
+        );
         let mut filled = ServerPrompts::default();
         filled.sent(&whole[..600]);
-        assert_eq!(quick.wanted(&params, &typed_on, &filled), None, "once, with 5 s left");
+        assert_eq!(quick.wanted(&params, (&typed_on, 1100), &filled), None, "once, with 5 s left");
     }
 }
