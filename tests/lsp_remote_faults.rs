@@ -333,6 +333,62 @@ fn the_ollama_kind_sends_a_raw_prompt_and_keep_alive() {
     assert!(session.client.shutdown().success());
 }
 
+/// Through Ollama (which takes text, keeps only its last prompt and times its prompts) a new
+/// place whose whole prompt would take long is answered from the short prompt, one line, and
+/// the whole prompt goes behind the answer with one token to write; asked there again, the
+/// engine sends the whole prompt, which the server now holds.
+#[test]
+fn the_ollama_kind_answers_a_new_place_quickly_and_sends_the_whole_prompt_behind() {
+    let server = FakeServer::on_free_port();
+    let options = json!({"engine": {"kind": "ollama", "url": server.url(), "model": "starcoder2:3b"},
+                         "quickAnswerAfterMs": 1000});
+    let (settings, _) = Settings::from_json(Some(&options));
+    let remote = RemoteConfig::from_settings(&settings).unwrap().unwrap();
+    let params = GenerationParams::from_settings(&settings, false);
+    let input = |prefix: String| FimInput {
+        path: "fib.py".into(),
+        prefix,
+        suffix: "\n".into(),
+        ..FimInput::default()
+    };
+    // Over 2,000 bytes before `return `: 7 s at the fake server's 100 tokens per second.
+    let constants: String = (0..150).map(|i| format!("LIMIT_{i} = {i}\n")).collect();
+    let hole = input(format!("{constants}\n{FILE}").trim_end().to_string() + " ");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let engine = Engine::start_remote(remote, EngineConfig::cpu(2, 4096));
+        engine.wait_loaded().await;
+        // The first answer times the server.
+        let imports: String = (0..40).map(|i| format!("import mod{i}\n")).collect();
+        engine.generate(input(imports), params, JobHandle::default()).await.expect("an answer");
+
+        let before = engine.stats();
+        let quick = engine.generate(hole.clone(), params, JobHandle::default()).await;
+        let quick = quick.expect("an answer");
+        assert!(quick.quick_answer, "{quick:?}");
+        assert!(!quick.prompt.contains("LIMIT_3 =") && quick.prompt.contains("def fib(n):"));
+        assert_eq!(quick.text, "fib(n-1) + fib(n-2)");
+        assert_eq!(server.last_body()["prompt"], quick.prompt.as_str(), "the short prompt sent");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while engine.stats().background_calls == before.background_calls
+            || engine.stats().completed < before.completed + 2
+        {
+            assert!(Instant::now() < deadline, "the whole prompt was never sent");
+            tokio::time::sleep(Duration::from_millis(5)).await; // polling, not a timing
+        }
+        let filled = server.last_body();
+        assert_eq!(filled["options"]["num_predict"], 1, "{filled}");
+        let whole_prompt = filled["prompt"].as_str().unwrap().to_string();
+        assert!(whole_prompt.contains("LIMIT_3 =") && whole_prompt.len() > 2 * quick.prompt.len());
+
+        let whole = engine.generate(hole, params, JobHandle::default()).await.expect("an answer");
+        assert!(!whole.quick_answer, "{whole:?}");
+        assert_eq!(whole.prompt, whole_prompt, "the prompt the server holds");
+        assert_eq!(whole.reused_tokens, whole.prompt_tokens, "held, as far as infill knows");
+        engine.stop().await;
+    });
+}
+
 /// The `engine` setting for the fake server over https://, trusting the test CA.
 fn https_llama_server(server: &FakeServer, timeout_ms: u64) -> Value {
     json!({"kind": "llama-server", "url": server.https_url(), "timeoutMs": timeout_ms,
