@@ -591,3 +591,44 @@ fn background_work_goes_in_pieces_that_a_cancel_stops_between() {
         engine.stop().await;
     });
 }
+
+/// Through a text protocol (here the OpenAI API) background work goes in pieces too: each a
+/// longer start of the same prompt text, cut after a line break, so that the server tokenizes
+/// each piece as the start of the next.
+#[test]
+fn background_work_goes_in_pieces_of_whole_lines_as_text() {
+    let server = FakeServer::on_free_port();
+    let options = json!({"engine": {"kind": "openai", "url": format!("{}/v1", server.url())}});
+    let (settings, _) = Settings::from_json(Some(&options));
+    let remote = RemoteConfig::from_settings(&settings).unwrap().unwrap();
+    let warm_up = GenerationParams {
+        background: true,
+        max_tokens: 0,
+        ..GenerationParams::from_settings(&settings, false)
+    };
+    let input = FimInput {
+        path: "a.py".into(),
+        prefix: (0..100).map(|i| format!("a{i:03} = {i:03}\n")).collect(),
+        suffix: "\n".into(),
+        ..FimInput::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let engine = Engine::start_remote(remote, EngineConfig::cpu(2, 4096));
+        engine.wait_loaded().await;
+        engine.generate(input, warm_up, JobHandle::default()).await.expect("warmed up");
+        let prompts: Vec<String> =
+            server.prompts().iter().map(|p| p.as_str().expect("text").to_string()).collect();
+        let (whole, pieces) = prompts.split_last().expect("a prompt");
+        assert!(pieces.len() >= 2 && whole.len() > 1100, "{} prompts", prompts.len());
+        let mut last_len = 0;
+        for piece in pieces {
+            assert!(whole.starts_with(piece.as_str()), "each piece starts the same prompt");
+            assert!(piece.ends_with('\n'), "each piece ends a line: {piece:?}");
+            assert!(piece.len() > last_len, "each one longer");
+            last_len = piece.len();
+        }
+        assert_eq!(server.last_body()["max_tokens"], 1, "one token to write");
+        engine.stop().await;
+    });
+}

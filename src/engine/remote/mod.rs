@@ -554,22 +554,22 @@ impl Remote<'_> {
         counter.finish().map_err(remote)?;
         // Prompt tokens the server evaluated in pieces before the answer's own request.
         let mut pieces_evaluated = 0;
-        if self.config.protocol == Protocol::LlamaServer && !too_long(units.len()) {
-            let (ids, handle) = (&units, &job.handle);
-            let left = ids.len() - self.server_prompts.kept(ids);
-            let piece = self.quick.piece_tokens();
+        if !too_long(prompt_tokens) {
+            let (whole, handle) = ((units.as_slice(), prompt_tokens), &job.handle);
+            let left = units.len() - self.server_prompts.kept(&units);
+            let piece = self.piece_units(whole);
             if job.params.background {
                 // Background work goes in pieces, which a cancel stops between.
-                let upto = ids.len() - 1;
-                pieces_evaluated = self.evaluate_in_pieces(template, ids, upto, handle)?;
+                let upto = units.len() - 1;
+                pieces_evaluated = self.evaluate_in_pieces(template, whole, upto, handle)?;
             } else if short.is_some() && left > 3 * piece {
                 // Before a quick answer, or while the server's speed is not known, the
                 // whole prompt's first piece: it times the server and starts the whole
                 // prompt, which the next request here needs. (Sent only while the speed
                 // was unknown, the next requests at new places each evaluated a piece
                 // more: bodies trace p95 6.8 s instead of 5.1–5.6 s.)
-                let upto = ids.len() - left + piece;
-                pieces_evaluated = self.evaluate_in_pieces(template, ids, upto, handle)?;
+                let upto = units.len() - left + piece;
+                pieces_evaluated = self.evaluate_in_pieces(template, whole, upto, handle)?;
             }
         }
         // The server may hold the last short prompt at this place still.
@@ -748,17 +748,12 @@ impl Remote<'_> {
         running.evaluating(Some(fill.place.clone()));
         self.stats.model_call_started(true);
         let started = Instant::now();
-        let done = match self.config.protocol {
-            Protocol::LlamaServer => {
-                let ids = &fill.units;
-                let upto = ids.len() - 1;
-                self.evaluate_in_pieces(template, ids, upto, &handle).and_then(|_| {
-                    let held = self.server_prompts.kept(ids);
-                    self.evaluate_start(template, ids, ids.len(), held, &handle)
-                })
-            }
-            _ => self.evaluate_text(&fill, &handle),
-        };
+        let whole = (fill.units.as_slice(), fill.tokens);
+        let upto = fill.units.len() - 1;
+        let done = self.evaluate_in_pieces(template, whole, upto, &handle).and_then(|_| {
+            let held = self.server_prompts.kept(&fill.units);
+            self.evaluate_start(template, whole, fill.units.len(), held, &handle)
+        });
         running.evaluating(None);
         running.filling_ended(&handle);
         let outcome = match done {
@@ -778,77 +773,79 @@ impl Remote<'_> {
         self.stats.model_call_finished(outcome, started.elapsed());
     }
 
-    /// Has the server evaluate `ids` into its prompt cache as far as `upto`, a piece at a time
-    /// (`Quick::piece_tokens`), each piece a request of its own with one token to write, and
-    /// stops between pieces once `handle` is cancelled. llama-server looks at a closed
-    /// connection only between its batches, and one prompt is one batch: sent whole, a
-    /// cancelled warm-up at a place the user left kept the server busy for up to its whole
-    /// prompt (10 s and more on a CPU) while the user waited at the next. Any part shorter than
-    /// a piece is left for the caller's own request. Returns the tokens the server evaluated,
-    /// also counted in the stats.
+    /// Has the server evaluate a prompt (`units` as sent, of `tokens` tokens) into its prompt
+    /// cache as far as `upto`, a piece at a time (`Quick::piece_tokens`), each piece a request
+    /// of its own with one token to write, and stops between pieces once `handle` is
+    /// cancelled. llama-server (and Ollama's runner, llama.cpp too) looks at a closed connection
+    /// only between its batches, and one prompt is one batch: sent whole, a cancelled warm-up at
+    /// a place the user left kept the server busy for up to its whole prompt (10 s and more on a
+    /// CPU) while the user waited at the next. Any part shorter than a piece is left for the
+    /// caller's own request. Returns the tokens the server evaluated, also counted in the stats.
     fn evaluate_in_pieces(
         &mut self,
         template: &FimTemplate,
-        ids: &[u32],
+        (units, tokens): (&[u32], usize),
         upto: usize,
         handle: &JobHandle,
     ) -> Result<usize, EngineError> {
-        let piece = self.quick.piece_tokens();
-        let mut done = self.server_prompts.kept(ids);
+        let piece = self.piece_units((units, tokens));
+        let mut done = self.server_prompts.kept(units);
         let mut evaluated = 0;
         while done + piece <= upto {
             if handle.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }
             let end = if upto - done < 2 * piece { upto } else { done + piece };
-            evaluated += self.evaluate_start(template, ids, end, done, handle)?;
+            let end = self.piece_end(units, done, end);
+            evaluated += self.evaluate_start(template, (units, tokens), end, done, handle)?;
             done = end;
         }
         Ok(evaluated)
     }
 
-    /// Sends `ids[..end]`, of which the server holds the first `held`, with one token to write,
-    /// so that the server evaluates it into its cache. Returns the tokens it evaluated, counted
-    /// in the stats whatever happens to the stream (the server evaluates what it has begun):
-    /// its own figure, which also times it, else `end - held`.
+    /// A piece of a prompt of `tokens` tokens sent as `units`, in units.
+    fn piece_units(&self, (units, tokens): (&[u32], usize)) -> usize {
+        let piece = self.quick.piece_tokens();
+        if units.len() == tokens { piece } else { piece * units.len() / tokens.max(1) }
+    }
+
+    /// Where a piece of `units` from `start` ends, at `end` or before it: for a text protocol
+    /// just after a line break (the server tokenizes each piece anew, and a token never spans
+    /// one, so the next piece shares all of this one's tokens) where the piece has one.
+    fn piece_end(&self, units: &[u32], start: usize, end: usize) -> usize {
+        if self.config.protocol == Protocol::LlamaServer || end == units.len() {
+            return end;
+        }
+        // In the piece's second half: pieces of a long line stay whole pieces.
+        let line_end = units[start..end].iter().rposition(|&unit| unit == u32::from(b'\n'));
+        line_end.filter(|&at| 2 * at >= end - start).map_or(end, |at| start + at + 1)
+    }
+
+    /// Sends `units[..end]` (of a prompt of `tokens` tokens), of which the server holds the first
+    /// `held`, with one token to write, so that the server evaluates it into its cache. Returns
+    /// the tokens it evaluated, counted in the stats whatever happens to the stream (the server
+    /// evaluates what it has begun): its own figure, which also times it, else the part's share
+    /// of the tokens (then timed by the wait for its answer).
     fn evaluate_start(
         &mut self,
         template: &FimTemplate,
-        ids: &[u32],
+        (units, tokens): (&[u32], usize),
         end: usize,
         held: usize,
         handle: &JobHandle,
     ) -> Result<usize, EngineError> {
-        let part = &ids[..end];
-        let (path, body) = llama_server::request(template, part, &EVALUATE_ONLY);
-        self.server_prompts.sent(part);
-        let answer = self.stream_answer((path, &body), llama_server::parse, handle, |_| false);
-        let evaluated = match &answer {
-            Ok(Some(Done { evaluated: Some(tokens), prompt_ms, .. })) => {
-                if let Some(ms) = prompt_ms {
-                    self.quick.timed(*tokens, *ms);
-                }
-                *tokens
+        let part = &units[..end];
+        let (path, body) = match &self.connected {
+            Some(probe) if self.config.protocol != Protocol::LlamaServer => {
+                let server_model = (template, probe.model.as_str());
+                self.text_request(server_model, &units_text(part), &EVALUATE_ONLY)
             }
-            _ => end - held,
+            _ => llama_server::request(template, part, &EVALUATE_ONLY),
         };
-        self.stats.tokens_evaluated(evaluated);
-        answer.map(|_| evaluated)
-    }
-
-    /// Has a server of a text protocol evaluate the whole prompt of `fill` into its cache: sent
-    /// whole (these servers take no ids to send in pieces), with one token to write. Returns
-    /// the tokens it evaluated, counted in the stats whatever happens to the stream: its own
-    /// figure, which also times it, else the share of the prompt it was taken not to hold.
-    fn evaluate_text(&mut self, fill: &Fill, handle: &JobHandle) -> Result<usize, EngineError> {
-        let Some(probe) = &self.connected else { return Ok(0) };
-        let server_model = (probe.template, probe.model.as_str());
-        let (path, body) =
-            self.text_request(server_model, &units_text(&fill.units), &EVALUATE_ONLY);
-        let needed = self.server_prompts.needed(&fill.units, fill.tokens);
-        self.server_prompts.sent(&fill.units);
+        self.server_prompts.sent(part);
         let sent_at = Instant::now();
         let answer = self.stream_answer((path, &body), self.parser(), handle, |_| false);
+        let share = ((end - held) * tokens).div_ceil(units.len().max(1));
         let evaluated = match &answer {
             Ok(Some(Done { evaluated: Some(tokens), prompt_ms, .. })) => {
                 if let Some(ms) = prompt_ms {
@@ -857,10 +854,10 @@ impl Remote<'_> {
                 *tokens
             }
             Ok(_) => {
-                self.quick.timed(needed, sent_at.elapsed().as_secs_f64() * 1000.0);
-                needed
+                self.quick.timed(share, sent_at.elapsed().as_secs_f64() * 1000.0);
+                share
             }
-            Err(_) => needed,
+            Err(_) => share,
         };
         self.stats.tokens_evaluated(evaluated);
         answer.map(|_| evaluated)
