@@ -528,32 +528,48 @@ fn an_answer_that_breaks_its_line_s_syntax_is_withheld_with_its_reason() {
     assert!(session.client.shutdown().success());
 }
 
-/// Background work (a warm-up) goes to llama-server in pieces, each a request of its own for a
-/// longer start of the same prompt, so that a cancel stops it between two pieces: llama-server
-/// reads a closed connection only between its batches, and a prompt sent whole is one batch.
-#[test]
-fn background_work_goes_in_pieces_that_a_cancel_stops_between() {
-    let server = FakeServer::on_free_port();
-    let options = json!({"engine": {"kind": "llama-server", "url": server.url()}});
-    let (settings, _) = Settings::from_json(Some(&options));
+/// The remote engine `engine` and a warm-up's parameters (background work, nothing to write).
+fn warm_up_on(engine: Value) -> (RemoteConfig, GenerationParams) {
+    let (settings, _) = Settings::from_json(Some(&json!({"engine": engine})));
     let remote = RemoteConfig::from_settings(&settings).unwrap().unwrap();
     let warm_up = GenerationParams {
         background: true,
         max_tokens: 0,
         ..GenerationParams::from_settings(&settings, false)
     };
-    // The fake vocabulary has a token per byte: over 1,100 prompt tokens.
-    let input = |name: &str| FimInput {
+    (remote, warm_up)
+}
+
+/// A file `name`.py of 100 numbered lines: over 1,100 prompt tokens in the fake vocabulary (a
+/// token per byte).
+fn numbered_lines(name: &str) -> FimInput {
+    FimInput {
         path: format!("{name}.py"),
         prefix: (0..100).map(|i| format!("{name}{i:03} = {i:03}\n")).collect(),
         suffix: "\n".into(),
         ..FimInput::default()
-    };
+    }
+}
+
+/// The engine on `remote`, once it has warmed up at `numbered_lines("a")`.
+async fn warmed_up(remote: RemoteConfig, warm_up: GenerationParams) -> Engine {
+    let engine = Engine::start_remote(remote, EngineConfig::cpu(2, 4096));
+    engine.wait_loaded().await;
+    let warmed = engine.generate(numbered_lines("a"), warm_up, JobHandle::default()).await;
+    warmed.expect("warmed up");
+    engine
+}
+
+/// Background work (a warm-up) goes to llama-server in pieces, each a request of its own for a
+/// longer start of the same prompt, so that a cancel stops it between two pieces: llama-server
+/// reads a closed connection only between its batches, and a prompt sent whole is one batch.
+#[test]
+fn background_work_goes_in_pieces_that_a_cancel_stops_between() {
+    let server = FakeServer::on_free_port();
+    let (remote, warm_up) = warm_up_on(json!({"kind": "llama-server", "url": server.url()}));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let engine = Engine::start_remote(remote, EngineConfig::cpu(2, 4096));
-        engine.wait_loaded().await;
-        engine.generate(input("a"), warm_up, JobHandle::default()).await.expect("warmed up");
+        let engine = warmed_up(remote, warm_up).await;
         let prompts: Vec<Vec<Value>> =
             server.prompts().iter().map(|p| p.as_array().expect("ids").clone()).collect();
         let whole = prompts.last().expect("a prompt");
@@ -571,7 +587,7 @@ fn background_work_goes_in_pieces_that_a_cancel_stops_between() {
         server.set(Mode::Hang);
         let sent = server.requests_to("/completion");
         let handle = JobHandle::default();
-        let job = engine.generate(input("b"), warm_up, handle.clone());
+        let job = engine.generate(numbered_lines("b"), warm_up, handle.clone());
         let watcher = async {
             let deadline = Instant::now() + Duration::from_secs(30);
             while server.requests_to("/completion") == sent {
@@ -598,25 +614,11 @@ fn background_work_goes_in_pieces_that_a_cancel_stops_between() {
 #[test]
 fn background_work_goes_in_pieces_of_whole_lines_as_text() {
     let server = FakeServer::on_free_port();
-    let options = json!({"engine": {"kind": "openai", "url": format!("{}/v1", server.url())}});
-    let (settings, _) = Settings::from_json(Some(&options));
-    let remote = RemoteConfig::from_settings(&settings).unwrap().unwrap();
-    let warm_up = GenerationParams {
-        background: true,
-        max_tokens: 0,
-        ..GenerationParams::from_settings(&settings, false)
-    };
-    let input = FimInput {
-        path: "a.py".into(),
-        prefix: (0..100).map(|i| format!("a{i:03} = {i:03}\n")).collect(),
-        suffix: "\n".into(),
-        ..FimInput::default()
-    };
+    let (remote, warm_up) =
+        warm_up_on(json!({"kind": "openai", "url": format!("{}/v1", server.url())}));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let engine = Engine::start_remote(remote, EngineConfig::cpu(2, 4096));
-        engine.wait_loaded().await;
-        engine.generate(input, warm_up, JobHandle::default()).await.expect("warmed up");
+        let engine = warmed_up(remote, warm_up).await;
         let prompts: Vec<String> =
             server.prompts().iter().map(|p| p.as_str().expect("text").to_string()).collect();
         let (whole, pieces) = prompts.split_last().expect("a prompt");
