@@ -491,7 +491,7 @@ impl Remote<'_> {
             return Err(EngineError::Remote(self.last_error.clone()));
         };
         let remote = |message: String| EngineError::Remote(message);
-        let (template, model) = (probe.template, probe.model.clone());
+        let template = probe.template;
         let order = job.params.order.unwrap_or(template.order);
         let mut counter = self.counts.counter(&self.http, probe.tokenize.as_ref());
         let context_size = probe.context_size.unwrap_or(self.engine.context_size as usize);
@@ -583,9 +583,9 @@ impl Remote<'_> {
         if let Some((short, short_units, short_tokens)) = short {
             tracing::debug!(quick = short_tokens, whole = prompt_tokens, "quick answer");
             self.quick.short_start.remember(&job.input.path, &short);
-            let whole = std::mem::replace(&mut units, short_units);
-            let (units, tokens) = (whole, prompt_tokens);
-            self.quick.answered(Fill { units, tokens, place: Place::of(&job.input) });
+            let whole_units = std::mem::replace(&mut units, short_units);
+            let place = Place::of(&job.input);
+            self.quick.answered(Fill { units: whole_units, tokens: prompt_tokens, place });
             prompt = short;
             prompt_tokens = short_tokens;
             request.single_line = true;
@@ -596,7 +596,7 @@ impl Remote<'_> {
         }
         let (path, body) = match self.config.protocol {
             Protocol::LlamaServer => llama_server::request(template, &units, &request),
-            _ => self.text_request((template, &model), &prompt.render(), &request),
+            _ => self.text_request(template, &prompt.render(), &request),
         };
         // What the server's prompt caches hold for this prompt, as far as we know (its
         // answer's tokens not counted).
@@ -835,17 +835,14 @@ impl Remote<'_> {
         handle: &JobHandle,
     ) -> Result<usize, EngineError> {
         let part = &units[..end];
-        let (path, body) = match &self.connected {
-            Some(probe) if self.config.protocol != Protocol::LlamaServer => {
-                let server_model = (template, probe.model.as_str());
-                self.text_request(server_model, &units_text(part), &EVALUATE_ONLY)
-            }
-            _ => llama_server::request(template, part, &EVALUATE_ONLY),
+        let (path, body) = match self.config.protocol {
+            Protocol::LlamaServer => llama_server::request(template, part, &EVALUATE_ONLY),
+            _ => self.text_request(template, &units_text(part), &EVALUATE_ONLY),
         };
         self.server_prompts.sent(part);
         let sent_at = Instant::now();
         let answer = self.stream_answer((path, &body), self.parser(), handle, |_| false);
-        let share = ((end - held) * tokens).div_ceil(units.len().max(1));
+        let share = quick::tokens_of(end - held, (units, tokens));
         let evaluated = match &answer {
             Ok(Some(Done { evaluated: Some(tokens), prompt_ms, .. })) => {
                 if let Some(ms) = prompt_ms {
@@ -863,14 +860,16 @@ impl Remote<'_> {
         answer.map(|_| evaluated)
     }
 
-    /// The request for `text`, a whole prompt, to a server of a text protocol that runs
-    /// `model` in the format of `template`.
+    /// The request for `text`, a whole prompt in the format of `template`, to a server of a
+    /// text protocol, for the model it was found to run.
     fn text_request(
         &self,
-        (template, model): (&FimTemplate, &str),
+        template: &FimTemplate,
         text: &str,
         request: &Request,
     ) -> (&'static str, serde_json::Value) {
+        // Requests are made only while connected (`Remote::serve`).
+        let model = self.connected.as_ref().map_or("", |probe| probe.model.as_str());
         match self.config.protocol {
             Protocol::Ollama => {
                 let keep_alive = self.config.keep_alive.as_deref();

@@ -73,12 +73,17 @@ impl ServerPrompts {
     /// The tokens the server would evaluate of a prompt of `tokens` tokens sent as `units`:
     /// those it does not hold, or for text the same share of the tokens as of the bytes.
     pub(super) fn needed(&self, units: &[u32], tokens: usize) -> usize {
-        let left = units.len() - self.kept(units);
-        if units.len() == tokens || left == 0 {
-            return left;
-        }
-        (left * tokens).div_ceil(units.len())
+        tokens_of(units.len() - self.kept(units), (units, tokens))
     }
+}
+
+/// The tokens of `part` units of a prompt of `tokens` tokens sent as `units`: as many, for ids;
+/// for text, the same share of the tokens as of the bytes.
+pub(super) fn tokens_of(part: usize, (units, tokens): (&[u32], usize)) -> usize {
+    if units.len() == tokens || part == 0 {
+        return part;
+    }
+    (part * tokens).div_ceil(units.len())
 }
 
 /// A text prompt's units for `ServerPrompts`: its bytes.
