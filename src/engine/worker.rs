@@ -26,12 +26,12 @@ use super::abort::{self, AbortWatch};
 use super::device;
 use super::draft;
 use super::heal::{self, Healing, Pieces};
-use super::kv::{self, KvTokens, PROMPT_CHUNK, ReusePlan, Shift};
+use super::kv::{self, BACKGROUND_CHUNK, KvTokens, PROMPT_CHUNK, ReusePlan, Shift};
 use super::last_prompts::LastPrompts;
 use super::model::{self, ModelError, ModelOrigin};
 use super::places::{Places, Visit};
 use super::probability::{self, TokenLogprob};
-use super::quick::{self, PromptSpeed, ShortStart};
+use super::quick::{self, LastShort, PromptSpeed};
 use super::running::{Place, Running};
 use super::stats::{EngineStats, Outcome};
 use super::vocab::{CountCache, FamilyTokens};
@@ -143,7 +143,7 @@ pub(super) fn run(
         prompt_speed: PromptSpeed::default(),
         fill: None,
         last_quick: None,
-        short_start: ShortStart::default(),
+        last_short: LastShort::default(),
         short_cache: None,
     };
     let mut stop_ack = None;
@@ -322,15 +322,25 @@ struct Worker<'m> {
     fill: Option<Vec<LlamaToken>>,
     /// The whole prompt of the last job answered quickly: where no quick answer is given again.
     last_quick: Option<Vec<LlamaToken>>,
-    /// Where the last short prompt started (`quick::ShortStart`).
-    short_start: ShortStart,
+    /// The last fresh short prompt (`quick::LastShort`).
+    last_short: LastShort,
     /// What sequence 0 held after the last quick answer: its short prompt and answer.
     short_cache: Option<ShortCache>,
 }
 
+/// A quick answer's prompt, its tokens, how many of them sequence 0 holds, and the text taken
+/// back from its end for the model to write again (a typed middle's healing).
+struct QuickPrompt {
+    prompt: Prompt,
+    tokens: Vec<LlamaToken>,
+    cached: usize,
+    healed: Vec<u8>,
+}
+
 /// The KV state a quick answer left behind, kept so that a quick answer again at its place
-/// (past `quick::AGAIN_AFTER`) evaluates only what is new to it, the typed text and the
-/// suffix, instead of its whole short prompt: a second or more that the filling waited for.
+/// (past `quick::AGAIN_AFTER_LOCAL`) evaluates only what is new to it, the text typed since
+/// (which opens the short prompt's middle, `quick::LastShort`), instead of its whole short
+/// prompt: a second or more that the filling waited for.
 struct ShortCache {
     tokens: KvTokens<LlamaToken>,
     state: SeqState,
@@ -435,10 +445,11 @@ impl Worker<'_> {
         let needed = needed(&self.cached);
         let Some(wait) = self.prompt_speed.wait(needed) else { return Ok(None) };
         let answered_here = quick::answered_here(self.last_quick.as_deref(), tokens);
-        if !quick::worth_it(wait, after, answered_here) {
+        if !quick::worth_it(wait, after, answered_here, quick::AGAIN_AFTER_LOCAL) {
             return Ok(None);
         }
-        let (prompt, quick, cached) = self.quick_prompt(job, order)?;
+        let QuickPrompt { prompt, tokens: quick, cached, healed } =
+            self.quick_prompt(job, order)?;
         // The last quick answer's state, where it holds more of the short prompt than sequence 0.
         let from_short =
             self.short_cache.as_ref().and_then(|short| match short.tokens.plan(&quick, false) {
@@ -465,10 +476,11 @@ impl Worker<'_> {
             let logits_index = self.evaluate(&quick[kept..], job)?;
             self.cached.prompt_loaded();
             let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
-            let generated = self.generate(&one_line, &job.handle, logits_index, Healing::new(&[]));
+            let healing = Healing::new(&healed);
+            let generated = self.generate(&one_line, &job.handle, logits_index, healing);
             Ok((generated?, prompt_ms, kept))
         });
-        self.short_start.remember(&job.input.path, &prompt);
+        self.last_short.remember(&job.input.path, &prompt);
         self.save_short(job.params.saved_places_bytes);
         self.restore_seq(
             &saved,
@@ -497,42 +509,58 @@ impl Worker<'_> {
             generation_ms: started.elapsed().as_secs_f64() * 1000.0 - prompt_ms,
             stop: generated.stop,
             context_files: prompt.context_paths,
-            healed: String::new(),
+            healed: String::from_utf8_lossy(&healed).into_owned(),
             token_logprobs: generated.token_logprobs,
             first_token: generated.first_token,
             quick_answer: true,
         }))
     }
 
-    /// A quick answer's prompt, its tokens, and how many of them the cache holds: the cursor's
-    /// surroundings after the other files where the cache holds those already (a place of a
-    /// file whose front was evaluated before), else without them (`quick::with_context`).
-    fn quick_prompt(
-        &mut self,
-        job: &Job,
-        order: Order,
-    ) -> Result<(Prompt, Vec<LlamaToken>, usize), EngineError> {
+    /// A quick answer's prompt: the cursor's surroundings after the other files where the cache
+    /// holds those already (a place of a file whose front was evaluated before), else without
+    /// them (`quick::with_context`); or, where the user only typed on at the last short prompt's
+    /// cursor, that prompt with the typed text opening its middle (`quick::LastShort`).
+    fn quick_prompt(&mut self, job: &Job, order: Order) -> Result<QuickPrompt, EngineError> {
         let template = self.family.template;
+        let path = &job.input.path;
         let mut counter = self.counts.counter(self.model);
-        let sticky = self.short_start.sticky(&job.input.path);
+        let sticky = self.last_short.sticky(path);
         let short = quick::short_prompt(template, order, &job.input, sticky, &mut counter);
         let budgets = quick::budgets_with_context(job.params.budgets);
         let with_context =
             prompt::build(template, order, &job.input, budgets, sticky, &mut counter);
+        let typed = job.params.typed_middle.then(|| {
+            [&with_context, &short]
+                .into_iter()
+                .find_map(|fresh| self.last_short.continuing(path, fresh, order))
+        });
+        if let Some(mut typed) = typed.flatten() {
+            // A typed middle is always healed (`LastPrompts::build_prompt` says why).
+            let healed = self.back_off(&mut typed);
+            let tokens = self.family.tokenize(self.model, &typed)?;
+            let cached = self.cached_of(&tokens);
+            return Ok(QuickPrompt { prompt: typed, tokens, cached, healed });
+        }
         let short_tokens = self.family.tokenize(self.model, &short)?;
+        let fresh = |prompt, tokens, cached| QuickPrompt { prompt, tokens, cached, healed: vec![] };
         if with_context.context_paths.is_empty() {
-            return Ok((short, short_tokens, 0));
+            return Ok(fresh(short, short_tokens, 0));
         }
         let context_tokens = self.family.tokenize(self.model, &with_context)?;
-        let keep = match self.cached.plan(&context_tokens, false) {
+        let keep = self.cached_of(&context_tokens);
+        Ok(if quick::with_context(context_tokens.len() - keep, short_tokens.len()) {
+            fresh(with_context, context_tokens, keep)
+        } else {
+            fresh(short, short_tokens, 0)
+        })
+    }
+
+    /// How many of `tokens`, from the start, sequence 0 holds as they are.
+    fn cached_of(&self, tokens: &[LlamaToken]) -> usize {
+        match self.cached.plan(tokens, false) {
             ReusePlan::Prefix { keep } => keep,
             ReusePlan::Shift(_) => 0,
-        };
-        Ok(if quick::with_context(context_tokens.len() - keep, short_tokens.len()) {
-            (with_context, context_tokens, keep)
-        } else {
-            (short, short_tokens, 0)
-        })
+        }
     }
 
     /// Puts the last quick answer's state in sequence 0; returns how much of it to keep:
@@ -707,7 +735,8 @@ impl Worker<'_> {
         job: &Job,
     ) -> Result<i32, EngineError> {
         let mut batch = LlamaBatch::new(PROMPT_CHUNK, 1);
-        for chunk in kv::chunks(tokens, start) {
+        let size = if job.params.background { BACKGROUND_CHUNK } else { PROMPT_CHUNK };
+        for chunk in kv::chunks(tokens, start, size) {
             if job.handle.is_cancelled() {
                 return Err(EngineError::Cancelled);
             }

@@ -543,7 +543,7 @@ impl Remote<'_> {
         // session 25.)
         let whole = (units.as_slice(), prompt_tokens);
         let short = if self.quick.may_want(&job.params, whole, &self.server_prompts) {
-            let sticky = self.quick.short_start.sticky(&job.input.path);
+            let sticky = self.quick.last_short.sticky(&job.input.path);
             let short =
                 quick_answers::short_prompt(template, order, &job.input, sticky, &mut counter);
             let (short_units, short_tokens) = sent_form(&short, &mut counter).map_err(remote)?;
@@ -582,7 +582,7 @@ impl Remote<'_> {
         });
         if let Some((short, short_units, short_tokens)) = short {
             tracing::debug!(quick = short_tokens, whole = prompt_tokens, "quick answer");
-            self.quick.short_start.remember(&job.input.path, &short);
+            self.quick.last_short.remember(&job.input.path, &short);
             let whole_units = std::mem::replace(&mut units, short_units);
             let place = Place::of(&job.input);
             self.quick.answered(Fill { units: whole_units, tokens: prompt_tokens, place });

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::super::GenerationParams;
 use super::super::kv::common_prefix;
-use super::super::quick::{self, PromptSpeed, ShortStart};
+use super::super::quick::{self, LastShort, PromptSpeed};
 use super::super::running::Place;
 
 /// Prompts the server is taken to keep (its host cache holds far more: 8 GiB by default).
@@ -115,8 +115,8 @@ pub(super) struct Quick {
     last_whole: Option<Vec<u32>>,
     /// The filling to send after the answer now being given.
     pub fill: Option<Fill>,
-    /// Where the last short prompt started (`engine::quick::ShortStart`).
-    pub short_start: ShortStart,
+    /// The last fresh short prompt (`engine::quick::LastShort`).
+    pub last_short: LastShort,
 }
 
 impl Quick {
@@ -159,7 +159,7 @@ impl Quick {
         let needed = server.needed(whole, tokens);
         let wait = self.speed.wait(needed)?;
         let answered_here = quick::answered_here(self.last_whole.as_deref(), whole);
-        quick::worth_it(wait, after, answered_here).then_some(needed)
+        quick::worth_it(wait, after, answered_here, quick::AGAIN_AFTER_REMOTE).then_some(needed)
     }
 
     /// The job whose whole prompt is `fill.units` is answered from a short prompt.
