@@ -32,6 +32,15 @@ async fn start() -> Engine {
     engine
 }
 
+/// Stops the engines of a test whose quick answers left background work running (the whole
+/// prompt's filling): a test process that exits while an engine thread computes can crash in
+/// OpenMP's exit handlers.
+async fn stop_all(engines: &[Engine]) {
+    for engine in engines {
+        engine.stop().await;
+    }
+}
+
 fn input(prefix: &str, suffix: &str) -> FimInput {
     FimInput {
         path: "src/lib.py".into(),
@@ -145,6 +154,7 @@ async fn a_quick_answer_comes_from_a_short_prompt_and_the_whole_one_follows() {
     assert_eq!(whole.evaluated_tokens, 1, "the whole prompt was cached: {whole:?}");
     let fresh = cold.generate(hole, params(24), JobHandle::default()).await.unwrap();
     assert_eq!(whole.text, fresh.text, "greedy output must not depend on the cache");
+    stop_all(&[warm, cold]).await;
 }
 
 /// A quick answer at a place of a file whose front (repository header, other files) the cache
@@ -181,6 +191,7 @@ async fn a_quick_answer_keeps_the_other_files_the_cache_holds() {
     let fresh = cold.generate(there, short, JobHandle::default()).await.unwrap();
     assert_eq!(fresh.prompt, quick.prompt);
     assert_eq!(Some(quick.text.as_str()), fresh.text.split('\n').next());
+    stop_all(&[warm, cold]).await;
 }
 
 /// A quick answer again at a place reuses the last quick answer's cache: only what is new to
@@ -227,6 +238,62 @@ async fn a_quick_answer_again_at_a_place_reuses_the_last_ones_cache() {
     assert!(fresh.quick_answer && fresh.reused_tokens == 0, "{fresh:?}");
     assert_eq!(fresh.prompt, again.prompt);
     assert_eq!(fresh.text, again.text);
+    stop_all(&[warm, cold]).await;
+}
+
+/// Typing on at a place answered quickly: the next short prompt there is the last one with the
+/// typed text opening its middle, so that only the typed text is evaluated (the suffix after
+/// the cursor stays cached), and the answer is what an engine that kept nothing of the last
+/// quick answer writes from the same prompt. (The other files differ between the two jobs, as
+/// above, so that the whole prompt filled after the first answer cannot serve the second.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_on_after_a_quick_answer_evaluates_only_the_typed_text() {
+    let warm = start().await;
+    let uncached = start().await;
+    let snippet = |name: &str| ContextSnippet {
+        path: format!("src/{name}.py"),
+        lines: (0..30).map(|i| (i, format!("def {name}{i}(x): return x * {i}"))).collect(),
+        stability: Stability::Workspace,
+    };
+    let with = |context: &str, prefix: &str, suffix: &str| FimInput {
+        context: vec![snippet(context)],
+        ..input(prefix, suffix)
+    };
+    let prefix: String =
+        (0..4).map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n")).collect();
+    let prefix = format!("{prefix}def g(a, b):\n    total = a\n    total = ");
+    let suffix: String =
+        (0..60).map(|i| format!("\n\n\ndef h{i}(x):\n    return x - {i}")).collect();
+    let kept = GenerationParams {
+        quick_answer_after: Some(Duration::ZERO),
+        saved_places_bytes: 64 << 20,
+        typed_middle: true,
+        ..params(24)
+    };
+    // No room for the last quick answer's state: the typed prompt is evaluated after whatever
+    // sequence 0 shares with it.
+    let not_kept = GenerationParams { saved_places_bytes: 0, ..kept };
+
+    let first = with("util", &prefix, &suffix);
+    let a = warm.generate(first.clone(), kept, JobHandle::default()).await.unwrap();
+    let b = uncached.generate(first, not_kept, JobHandle::default()).await.unwrap();
+    assert!(a.quick_answer && b.quick_answer, "{a:?} {b:?}");
+
+    let typed_on = with("helpers", &format!("{prefix}total + b"), &suffix);
+    let again = warm.generate(typed_on.clone(), kept, JobHandle::default()).await.unwrap();
+    assert!(again.quick_answer, "{again:?}");
+    assert!(
+        again.prompt.starts_with(&a.prompt) && again.prompt.ends_with("total +"),
+        "the last short prompt, the typed text (its last token taken back) after it: {}",
+        again.prompt
+    );
+    assert!(again.evaluated_tokens <= 4, "only the typed text: {again:?}");
+    let other = uncached.generate(typed_on, not_kept, JobHandle::default()).await.unwrap();
+    assert_eq!(other.prompt, again.prompt);
+    assert!(other.evaluated_tokens > again.evaluated_tokens + 40, "{other:?}");
+    assert_eq!(other.text, again.text, "greedy output must not depend on the cache");
+    assert_eq!(other.healed, again.healed);
+    stop_all(&[warm, uncached]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
