@@ -20,9 +20,21 @@ fn config(context_size: u32) -> EngineConfig {
     EngineConfig { gpu_layers: test_gpu_layers(), ..EngineConfig::cpu(1, context_size) }
 }
 
+/// Starts an engine on the tiny model and waits until it is loaded (or failed). Loads are one at
+/// a time in this process: ggml's Vulkan backend sets a device up on first use, and two tests
+/// doing that at once crashed on Mesa 25's lavapipe (one loading thread called a null Vulkan
+/// function while the other was in `vkCreateDevice`). infill loads one model per process.
+async fn load(config: EngineConfig) -> (Engine, EngineStatus) {
+    static LOADING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = LOADING.lock().await;
+    let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
+    let status = engine.wait_loaded().await;
+    (engine, status)
+}
+
 async fn start() -> Engine {
-    let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config(2048));
-    match engine.wait_loaded().await {
+    let (engine, status) = load(config(2048)).await;
+    match status {
         EngineStatus::Ready(info) => {
             assert_eq!(info.family, "starcoder2");
             check_placement(&info.placement);
@@ -328,8 +340,7 @@ async fn prompt_tokens_agree_with_the_models_tokenizer_json() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_long_a_prompt_is_an_error_not_a_crash() {
     let config = config(64);
-    let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
-    engine.wait_loaded().await;
+    let (engine, _) = load(config).await;
     let long = "x = 1\n".repeat(200);
     let result = engine.generate(input(&long, ""), params(8), JobHandle::default()).await;
     assert!(matches!(result, Err(EngineError::PromptTooLong { .. })), "{result:?}");
@@ -344,8 +355,8 @@ async fn too_long_a_prompt_is_an_error_not_a_crash() {
 async fn a_tiny_context_size_never_aborts_the_process() {
     for context_size in [1, 100, 255] {
         let config = config(context_size);
-        let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
-        assert!(matches!(engine.wait_loaded().await, EngineStatus::Ready(_)));
+        let (engine, status) = load(config).await;
+        assert!(matches!(status, EngineStatus::Ready(_)));
         for lines in [5, 20, 40, 200] {
             let prefix = "x = 1\n".repeat(lines);
             let result = engine.generate(input(&prefix, ""), params(4), JobHandle::default()).await;
@@ -361,8 +372,7 @@ async fn a_tiny_context_size_never_aborts_the_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forced_family_the_vocabulary_lacks_fails_to_load_with_a_reason() {
     let config = EngineConfig { family: Some("qwen2.5-coder".into()), ..config(512) };
-    let engine = Engine::start(tiny_model(), ModelOrigin::CommandLine, config);
-    match engine.wait_loaded().await {
+    match load(config).await.1 {
         EngineStatus::Failed(message) => assert!(message.contains("<|fim_prefix|>"), "{message}"),
         other => panic!("expected a failure, got {other:?}"),
     }
