@@ -206,6 +206,28 @@ async fn a_quick_answer_keeps_the_other_files_the_cache_holds() {
     stop_all(&[warm, cold]).await;
 }
 
+/// A place to type at for the tests of quick answers again: a prefix under the short prompt's
+/// budget (so that every engine starts it at its top) ending in `total = `, and a suffix longer
+/// than the short prompt's.
+fn place_to_type_at() -> (String, String) {
+    let prefix: String =
+        (0..4).map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n")).collect();
+    let prefix = format!("{prefix}def g(a, b):\n    total = a\n    total = ");
+    let suffix: String =
+        (0..60).map(|i| format!("\n\n\ndef h{i}(x):\n    return x - {i}")).collect();
+    (prefix, suffix)
+}
+
+/// `prefix` and `suffix` with one other file, `src/{name}.py`, as repository context.
+fn with_other_file(name: &str, prefix: &str, suffix: &str) -> FimInput {
+    let snippet = ContextSnippet {
+        path: format!("src/{name}.py"),
+        lines: (0..30).map(|i| (i, format!("def {name}{i}(x): return x * {i}"))).collect(),
+        stability: Stability::Workspace,
+    };
+    FimInput { context: vec![snippet], ..input(prefix, suffix) }
+}
+
 /// A quick answer again at a place reuses the last quick answer's cache: only what is new to
 /// its short prompt (the typed text on) is evaluated, and the answer is what a cold engine
 /// writes from that prompt. The other files differ between the two jobs, so the whole prompt
@@ -214,21 +236,7 @@ async fn a_quick_answer_keeps_the_other_files_the_cache_holds() {
 async fn a_quick_answer_again_at_a_place_reuses_the_last_ones_cache() {
     let warm = start().await;
     let cold = start().await;
-    let snippet = |name: &str| ContextSnippet {
-        path: format!("src/{name}.py"),
-        lines: (0..30).map(|i| (i, format!("def {name}{i}(x): return x * {i}"))).collect(),
-        stability: Stability::Workspace,
-    };
-    let with = |context: &str, prefix: &str, suffix: &str| FimInput {
-        context: vec![snippet(context)],
-        ..input(prefix, suffix)
-    };
-    // A prefix under the short prompt's budget, so that both engines start it at its top.
-    let prefix: String =
-        (0..4).map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n")).collect();
-    let prefix = format!("{prefix}def g(a, b):\n    total = a\n    total = ");
-    let suffix: String =
-        (0..60).map(|i| format!("\n\n\ndef h{i}(x):\n    return x - {i}")).collect();
+    let (prefix, suffix) = place_to_type_at();
     let always = GenerationParams {
         quick_answer_after: Some(Duration::ZERO),
         // The last quick answer's cache is kept as a saved place.
@@ -236,12 +244,13 @@ async fn a_quick_answer_again_at_a_place_reuses_the_last_ones_cache() {
         ..params(24)
     };
 
-    let first = warm.generate(with("util", &prefix, &suffix), always, JobHandle::default());
+    let first =
+        warm.generate(with_other_file("util", &prefix, &suffix), always, JobHandle::default());
     let first = first.await.unwrap();
     assert!(first.quick_answer, "{first:?}");
     assert!(first.context_files.is_empty(), "nothing of the other files was cached");
 
-    let typed_on = with("helpers", &format!("{prefix}total + b"), &suffix);
+    let typed_on = with_other_file("helpers", &format!("{prefix}total + b"), &suffix);
     let again = warm.generate(typed_on.clone(), always, JobHandle::default()).await.unwrap();
     assert!(again.quick_answer, "{again:?}");
     assert!(again.reused_tokens > 40, "the last short prompt came from the cache: {again:?}");
@@ -262,20 +271,7 @@ async fn a_quick_answer_again_at_a_place_reuses_the_last_ones_cache() {
 async fn typing_on_after_a_quick_answer_evaluates_only_the_typed_text() {
     let warm = start().await;
     let uncached = start().await;
-    let snippet = |name: &str| ContextSnippet {
-        path: format!("src/{name}.py"),
-        lines: (0..30).map(|i| (i, format!("def {name}{i}(x): return x * {i}"))).collect(),
-        stability: Stability::Workspace,
-    };
-    let with = |context: &str, prefix: &str, suffix: &str| FimInput {
-        context: vec![snippet(context)],
-        ..input(prefix, suffix)
-    };
-    let prefix: String =
-        (0..4).map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n")).collect();
-    let prefix = format!("{prefix}def g(a, b):\n    total = a\n    total = ");
-    let suffix: String =
-        (0..60).map(|i| format!("\n\n\ndef h{i}(x):\n    return x - {i}")).collect();
+    let (prefix, suffix) = place_to_type_at();
     let kept = GenerationParams {
         quick_answer_after: Some(Duration::ZERO),
         saved_places_bytes: 64 << 20,
@@ -286,12 +282,12 @@ async fn typing_on_after_a_quick_answer_evaluates_only_the_typed_text() {
     // sequence 0 shares with it.
     let not_kept = GenerationParams { saved_places_bytes: 0, ..kept };
 
-    let first = with("util", &prefix, &suffix);
+    let first = with_other_file("util", &prefix, &suffix);
     let a = warm.generate(first.clone(), kept, JobHandle::default()).await.unwrap();
     let b = uncached.generate(first, not_kept, JobHandle::default()).await.unwrap();
     assert!(a.quick_answer && b.quick_answer, "{a:?} {b:?}");
 
-    let typed_on = with("helpers", &format!("{prefix}total + b"), &suffix);
+    let typed_on = with_other_file("helpers", &format!("{prefix}total + b"), &suffix);
     let again = warm.generate(typed_on.clone(), kept, JobHandle::default()).await.unwrap();
     assert!(again.quick_answer, "{again:?}");
     assert!(
