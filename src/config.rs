@@ -97,6 +97,27 @@ impl Default for EngineSettings {
     }
 }
 
+/// The `flashAttention` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlashAttention {
+    Auto,
+    On,
+    Off,
+}
+
+/// The `kvCacheType` setting: the KV cache types llama.cpp's CPU and GPU backends all have
+/// attention kernels for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvCacheType {
+    #[serde(rename = "f16")]
+    F16,
+    #[serde(rename = "q8_0")]
+    Q8_0,
+    #[serde(rename = "q4_0")]
+    Q4_0,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Settings {
@@ -116,6 +137,12 @@ pub struct Settings {
     pub gpu_layers: Option<u32>,
     /// Which GPU holds the model when there are several (llama.cpp's device order).
     pub main_gpu: u32,
+    /// llama.cpp's fused attention kernels: `auto` (default) where the device supports them.
+    pub flash_attention: FlashAttention,
+    /// The KV cache's element type: `f16` (default), or `q8_0` / `q4_0` for about a half / a
+    /// quarter of its memory (a longer context, more saved places) at a small cost in accuracy.
+    /// The quantized types need flash attention (not `off`).
+    pub kv_cache_type: KvCacheType,
     pub prefix_tokens: usize,
     pub suffix_tokens: usize,
     pub max_tokens: usize,
@@ -226,6 +253,8 @@ impl Default for Settings {
             context_size: 4096,
             gpu_layers: None,
             main_gpu: 0,
+            flash_attention: FlashAttention::Auto,
+            kv_cache_type: KvCacheType::F16,
             prefix_tokens: budgets.prefix_tokens,
             suffix_tokens: budgets.suffix_tokens,
             max_tokens: 64,
@@ -265,8 +294,17 @@ impl Default for Settings {
 /// Keys the engine loads the model with: a new value takes effect when the server restarts.
 /// Every other key applies from the next request on. The VS Code extension keeps the same list
 /// (`editors/vscode/src/settings.ts`; a test holds them equal).
-pub const RESTART_KEYS: [&str; 7] =
-    ["engine", "model", "family", "threads", "contextSize", "gpuLayers", "mainGpu"];
+pub const RESTART_KEYS: [&str; 9] = [
+    "engine",
+    "model",
+    "family",
+    "threads",
+    "contextSize",
+    "gpuLayers",
+    "mainGpu",
+    "flashAttention",
+    "kvCacheType",
+];
 
 /// Keys that were renamed: (old name, new name). The old name is still read, with a warning.
 const RENAMED_KEYS: [(&str, &str); 1] = [("contextTokens", "repoContextTokens")];
@@ -515,6 +553,18 @@ mod tests {
             assert_eq!(later.max_tokens, 5);
             assert!(warnings.is_empty(), "{warnings:?}");
         }
+    }
+
+    #[test]
+    fn attention_settings_are_read_and_a_value_llama_cpp_lacks_keeps_the_default() {
+        let options = json!({"flashAttention": "on", "kvCacheType": "q8_0"});
+        let (settings, warnings) = Settings::from_json(Some(&options));
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(settings.flash_attention, FlashAttention::On);
+        assert_eq!(settings.kv_cache_type, KvCacheType::Q8_0);
+        let (settings, warnings) = Settings::from_json(Some(&json!({"kvCacheType": "q5_1"})));
+        assert_eq!(settings.kv_cache_type, KvCacheType::F16);
+        assert!(warnings.iter().any(|w| w.contains("kvCacheType")), "{warnings:?}");
     }
 
     #[test]

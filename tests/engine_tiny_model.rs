@@ -6,6 +6,7 @@ mod support;
 
 use std::time::Duration;
 
+use infill::config::{FlashAttention, KvCacheType};
 use infill::engine::{
     Engine, EngineConfig, EngineError, EngineStatus, GenerationParams, JobHandle, ModelOrigin,
     Sampling,
@@ -362,6 +363,24 @@ async fn a_tiny_context_size_never_aborts_the_process() {
             );
         }
         engine.stop().await;
+    }
+}
+
+/// A quantized KV cache (`kvCacheType`) without flash attention is refused at load, naming both
+/// settings. (That it loads and answers with flash attention is `lsp_real_model`'s: the tiny
+/// model's 16-wide heads do not hold 32-wide quantized blocks.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quantized_kv_cache_without_flash_attention_is_refused_with_the_settings_names() {
+    let config = EngineConfig {
+        flash_attention: FlashAttention::Off,
+        kv_cache_type: KvCacheType::Q8_0,
+        ..config(512)
+    };
+    match load(config).await.1 {
+        EngineStatus::Failed(message) => {
+            assert!(message.contains("flashAttention") && message.contains("q8_0"), "{message}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }
 

@@ -14,12 +14,27 @@ const SUFFIX: &str = "\n\n\nif __name__ == \"__main__\":\n    print(fib(10))\n";
 
 #[test]
 fn qwen_completes_fib_correctly() {
+    fib_is_completed_correctly(json!({}));
+}
+
+/// With a quantized KV cache (`kvCacheType`, which needs flash attention) the model is as sure of
+/// the fib hole.
+#[test]
+fn qwen_completes_fib_correctly_with_a_quantized_kv_cache() {
+    fib_is_completed_correctly(json!({"flashAttention": "on", "kvCacheType": "q8_0"}));
+}
+
+/// The fib hole with `settings` added, through both completion requests: the suggestion makes
+/// fib(10) 55.
+fn fib_is_completed_correctly(settings: serde_json::Value) {
     // The folder name is the repository name in the prompt: with "fibproj", `fib` leads `else`
     // by 1.9 in log-probability and `(n` leads `(f` by 0.9 (with "fib", `else` wins by 0.02).
     let root = TempDir::new("fibproj");
     let uri = root.uri("fib.py");
     let mut client = LspClient::start(&[]);
-    client.initialize(root.path(), json!({"model": real_model(), "trace": true}), &["utf-16"]);
+    let mut options = json!({"model": real_model(), "trace": true});
+    options.as_object_mut().unwrap().extend(settings.as_object().unwrap().clone());
+    client.initialize(root.path(), options, &["utf-16"]);
     let loaded = client.wait_model_loaded();
     assert!(loaded.contains("qwen2.5-coder"), "{loaded}");
     check_placement(&loaded);

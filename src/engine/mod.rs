@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
 
-use crate::config::Settings;
+use crate::config::{FlashAttention, KvCacheType, Settings};
 use crate::prompt::{Budgets, FimInput, Order};
 pub use model::{ModelError, ModelOrigin};
 pub use probability::TokenLogprob;
@@ -366,6 +366,8 @@ pub struct EngineConfig {
     pub gpu_layers: Option<u32>,
     /// The GPU that holds the model when there are several.
     pub main_gpu: u32,
+    pub flash_attention: FlashAttention,
+    pub kv_cache_type: KvCacheType,
 }
 
 impl EngineConfig {
@@ -376,12 +378,22 @@ impl EngineConfig {
             context_size: settings.context_size,
             gpu_layers: settings.gpu_layers,
             main_gpu: settings.main_gpu,
+            flash_attention: settings.flash_attention,
+            kv_cache_type: settings.kv_cache_type,
         }
     }
 
     /// On the CPU, with `threads` threads and a KV window of `context_size` tokens.
     pub fn cpu(threads: usize, context_size: u32) -> Self {
-        Self { family: None, threads, context_size, gpu_layers: Some(0), main_gpu: 0 }
+        Self {
+            family: None,
+            threads,
+            context_size,
+            gpu_layers: Some(0),
+            main_gpu: 0,
+            flash_attention: FlashAttention::Auto,
+            kv_cache_type: KvCacheType::F16,
+        }
     }
 }
 

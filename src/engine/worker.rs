@@ -39,6 +39,7 @@ use super::{
     EngineConfig, EngineError, EngineStatus, Generation, GenerationParams, Job, JobHandle, Message,
     ModelInfo, Sampling, StopReason,
 };
+use crate::config::{FlashAttention, KvCacheType};
 use crate::prompt::{self, FimInput, Order, Prompt};
 
 /// The smallest KV window the engine runs with, whatever `contextSize` says.
@@ -104,6 +105,10 @@ pub(super) fn run(
         .with_kv_unified(true)
         // gpuLayers 0 (or no GPU) keeps all the work on the CPU, as the placement says.
         .with_op_offload(offload.host_ops_on_gpu());
+    let params = match with_attention(params, config) {
+        Ok(params) => params,
+        Err(err) => return fail(err, jobs, status),
+    };
     let params = abort::with_abort_callback(params, &abort_watch);
     let ctx = match model.new_context(backend, params) {
         Ok(ctx) => ctx,
@@ -203,6 +208,34 @@ pub(super) fn run(
     if let Some(ack) = stop_ack {
         let _ = ack.send(());
     }
+}
+
+/// `params` with the `flashAttention` and `kvCacheType` settings. llama.cpp keeps a quantized V
+/// cache only with flash attention (else it fails to make the context, with a log line only),
+/// so that combination is refused here with the settings' names.
+fn with_attention(
+    params: LlamaContextParams,
+    config: &EngineConfig,
+) -> Result<LlamaContextParams, EngineError> {
+    let (flash, cache) = (config.flash_attention, config.kv_cache_type);
+    if flash == FlashAttention::Off && cache != KvCacheType::F16 {
+        return Err(EngineError::Context(format!(
+            "kvCacheType {} needs flash attention: set flashAttention to auto or on, or \
+             kvCacheType to f16",
+            serde_json::to_value(cache).map(|v| v.to_string()).unwrap_or_default()
+        )));
+    }
+    let policy = match flash {
+        FlashAttention::Auto => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO,
+        FlashAttention::On => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED,
+        FlashAttention::Off => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED,
+    };
+    let cache = match cache {
+        KvCacheType::F16 => llama_cpp_2::context::params::KvCacheType::F16,
+        KvCacheType::Q8_0 => llama_cpp_2::context::params::KvCacheType::Q8_0,
+        KvCacheType::Q4_0 => llama_cpp_2::context::params::KvCacheType::Q4_0,
+    };
+    Ok(params.with_flash_attention_policy(policy).with_type_k(cache).with_type_v(cache))
 }
 
 /// Runs `call` for `job` as one model call: counted in the stats, stopped even inside a decode

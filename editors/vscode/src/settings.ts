@@ -23,6 +23,8 @@ export const RESTART_KEYS: readonly string[] = [
   'contextSize',
   'gpuLayers',
   'mainGpu',
+  'flashAttention',
+  'kvCacheType',
 ];
 
 /** Settings the server applies live. */
