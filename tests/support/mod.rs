@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -20,6 +21,9 @@ pub fn tiny_model() -> PathBuf {
 /// `INFILL_TEST_GPU_LAYERS` (set by `.ci/gpu` on a GPU build): `auto` or a number of layers.
 /// Unset, the engine tests run on the CPU; set (and not 0), they ask for that many GPU layers
 /// (`auto`: all of them), and the tests that load a model check that it runs on a GPU.
+/// How long an LSP test waits for any one message when its model runs on a GPU device.
+const GPU_RUN_PATIENCE: Duration = Duration::from_secs(1200);
+
 pub fn test_gpu_layers() -> Option<u32> {
     match std::env::var("INFILL_TEST_GPU_LAYERS").as_deref() {
         Err(_) => Some(0),
@@ -159,7 +163,13 @@ impl LspClient {
         for (key, value) in env {
             command.env(key, value);
         }
-        let inner = infill::lab::lsp_client::LspClient::spawn(command).expect("start infill");
+        let mut inner = infill::lab::lsp_client::LspClient::spawn(command).expect("start infill");
+        if test_gpu_layers() != Some(0) {
+            // The wait for one message is a hang guard. A software Vulkan device (lavapipe,
+            // `.ci/gpu` without a GPU) evaluates 2–5 prompt tokens/s: a prompt with other files
+            // took more than the default 300 s there.
+            inner.patience = GPU_RUN_PATIENCE;
+        }
         Self { inner, _state: state }
     }
 
