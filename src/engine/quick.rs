@@ -39,14 +39,14 @@ pub(super) fn with_context(to_evaluate: usize, short_alone: usize) -> bool {
 /// lines trace waited 10–15 s idle and up to 22 s under load for whole prompts the filling had
 /// had a second for; at 2 times, at most 6–9 s, with the same right suggestions idle and 2 of
 /// 26 fewer under load (session 25); at 1 time a quarter of what was shown within the pause.
-pub(super) const AGAIN_AFTER_REMOTE: u32 = 2;
-
-/// The same for the in-process engine, where a quick answer again at a place evaluates only
-/// the text typed since the last one (its state is kept, `Worker::short_cache`, and the typed
-/// text opens its middle, `LastShort`): 2–4 tokens and about 0.1 s against the short prompt's
-/// last 60 tokens and 0.5–1.3 s before (session 28). Answering quickly again past 1 time the
-/// setting then cut the bodies trace's p95 from 6.2 s to 4.5 s with the same 26 of 43 right.
-pub(super) const AGAIN_AFTER_LOCAL: u32 = 1;
+///
+/// The in-process engine answers quickly again as at a new place (`worth_it` with
+/// `answered_here` false): there a quick answer again at a place evaluates only the text typed
+/// since the last one (its state is kept, `Worker::short_cache`, and the typed text opens its
+/// middle, `LastShort`), 2–4 tokens and about 0.1 s against the short prompt's last 60 tokens
+/// and 0.5–1.3 s before (session 28); answering quickly again past 1 time the setting then cut
+/// the bodies trace's p95 from 6.2 s to 4.5 s with the same 26 of 43 right.
+const AGAIN_AFTER: u32 = 2;
 
 /// Timed prompts shorter than this say little of the prompt speed (fixed costs dominate).
 const SPEED_SAMPLE_MIN: usize = 32;
@@ -63,16 +63,11 @@ pub(super) fn after(params: &GenerationParams) -> Option<Duration> {
 /// answered quickly already or not. Once per place: there the whole prompt goes on from what was
 /// filled in, since answering quickly on every keystroke would keep the filling from ever
 /// finishing, and short prompts answer worse (on the bench a quarter of the right suggestions
-/// were lost). Unless the wait would be past `again_after` times the setting (the user came
+/// were lost). Unless the wait would be past `AGAIN_AFTER` times the setting (the user came
 /// back before the filling got far, or a busy machine): nothing for so long is worse.
-pub(super) fn worth_it(
-    wait: Duration,
-    after: Duration,
-    answered_here: bool,
-    again_after: u32,
-) -> bool {
+pub(super) fn worth_it(wait: Duration, after: Duration, answered_here: bool) -> bool {
     // Saturating: the setting may be any number of milliseconds.
-    let again = after.checked_mul(again_after).unwrap_or(Duration::MAX);
+    let again = after.checked_mul(AGAIN_AFTER).unwrap_or(Duration::MAX);
     let limit = if answered_here { again } else { after };
     wait > limit
 }
@@ -186,13 +181,12 @@ mod tests {
     fn a_place_is_answered_quickly_once_unless_the_wait_would_be_far_too_long() {
         let secs = Duration::from_secs;
         let after = secs(3);
-        assert!(!worth_it(secs(2), after, false, 2), "the whole prompt is soon ready");
-        assert!(worth_it(secs(4), after, false, 2));
-        assert!(!worth_it(secs(4), after, true, 2), "once per place");
-        assert!(!worth_it(secs(6), after, true, 2));
-        assert!(worth_it(secs(7), after, true, 2), "past twice the setting");
-        assert!(worth_it(secs(4), after, true, 1), "again past once the setting");
-        assert!(!worth_it(secs(16), Duration::MAX, true, 2), "no overflow");
+        assert!(!worth_it(secs(2), after, false), "the whole prompt is soon ready");
+        assert!(worth_it(secs(4), after, false), "a new place, or again in-process");
+        assert!(!worth_it(secs(4), after, true), "once per place");
+        assert!(!worth_it(secs(6), after, true));
+        assert!(worth_it(secs(7), after, true), "past twice the setting");
+        assert!(!worth_it(secs(16), Duration::MAX, true), "no overflow");
     }
 
     #[test]

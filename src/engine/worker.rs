@@ -147,7 +147,6 @@ pub(super) fn run(
         running,
         prompt_speed: PromptSpeed::default(),
         fill: None,
-        last_quick: None,
         last_short: LastShort::default(),
         short_cache: None,
     };
@@ -353,8 +352,6 @@ struct Worker<'m> {
     prompt_speed: PromptSpeed,
     /// The whole prompt of a job answered quickly, to evaluate once its answer is sent.
     fill: Option<Vec<LlamaToken>>,
-    /// The whole prompt of the last job answered quickly: where no quick answer is given again.
-    last_quick: Option<Vec<LlamaToken>>,
     /// The last fresh short prompt (`quick::LastShort`).
     last_short: LastShort,
     /// What sequence 0 held after the last quick answer: its short prompt and answer.
@@ -371,9 +368,9 @@ struct QuickPrompt {
 }
 
 /// The KV state a quick answer left behind, kept so that a quick answer again at its place
-/// (past `quick::AGAIN_AFTER_LOCAL`) evaluates only what is new to it, the text typed since
-/// (which opens the short prompt's middle, `quick::LastShort`), instead of its whole short
-/// prompt: a second or more that the filling waited for.
+/// evaluates only what is new to it, the text typed since (which opens the short prompt's
+/// middle, `quick::LastShort`), instead of its whole short prompt: a second or more that the
+/// filling waited for.
 struct ShortCache {
     tokens: KvTokens<LlamaToken>,
     state: SeqState,
@@ -401,7 +398,6 @@ impl Worker<'_> {
         }
         self.visit_place(&tokens, job);
         if let Some(quick) = self.quick_answer(job, &tokens, order, started)? {
-            self.last_quick = Some(tokens.clone());
             self.fill = Some(tokens);
             return Ok(quick);
         }
@@ -477,8 +473,8 @@ impl Worker<'_> {
         }
         let needed = needed(&self.cached);
         let Some(wait) = self.prompt_speed.wait(needed) else { return Ok(None) };
-        let answered_here = quick::answered_here(self.last_quick.as_deref(), tokens);
-        if !quick::worth_it(wait, after, answered_here, quick::AGAIN_AFTER_LOCAL) {
+        // Again at a place as at a new one: only the typed text is evaluated (`quick::AGAIN_AFTER`).
+        if !quick::worth_it(wait, after, false) {
             return Ok(None);
         }
         let QuickPrompt { prompt, tokens: quick, cached, healed } =

@@ -159,7 +159,7 @@ impl Quick {
         let needed = server.needed(whole, tokens);
         let wait = self.speed.wait(needed)?;
         let answered_here = quick::answered_here(self.last_whole.as_deref(), whole);
-        quick::worth_it(wait, after, answered_here, quick::AGAIN_AFTER_REMOTE).then_some(needed)
+        quick::worth_it(wait, after, answered_here).then_some(needed)
     }
 
     /// The job whose whole prompt is `fill.units` is answered from a short prompt.
