@@ -98,9 +98,10 @@ impl Default for EngineSettings {
 }
 
 /// The `flashAttention` setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FlashAttention {
+    #[default]
     Auto,
     On,
     Off,
@@ -108,8 +109,9 @@ pub enum FlashAttention {
 
 /// The `kvCacheType` setting: the KV cache types llama.cpp's CPU and GPU backends all have
 /// attention kernels for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KvCacheType {
+    #[default]
     #[serde(rename = "f16")]
     F16,
     #[serde(rename = "q8_0")]
@@ -253,8 +255,8 @@ impl Default for Settings {
             context_size: 4096,
             gpu_layers: None,
             main_gpu: 0,
-            flash_attention: FlashAttention::Auto,
-            kv_cache_type: KvCacheType::F16,
+            flash_attention: FlashAttention::default(),
+            kv_cache_type: KvCacheType::default(),
             prefix_tokens: budgets.prefix_tokens,
             suffix_tokens: budgets.suffix_tokens,
             max_tokens: 64,

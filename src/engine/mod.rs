@@ -391,8 +391,8 @@ impl EngineConfig {
             context_size,
             gpu_layers: Some(0),
             main_gpu: 0,
-            flash_attention: FlashAttention::Auto,
-            kv_cache_type: KvCacheType::F16,
+            flash_attention: FlashAttention::default(),
+            kv_cache_type: KvCacheType::default(),
         }
     }
 }
