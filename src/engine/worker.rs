@@ -713,14 +713,14 @@ impl Worker<'_> {
     ) -> Result<(usize, i32), EngineError> {
         // The chunks evaluated here stay in the cache: a cancel lets the one running finish
         // unless someone waits who cannot use it (`running`).
-        self.running.evaluating(Some(Place::of(&job.input)));
+        self.running.evaluating(Some(Place::of(&job.input)), job.params.background);
         let loaded = match self.cached.plan(tokens, job.params.kv_shift) {
             ReusePlan::Shift(shift) => self.shift_reuse(tokens, shift, job),
             ReusePlan::Prefix { keep } => self
                 .keep_prefix(keep)
                 .and_then(|reused| Ok((reused, self.evaluate(&tokens[reused..], job)?))),
         };
-        self.running.evaluating(None);
+        self.running.evaluating(None, false);
         loaded
     }
 
@@ -776,7 +776,11 @@ impl Worker<'_> {
                     .map_err(|e| EngineError::Decode(e.to_string()))?;
             }
             let decoding = Instant::now();
-            self.decode(&mut batch)?;
+            let decoded = self.decode(&mut batch);
+            if job.params.background {
+                self.running.background_chunk(decoded.is_ok());
+            }
+            decoded?;
             self.prompt_speed.note(chunk.tokens.len(), decoding.elapsed());
             self.stats.tokens_evaluated(chunk.tokens.len());
             if seq == MAIN_SEQ {

@@ -745,7 +745,7 @@ impl Remote<'_> {
         let template = probe.template;
         let handle = JobHandle::default();
         running.filling_started(&handle);
-        running.evaluating(Some(fill.place.clone()));
+        running.evaluating(Some(fill.place.clone()), false);
         self.stats.model_call_started(true);
         let started = Instant::now();
         let whole = (fill.units.as_slice(), fill.tokens);
@@ -754,7 +754,7 @@ impl Remote<'_> {
             let held = self.server_prompts.kept(&fill.units);
             self.evaluate_start(template, whole, fill.units.len(), held, &handle)
         });
-        running.evaluating(None);
+        running.evaluating(None, false);
         running.filling_ended(&handle);
         let outcome = match done {
             Ok(_) => Outcome::Completed,
