@@ -132,7 +132,7 @@ pub async fn run(args: CompleteArgs, command_line_model: Option<PathBuf>) -> any
         EngineStatus::Loading { .. } => bail!("the engine stopped while loading"),
     };
     let Some(suggestion) =
-        pipeline.complete(&document, cursor_char, JobHandle::default(), false).await?
+        pipeline.complete(&document, cursor_char, JobHandle::default(), false, None).await?
     else {
         bail!("{} holds secrets: infill never puts such files into a prompt", file.display());
     };

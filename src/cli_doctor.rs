@@ -142,7 +142,7 @@ pub async fn run(args: DoctorArgs, command_line_model: Option<PathBuf>) -> anyho
 
     let started = Instant::now();
     let cursor = text.chars().count();
-    match pipeline.complete(&document, cursor, JobHandle::default(), false).await {
+    match pipeline.complete(&document, cursor, JobHandle::default(), false, None).await {
         Ok(Some(suggestion)) => report.ok(
             "completion",
             format!(

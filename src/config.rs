@@ -196,6 +196,12 @@ pub struct Settings {
     /// behind it, so that the next request there finds it ready. A first visit to a place on a
     /// CPU (~2,000 tokens, 10–20 s on 2 cores) then shows a suggestion in seconds. 0: never.
     pub quick_answer_after_ms: u64,
+    /// When a multi-line suggestion is still being written this long after its model call
+    /// started, show its whole lines so far at once and write the rest into the suggestion
+    /// cache, where typing through (or accepting) the shown lines finds it. On a 2-core CPU a
+    /// 64-token block takes ~5 s to write, its first line under one. 0: always wait for the
+    /// whole suggestion.
+    pub early_lines_after_ms: u64,
     /// Speculative decoding from the prompt (greedy decoding only): up to this many tokens that
     /// followed the last occurrence of what was just written are checked in the same decode
     /// call, and kept while they equal the model's own choice. 0 (the default) switches it off:
@@ -276,6 +282,7 @@ impl Default for Settings {
             typed_middle: true,
             second_opinion: true,
             quick_answer_after_ms: 3000,
+            early_lines_after_ms: 500,
             draft_tokens: 0,
             token_healing: false,
             trace: false,

@@ -84,6 +84,7 @@ fn params(max_tokens: usize) -> GenerationParams {
         token_healing: false,
         banned_first_token: None,
         quick_answer_after: None,
+        early_lines_after: None,
     }
 }
 
@@ -303,6 +304,32 @@ async fn typing_on_after_a_quick_answer_evaluates_only_the_typed_text() {
     assert_eq!(other.text, again.text, "greedy output must not depend on the cache");
     assert_eq!(other.healed, again.healed);
     stop_all(&[warm, uncached]).await;
+}
+
+/// A multi-line suggestion still being written past `early_lines_after` publishes its whole
+/// lines so far on the job's handle and writes on: the final text goes on from them, and is
+/// what the engine writes without publishing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_lines_are_published_while_the_rest_is_written() {
+    let engine = start().await;
+    let hole = input("def add(a, b):\n    ", "\n");
+    let whole = engine.generate(hole.clone(), params(32), JobHandle::default()).await.unwrap();
+    assert!(whole.text.trim_end().contains('\n'), "a multi-line answer to split: {whole:?}");
+
+    let handle = JobHandle::default();
+    let early = GenerationParams { early_lines_after: Some(Duration::ZERO), ..params(32) };
+    let last = engine.generate(hole, early, handle.clone()).await.unwrap();
+    // A guard against a hang, not a timing: the lines were published before the job ended.
+    let lines = tokio::time::timeout(Duration::from_secs(5), handle.early_lines()).await;
+    let lines = lines.expect("whole lines were published");
+    assert_eq!(last.text, whole.text, "publishing changes nothing in what is written");
+    let rest = last.text.strip_prefix(lines.text.as_str()).expect("the lines start the text");
+    assert!(rest.starts_with('\n'), "whole lines only: {lines:?} then {rest:?}");
+    assert!(!lines.text.trim().is_empty());
+    assert!(lines.generated_tokens < last.generated_tokens);
+    let probabilities = &lines.token_logprobs;
+    assert!(!probabilities.is_empty() && probabilities.iter().all(|t| t.end <= lines.text.len()));
+    stop_all(&[engine]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,9 +132,10 @@ fn real_file_cases_give_the_code_the_model_is_sure_of() {
     }
     let mut client = LspClient::start(&[]);
     // Every suggestion shown, so that a wrong one fails here instead of being withheld; and each
-    // from its whole prompt, which a slow device (lavapipe) would answer quickly from a short
-    // one first, one line only.
-    let options = json!({"model": real_model(), "minConfidence": 0, "quickAnswerAfterMs": 0});
+    // whole and from its whole prompt, which a slow device (lavapipe) would answer quickly from
+    // a short one first, one line only, or with its first lines while it writes the rest.
+    let options = json!({"model": real_model(), "minConfidence": 0, "quickAnswerAfterMs": 0,
+                         "earlyLinesAfterMs": 0});
     client.initialize(root.path(), options, &["utf-16"]);
     check_placement(&client.wait_model_loaded());
 

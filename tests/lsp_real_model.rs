@@ -87,10 +87,11 @@ fn typing_what_the_model_is_writing_joins_the_running_job() {
         "MONTHS = [\n    \"January\",\n    \"February\",\n    \n]\n\nprint(len(MONTHS))\n";
     let root = TempDir::new("monthsproj");
     let uri = root.uri("months.py");
-    // A long multi-line generation (no time budget), nothing else running on the engine.
+    // A long multi-line generation (no time budget, answered whole), nothing else running on
+    // the engine.
     let options = json!({
         "model": real_model(), "trace": true, "maxTokens": 64, "generationBudgetMs": 0,
-        "prefetch": false, "warmUp": false, "debounceMs": 0
+        "earlyLinesAfterMs": 0, "prefetch": false, "warmUp": false, "debounceMs": 0
     });
     let mut client = LspClient::start(&[]);
     client.initialize(root.path(), options.clone(), &["utf-16"]);

@@ -373,3 +373,47 @@ fn the_model_loaded_message_counts_the_layers_on_the_gpu() {
     assert!(total >= 2, "the model's layers and its output layer: {total}");
     assert_eq!(layers(json!({"model": tiny_model(), "threads": 1, "gpuLayers": 1})), (1, total));
 }
+
+/// A multi-line suggestion still being written after `earlyLinesAfterMs` is answered with its
+/// whole lines so far; typing them finds the rest, written meanwhile by the same model call.
+#[test]
+fn a_long_suggestion_shows_its_first_lines_and_the_rest_follows() {
+    let tmp = TempDir::new("tiny-early");
+    let root = tmp.path().join("proj");
+    std::fs::create_dir_all(&root).unwrap();
+    let uri = file_uri(&root.join("add.py"));
+    let mut client = LspClient::start(&[]);
+    let options = json!({
+        "model": tiny_model(), "threads": 1,
+        // The tiny model is never sure of its guesses, nor do they parse.
+        "minConfidence": 0, "secondOpinion": false,
+        "prefetch": false, "warmUp": false, "quickAnswerAfterMs": 0,
+        "maxTokens": 32, "earlyLinesAfterMs": 1
+    });
+    client.initialize(&root, options, &["utf-16"]);
+    client.wait_model_loaded();
+    client.open(&uri, "python", "def add(a, b):\n    \n");
+
+    let response = client.inline_completion(&uri, 1, 4);
+    let lines = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
+    assert!(!lines.trim().is_empty(), "{response}");
+    let typed_lines = lines.split('\n').count();
+    client.notify(
+        "textDocument/didChange",
+        json!({
+            "textDocument": {"uri": uri, "version": 2},
+            "contentChanges": [{"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 4}}, "text": lines}]
+        }),
+    );
+    let last = lines.rsplit('\n').next().unwrap();
+    let (line, character) = (typed_lines as u32, last.encode_utf16().count() as u32);
+    let (line, character) = if typed_lines == 1 { (1, 4 + character) } else { (line, character) };
+    let response = client.inline_completion(&uri, line, character);
+    let rest = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
+    assert!(rest.starts_with('\n') && !rest.trim().is_empty(), "the next lines: {response}");
+    let stats = client.request("infill/stats", json!(null));
+    assert_eq!(stats["result"]["modelCalls"], 1, "one model call wrote both: {stats}");
+
+    let status = client.shutdown();
+    assert!(status.success(), "exit status {status:?}");
+}

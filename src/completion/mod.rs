@@ -9,6 +9,7 @@ pub mod syntax;
 use std::sync::Arc;
 
 use ropey::Rope;
+use tokio::sync::oneshot;
 
 use crate::config::Settings;
 use crate::context::{Gathered, RepoContext, lang};
@@ -69,6 +70,14 @@ impl Withheld {
     }
 }
 
+/// Where a suggestion goes: what post-processing and the syntax check look at.
+struct Shown<'a> {
+    document: &'a DocumentSnapshot,
+    cursor_char: usize,
+    window: &'a CursorWindow,
+    crlf: bool,
+}
+
 pub struct Pipeline {
     pub engine: Engine,
     pub settings: Settings,
@@ -93,12 +102,16 @@ impl Pipeline {
     /// Completes at `cursor_char`, a char index already validated against `document.rope`.
     /// `Ok(None)`: this document is never completed (a secrets file, or switched off).
     /// `background`: no request waits for this suggestion (a prefetch).
+    ///
+    /// `early`: where the whole lines of a multi-line suggestion go while the engine still
+    /// writes the rest (`earlyLinesAfterMs`), when they pass the same gate as a whole answer.
     pub async fn complete(
         &self,
         document: &DocumentSnapshot,
         cursor_char: usize,
         job: JobHandle,
         background: bool,
+        early: Option<oneshot::Sender<Suggestion>>,
     ) -> Result<Option<Suggestion>, EngineError> {
         let Some((window, input, context_ms)) = self.prepare(document, cursor_char).await else {
             tracing::debug!(uri = %document.uri, "document never completed");
@@ -109,8 +122,28 @@ impl Pipeline {
             background,
             ..GenerationParams::from_settings(&self.settings, window.single_line)
         };
-        let mut generation = self.engine.generate(input.clone(), params, job.clone()).await?;
         let crlf = uses_crlf(&document.rope, document.rope.char_to_line(cursor_char));
+        let generating = self.engine.generate(input.clone(), params, job.clone());
+        let mut generation = match early {
+            Some(early) => {
+                tokio::pin!(generating);
+                // Lines published are shown even when the rest is there too by the time this
+                // task runs: what a request gets does not depend on the scheduling.
+                tokio::select! {
+                    biased;
+                    lines = job.early_lines() => {
+                        let shown = Shown { document, cursor_char, window: &window, crlf };
+                        let lines = self.early_suggestion(shown, &lines, context_ms, context_snippets);
+                        if let Some(lines) = lines.await {
+                            let _ = early.send(lines);
+                        }
+                        generating.await?
+                    }
+                    generation = &mut generating => generation?,
+                }
+            }
+            None => generating.await?,
+        };
         let mut text = finish(&generation.text, &window, crlf, &self.settings.filters);
         let mut broken_syntax = breaks_syntax(document, cursor_char, &text).await;
         let mut first_opinion = None;
@@ -154,6 +187,38 @@ impl Pipeline {
             first_opinion,
         };
         Ok(Some(suggestion))
+    }
+
+    /// The whole lines the engine published while it writes the rest, as a suggestion, if they
+    /// are worth showing: post-processed and gated as a whole answer is (no second opinion:
+    /// the engine is still busy with the first).
+    async fn early_suggestion(
+        &self,
+        shown: Shown<'_>,
+        lines: &Generation,
+        context_ms: f64,
+        context_snippets: usize,
+    ) -> Option<Suggestion> {
+        let Shown { document, cursor_char, window, crlf } = shown;
+        let text = finish(&lines.text, window, crlf, &self.settings.filters);
+        if text.trim().is_empty() {
+            return None;
+        }
+        let broken_syntax = breaks_syntax(document, cursor_char, &text).await;
+        let confidence = confidence::of_shown(&lines.text, &lines.token_logprobs, &text);
+        if Withheld::verdict(confidence, broken_syntax, self.settings.min_confidence).is_some() {
+            return None;
+        }
+        Some(Suggestion {
+            text,
+            generation: lines.clone(),
+            context_ms,
+            context_snippets,
+            confidence,
+            broken_syntax,
+            withheld: None,
+            first_opinion: None,
+        })
     }
 
     /// Evaluates the prompt for a cursor at `cursor_char` without generating, so that a request

@@ -111,6 +111,9 @@ struct JobState {
     /// waited that cannot use the chunk (see `running`).
     cancel_at_abort_check: AtomicU32,
     hook_interrupts: AtomicBool,
+    /// The suggestion's whole lines so far, published while the rest is still being written
+    /// (`GenerationParams::early_lines_after`).
+    early_lines: watch::Sender<Option<Arc<Generation>>>,
 }
 
 impl JobState {
@@ -167,6 +170,22 @@ impl JobHandle {
     pub(crate) fn record_generated(&self, piece: &[u8]) {
         let mut bytes = self.0.generated.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         bytes.extend_from_slice(piece);
+    }
+    /// Called by the engine: the whole lines written so far, as a generation of their own,
+    /// while it writes the rest.
+    pub(crate) fn publish_early_lines(&self, generation: Generation) {
+        self.0.early_lines.send_replace(Some(Arc::new(generation)));
+    }
+    /// The whole lines the engine published while writing the rest (`publish_early_lines`):
+    /// ready as soon as they are, pending forever in a job that publishes none.
+    pub async fn early_lines(&self) -> Arc<Generation> {
+        let mut receiver = self.0.early_lines.subscribe();
+        let lines = receiver.wait_for(Option::is_some).await.ok().and_then(|lines| lines.clone());
+        match lines {
+            Some(lines) => lines,
+            // Never: the sender lives as long as this handle does.
+            None => std::future::pending().await,
+        }
     }
     /// Whether both handles control the same job.
     pub fn same_as(&self, other: &JobHandle) -> bool {
@@ -238,6 +257,9 @@ pub struct GenerationParams {
     /// Answer from a short prompt first when the whole one would take longer than this to
     /// evaluate (`quick`); `None`: never.
     pub quick_answer_after: Option<Duration>,
+    /// A multi-line suggestion still being written this long after the job started publishes
+    /// its whole lines so far (`JobHandle::early_lines`) and writes on; `None`: never.
+    pub early_lines_after: Option<Duration>,
 }
 
 impl GenerationParams {
@@ -265,6 +287,8 @@ impl GenerationParams {
             banned_first_token: None,
             quick_answer_after: (settings.quick_answer_after_ms > 0)
                 .then(|| Duration::from_millis(settings.quick_answer_after_ms)),
+            early_lines_after: (settings.early_lines_after_ms > 0 && !single_line)
+                .then(|| Duration::from_millis(settings.early_lines_after_ms)),
         }
     }
 }

@@ -418,24 +418,38 @@ impl Worker<'_> {
         let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
 
         let generating = Instant::now();
-        let Generated { text, tokens: generated_tokens, stop, token_logprobs, first_token } =
-            self.generate(&job.params, &job.handle, logits_index, Healing::new(&healed))?;
-        Ok(Generation {
-            text,
+        let generation = |generated: Generated| Generation {
+            text: generated.text,
             prompt: prompt.render(),
             prompt_tokens: tokens.len(),
             reused_tokens: reused,
             evaluated_tokens: tokens.len() - reused,
-            generated_tokens,
+            generated_tokens: generated.tokens,
             prompt_ms,
             generation_ms: generating.elapsed().as_secs_f64() * 1000.0,
-            stop,
+            stop: generated.stop,
             context_files: prompt.context_paths.clone(),
             healed: String::from_utf8_lossy(&healed).into_owned(),
-            token_logprobs,
-            first_token,
+            token_logprobs: generated.token_logprobs,
+            first_token: generated.first_token,
             quick_answer: false,
-        })
+        };
+        // Once its whole lines so far are out, the rest is work nobody waits for: any new job
+        // cancels it, as it does the filling after a quick answer.
+        let running = self.running;
+        let mut publish = |lines: Generated| {
+            job.handle.publish_early_lines(generation(lines));
+            running.filling_started(&job.handle);
+        };
+        let early = job
+            .params
+            .early_lines_after
+            .filter(|_| !job.params.background)
+            .map(|after| EarlyLines { due: started + after, publish: &mut publish });
+        let generated =
+            self.generate(&job.params, &job.handle, logits_index, Healing::new(&healed), early);
+        self.running.filling_ended(&job.handle);
+        Ok(generation(generated?))
     }
 
     /// Answers `job` from a short prompt (`quick::BUDGETS`, see `quick_prompt`) when evaluating its
@@ -506,7 +520,7 @@ impl Worker<'_> {
             self.cached.prompt_loaded();
             let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
             let healing = Healing::new(&healed);
-            let generated = self.generate(&one_line, &job.handle, logits_index, healing);
+            let generated = self.generate(&one_line, &job.handle, logits_index, healing, None);
             Ok((generated?, prompt_ms, kept))
         });
         self.last_short.remember(&job.input.path, &prompt);
@@ -889,6 +903,7 @@ impl Worker<'_> {
         handle: &JobHandle,
         mut logits_index: i32,
         mut healing: Healing,
+        mut early: Option<EarlyLines<'_>>,
     ) -> Result<Generated, EngineError> {
         let mut sampler = make_sampler(&params.sampling);
         let greedy = params.sampling.temperature <= 0.0;
@@ -959,6 +974,23 @@ impl Worker<'_> {
             {
                 bytes.truncate(newline);
                 break StopReason::EndOfLine;
+            }
+            if let Some(lines) = early.as_mut().filter(|e| Instant::now() >= e.due)
+                && let Some(end) = whole_lines_end(&bytes)
+            {
+                let text = String::from_utf8_lossy(&bytes[..end]).into_owned();
+                (lines.publish)(Generated {
+                    text: self.cut_at_special_text(text),
+                    tokens: generated,
+                    stop: StopReason::EndOfLine,
+                    token_logprobs: token_logprobs
+                        .iter()
+                        .copied()
+                        .filter(|t| t.end <= end)
+                        .collect(),
+                    first_token,
+                });
+                early = None;
             }
             // Over its time budget, a multi-line suggestion ends with the line being written.
             let over_budget = params.newline_after.is_some_and(|b| generating.elapsed() > b);
@@ -1076,6 +1108,20 @@ pub(super) fn whole_lines(bytes: &mut Vec<u8>) {
     if let Some(newline) = bytes.iter().rposition(|&b| b == b'\n') {
         bytes.truncate(newline);
     }
+}
+
+/// Where the whole lines of generated `bytes` end (before the last line break), if they hold
+/// more than white space: what a suggestion still being written can show already.
+fn whole_lines_end(bytes: &[u8]) -> Option<usize> {
+    let end = bytes.iter().rposition(|&b| b == b'\n')?;
+    bytes[..end].iter().any(|b| !b.is_ascii_whitespace()).then_some(end)
+}
+
+/// When `Worker::generate` publishes a suggestion's whole lines while it writes the rest
+/// (`GenerationParams::early_lines_after`), and how.
+struct EarlyLines<'a> {
+    due: Instant,
+    publish: &'a mut dyn FnMut(Generated),
 }
 
 /// What `Worker::generate` produced.

@@ -33,10 +33,19 @@ pub const ORPHAN_GRACE: Duration = Duration::from_millis(100);
 pub enum Outcome {
     /// Boxed: a suggestion carries its whole generation, the other outcomes a word.
     Suggested(Box<Suggestion>),
+    /// The whole lines of a suggestion the engine is still writing (`earlyLinesAfterMs`): the
+    /// job's final outcome replaces it.
+    EarlyLines(Box<Suggestion>),
     /// Cancelled, or a document that is never completed.
     Nothing,
     /// The engine failed; the message is for the user.
     Failed(String),
+}
+
+impl Outcome {
+    fn is_early(&self) -> bool {
+        matches!(self, Self::EarlyLines(_))
+    }
 }
 
 /// The running job per document.
@@ -68,6 +77,14 @@ pub struct Started {
 }
 
 impl Started {
+    /// Publishes the whole lines of the suggestion still being written, for the requests that
+    /// wait; `finish` replaces them.
+    pub fn publish_early_lines(&self, lines: Box<Suggestion>) {
+        if let Some(sender) = &self.outcome {
+            sender.send_replace(Some(Outcome::EarlyLines(lines)));
+        }
+    }
+
     /// Publishes how the job ended (once; later calls do nothing).
     pub fn finish(&mut self, outcome: Outcome) {
         if let Some(sender) = self.outcome.take() {
@@ -85,10 +102,20 @@ pub struct Waiter {
 }
 
 impl Waiter {
-    /// Waits until the job has ended and returns how.
+    /// Waits until the job has ended, or published the whole lines of a suggestion it is still
+    /// writing, and returns how.
     pub async fn outcome(&self) -> Outcome {
+        self.wait_for(Option::is_some).await
+    }
+
+    /// Waits until the job has ended and returns how.
+    pub async fn final_outcome(&self) -> Outcome {
+        self.wait_for(|outcome| outcome.as_ref().is_some_and(|o| !o.is_early())).await
+    }
+
+    async fn wait_for(&self, ready: impl FnMut(&Option<Outcome>) -> bool) -> Outcome {
         let mut outcome = self.shared.outcome.clone();
-        match outcome.wait_for(Option::is_some).await {
+        match outcome.wait_for(ready).await {
             Ok(done) => done.clone().unwrap_or(Outcome::Nothing),
             // The job's task ended without a word (it panicked): nothing to share.
             Err(_) => Outcome::Nothing,

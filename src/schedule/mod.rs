@@ -9,7 +9,9 @@
 //!    (`suggestion_cache`);
 //! 4. **debounce**: a burst of keystrokes starts one model call, not one per key (`debounce`);
 //! 5. **run** the pipeline as a job on a task of its own, which other requests may join (`job`);
-//! 6. the job **caches its result**, even when nobody waits for it any more;
+//! 6. the job **caches its result**, even when nobody waits for it any more; a multi-line
+//!    suggestion still being written after `earlyLinesAfterMs` answers with its whole lines
+//!    so far, and the rest goes to the cache;
 //! 7. **prefetch** the suggestion that follows this one's acceptance (`prefetch`).
 //!
 //! Beside the request path, an edit or a cursor come to rest, followed by a short idle time,
@@ -174,6 +176,11 @@ impl Scheduler {
                 let text = suggestion.text.clone();
                 Answer::Suggested { text, source: Source::Model(suggestion) }
             }
+            // The rest follows into the cache (`job`), and a prefetch after it.
+            Outcome::EarlyLines(lines) => {
+                let text = lines.text.clone();
+                Answer::Suggested { text, source: Source::Model(lines) }
+            }
             Outcome::Nothing => Answer::Nothing(NoAnswer::Cancelled),
             Outcome::Failed(message) => Answer::Failed(message),
         }
@@ -188,7 +195,22 @@ impl Scheduler {
         cursor_char: usize,
     ) -> Option<Answer> {
         let waiter = self.in_flight.join(&document.uri, &document.rope, cursor_char)?;
-        match waiter.outcome().await {
+        let outcome = match waiter.outcome().await {
+            // Typed all of the lines shown so far, or past them: the rest is what answers.
+            Outcome::EarlyLines(lines)
+                if lines.text.strip_prefix(waiter.typed.as_str()).is_none_or(str::is_empty) =>
+            {
+                waiter.final_outcome().await
+            }
+            outcome => outcome,
+        };
+        match outcome {
+            Outcome::EarlyLines(lines) => {
+                let rest = lines.text.strip_prefix(waiter.typed.as_str())?.to_string();
+                let typed_chars = waiter.typed.chars().count();
+                tracing::debug!(uri = %document.uri, typed = typed_chars, "early lines from a running job");
+                Some(Answer::Suggested { text: rest, source: Source::Joined { typed_chars } })
+            }
             Outcome::Suggested(suggestion) => {
                 let rest = suggestion.text.strip_prefix(waiter.typed.as_str())?.to_string();
                 let typed_chars = waiter.typed.chars().count();

@@ -148,6 +148,8 @@ pub fn run(args: EvalArgs, model: Option<PathBuf>) -> anyhow::Result<()> {
         // machine, `quickAnswerAfterMs`) stands in for it only until the whole prompt is ready,
         // and would make the table depend on the machine's speed. `--options` can ask for it.
         options.entry("quickAnswerAfterMs").or_insert(0.into());
+        // Likewise the whole suggestion, not the lines shown while the rest is written.
+        options.entry("earlyLinesAfterMs").or_insert(0.into());
         if args.no_repo_context {
             options.insert("repoContext".into(), false.into());
         }
