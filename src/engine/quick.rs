@@ -140,8 +140,8 @@ pub(super) fn short_params(params: &GenerationParams) -> GenerationParams {
 }
 
 /// Prompt tokens evaluated per second, a moving average over timed prompts (chunks
-/// in-process, the server's own timings remotely); recent ones weigh most, so the estimate
-/// follows a machine that becomes busy.
+/// in-process, the first one timed before the first job; the server's own timings remotely);
+/// recent ones weigh most, so the estimate follows a machine that becomes busy.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct PromptSpeed(Option<f64>);
 

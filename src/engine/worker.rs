@@ -150,6 +150,7 @@ pub(super) fn run(
         last_short: LastShort::default(),
         short_cache: None,
     };
+    worker.time_prompt_speed();
     let mut stop_ack = None;
     // A job that arrived while the engine evaluated a prompt for itself.
     let mut waiting = None;
@@ -751,6 +752,32 @@ impl Worker<'_> {
             // A partial removal can be refused (e.g. recurrent models): start over.
             self.forget_cache();
             Ok(0)
+        }
+    }
+
+    /// Times a background chunk of throwaway tokens before the first job, so that the first
+    /// request knows the prompt speed (`quick_answer`). Without it, that request evaluated and
+    /// timed a chunk of its whole prompt first: 1.4 s on a 2-core CPU before its quick answer,
+    /// most of it llama.cpp's first decode in the process (threads starting, the weights' first
+    /// reads), paid here untimed on one token while the user is still opening a file.
+    fn time_prompt_speed(&mut self) {
+        let decode = |worker: &mut Self, tokens: usize| {
+            let mut batch = LlamaBatch::new(tokens, 1);
+            for pos in 0..tokens {
+                // Token ids are in every vocabulary from 0 on; what they compute is dropped.
+                let token = LlamaToken(pos as i32);
+                batch.add(token, pos as i32, &[MAIN_SEQ], pos + 1 == tokens).ok()?;
+            }
+            let decoding = Instant::now();
+            let decoded = worker.ctx.decode(&mut batch);
+            worker.ctx.clear_kv_cache();
+            decoded.ok().map(|()| decoding.elapsed())
+        };
+        if decode(self, 1).is_some()
+            && let Some(took) = decode(self, BACKGROUND_CHUNK)
+        {
+            self.prompt_speed.note(BACKGROUND_CHUNK, took);
+            tracing::debug!(ms = took.as_secs_f64() * 1000.0, "prompt speed timed");
         }
     }
 
