@@ -31,12 +31,18 @@ struct Session {
 /// An LSP session on `engine`, one file open, no background model calls (prefetch, warm-up):
 /// every request the server sees is one the test made.
 fn session(engine: Value) -> Session {
+    session_with(engine, json!({}))
+}
+
+/// `session`, with more settings.
+fn session_with(engine: Value, more: Value) -> Session {
     let root = TempDir::new("remoteproj");
     std::fs::write(root.path().join("fib.py"), FILE).unwrap();
     let uri = root.uri("fib.py");
     let mut client = LspClient::start(&[]);
-    let options = json!({"engine": engine, "trace": true, "debounceMs": 0, "prefetch": false,
-                         "warmUp": false});
+    let mut options = json!({"engine": engine, "trace": true, "debounceMs": 0, "prefetch": false,
+                             "warmUp": false});
+    options.as_object_mut().unwrap().extend(more.as_object().unwrap().clone());
     client.initialize(root.path(), options, &["utf-16"]);
     client.open(&uri, "python", FILE);
     Session { client, uri, line: 3, _root: root }
@@ -236,6 +242,33 @@ fn a_cancelled_request_closes_its_stream() {
     assert_eq!(stats["failed"], 0, "a cancel is no failure: {stats}");
     server.set(Mode::Ok);
     assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)");
+    assert!(session.client.shutdown().success());
+}
+
+/// A multi-line answer still streaming past `earlyLinesAfterMs` is answered with its whole
+/// lines; the stream stays open for the rest until a request elsewhere in the document
+/// cancels it.
+#[test]
+fn a_long_answer_shows_its_whole_lines_while_the_server_writes_on() {
+    let server = FakeServer::on_free_port();
+    let engine = llama_server(&server.url(), 60_000);
+    let mut session = session_with(engine, json!({"earlyLinesAfterMs": 1, "minConfidence": 0}));
+    session.wait_status("ready");
+    server.set(Mode::LinesThenHang);
+    // The empty last line: a multi-line place.
+    let response = session.client.inline_completion(&session.uri, 4, 0);
+    let shown = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
+    assert_eq!(shown, "print(n)", "{response}");
+    assert_eq!(server.closed_by_client.load(Ordering::SeqCst), 0, "the rest is on its way");
+
+    // A request elsewhere in the document cancels the rest: its stream is closed.
+    server.set(Mode::Ok);
+    assert_eq!(session.suggest(), "fib(n-1) + fib(n-2)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.closed_by_client.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the stream was not closed");
+        std::thread::yield_now();
+    }
     assert!(session.client.shutdown().success());
 }
 

@@ -1139,7 +1139,7 @@ pub(super) fn whole_lines(bytes: &mut Vec<u8>) {
 
 /// Where the whole lines of generated `bytes` end (before the last line break), if they hold
 /// more than white space: what a suggestion still being written can show already.
-fn whole_lines_end(bytes: &[u8]) -> Option<usize> {
+pub(super) fn whole_lines_end(bytes: &[u8]) -> Option<usize> {
     let end = bytes.iter().rposition(|&b| b == b'\n')?;
     bytes[..end].iter().any(|b| !b.is_ascii_whitespace()).then_some(end)
 }

@@ -23,6 +23,9 @@ pub enum Mode {
     Hang,
     /// Two pieces, then the connection closes (the server was killed).
     Killed,
+    /// A whole line and the start of the next, then nothing until the client closes the
+    /// connection: a long answer still being written.
+    LinesThenHang,
 }
 
 /// The starcoder2 family's token spellings, ids 1…; any other text is one token per byte.
@@ -37,6 +40,9 @@ pub const SPECIAL: [&str; 7] = [
 ];
 
 pub const ANSWER: [&str; 4] = ["fib", "(n-1)", " + fib", "(n-2)"];
+
+/// What `Mode::LinesThenHang` writes before it hangs: one whole line and the next one's start.
+pub const EARLY_LINES: [&str; 4] = ["print", "(n)", "\n", "    fib"];
 
 #[derive(Default)]
 struct Seen {
@@ -211,6 +217,17 @@ fn serve_connection<S: Read + Write>(
             }
             Mode::Hang => {
                 // Until the client gives up and closes the connection.
+                let mut byte = [0u8; 1];
+                while reader.read(&mut byte).is_ok_and(|n| n > 0) {}
+                closed.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            Mode::LinesThenHang => {
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n";
+                let out = reader.get_mut();
+                let _ = out.write_all(head.as_bytes());
+                let _ = out.write_all(sse_pieces(&EARLY_LINES).as_bytes());
+                let _ = out.flush();
                 let mut byte = [0u8; 1];
                 while reader.read(&mut byte).is_ok_and(|n| n > 0) {}
                 closed.fetch_add(1, Ordering::SeqCst);

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::{DoneReason, Piece};
 use crate::engine::heal::Healing;
 use crate::engine::stats::EngineStats;
-use crate::engine::worker::{cut_at_special_text, whole_lines};
+use crate::engine::worker::{cut_at_special_text, whole_lines, whole_lines_end};
 use crate::engine::{Job, StopReason, TokenLogprob};
 use crate::prompt::FimTemplate;
 
@@ -33,6 +33,9 @@ pub(super) struct Decoding<'a> {
     started: Instant,
     /// The typed text taken back from the prompt, until the model has written it again.
     healing: Healing,
+    /// When the whole lines written so far may be shown while the rest is written
+    /// (`GenerationParams::early_lines_after`); `None` once they were, or never.
+    early_due: Option<Instant>,
 }
 
 impl<'a> Decoding<'a> {
@@ -42,6 +45,7 @@ impl<'a> Decoding<'a> {
         stops: &'a HashSet<u32>,
         stats: &'a EngineStats,
         healing: Healing,
+        early_due: Option<Instant>,
     ) -> Self {
         Self {
             job,
@@ -56,7 +60,25 @@ impl<'a> Decoding<'a> {
             stop: None,
             started: Instant::now(),
             healing,
+            early_due,
         }
+    }
+
+    /// The whole lines written so far, once `early_due` has passed and there are some with more
+    /// than white space (the local engine's rule, `Worker::generate`): (text, tokens written,
+    /// per-token probabilities). Given once.
+    pub(super) fn early_lines(&mut self) -> Option<(String, usize, Vec<TokenLogprob>)> {
+        if Instant::now() < self.early_due? {
+            return None;
+        }
+        let end = whole_lines_end(&self.bytes)?;
+        self.early_due = None;
+        let text = String::from_utf8_lossy(&self.bytes[..end]).into_owned();
+        let logprobs = match self.all_logprobs {
+            true => self.token_logprobs.iter().copied().filter(|t| t.end <= end).collect(),
+            false => Vec::new(),
+        };
+        Some((cut_at_special_text(self.template, text), self.generated, logprobs))
     }
 
     /// Takes one piece; whether the suggestion is complete.

@@ -38,7 +38,7 @@ use super::stats::{EngineStats, Outcome};
 use super::worker::panic_message;
 use super::{
     EngineConfig, EngineError, EngineStatus, Generation, Job, JobHandle, Message, ModelInfo,
-    Sampling,
+    Sampling, StopReason,
 };
 use crate::prompt::{self, FimTemplate, Piece as PromptPiece, TokenCounter};
 pub use config::{Protocol, RemoteConfig};
@@ -321,6 +321,7 @@ pub(super) fn run(
         backoff: Backoff { next_try: None, delay: FIRST_RETRY },
         status,
         stats,
+        running,
     };
     remote.connect();
     let mut stop_ack = None;
@@ -399,6 +400,9 @@ struct Remote<'a> {
     backoff: Backoff,
     status: &'a watch::Sender<EngineStatus>,
     stats: &'a EngineStats,
+    /// Shared with the `Engine` handles: an answered job writing the rest after its early lines
+    /// takes the filling's slot, so that any new job cancels it.
+    running: &'a Running,
 }
 
 impl Remote<'_> {
@@ -610,8 +614,11 @@ impl Remote<'_> {
             });
         }
         let parse = self.parser();
-        let mut decoding =
-            Decoding::new(job, template, &stops, self.stats, Healing::new(healed.as_bytes()));
+        let early_due = (job.params.early_lines_after)
+            .filter(|_| !job.params.background && !job.params.single_line)
+            .map(|after| started + after);
+        let healing = Healing::new(healed.as_bytes());
+        let mut decoding = Decoding::new(job, template, &stops, self.stats, healing, early_due);
         let mut first_piece = None;
         // When the first piece of the answer's stream came (a second opinion's not counted).
         let mut first_streamed = None;
@@ -650,14 +657,41 @@ impl Remote<'_> {
         let done = if complete {
             None
         } else {
+            let running = self.running;
+            let is_llama_server = self.config.protocol == Protocol::LlamaServer;
             let done = self.stream_answer((path, &body), parse, &job.handle, |piece| {
-                first_piece.get_or_insert_with(Instant::now);
+                let first_at = *first_piece.get_or_insert_with(Instant::now);
                 first_streamed.get_or_insert_with(Instant::now);
                 if first_token.is_none() && healed.is_empty() {
                     first_token = piece.ids.first().map(|&id| id as i32);
                 }
-                decoding.push(piece)
-            })?;
+                let complete = decoding.push(piece);
+                if let Some((text, generated_tokens, token_logprobs)) = decoding.early_lines() {
+                    // The server's figures come with its last event: until then, what its
+                    // prompt caches are taken to hold.
+                    job.handle.publish_early_lines(Generation {
+                        text,
+                        prompt: prompt.render(),
+                        prompt_tokens,
+                        reused_tokens: shared,
+                        evaluated_tokens: prompt_tokens - shared,
+                        generated_tokens,
+                        prompt_ms: (first_at - started).as_secs_f64() * 1000.0,
+                        generation_ms: first_at.elapsed().as_secs_f64() * 1000.0,
+                        stop: StopReason::EndOfLine,
+                        context_files: prompt.context_paths.clone(),
+                        healed: healed.clone(),
+                        token_logprobs,
+                        first_token: first_token.filter(|_| is_llama_server),
+                        quick_answer,
+                    });
+                    // Nobody waits for the rest: any new job cancels it.
+                    running.filling_started(&job.handle);
+                }
+                complete
+            });
+            self.running.filling_ended(&job.handle);
+            let done = done?;
             first_piece.get_or_insert_with(Instant::now);
             done
         };
