@@ -1002,6 +1002,17 @@ impl Worker<'_> {
                 bytes.truncate(newline);
                 break StopReason::EndOfLine;
             }
+            // Over its time budget, a multi-line suggestion ends with the line being written.
+            let over_budget = params.newline_after.is_some_and(|b| generating.elapsed() > b);
+            if over_budget && bytes[bytes.len() - piece_len..].contains(&b'\n') {
+                let newline = bytes.iter().rposition(|&b| b == b'\n').unwrap_or(0);
+                bytes.truncate(newline);
+                break StopReason::TimeBudget;
+            }
+            if generated >= params.max_tokens {
+                break StopReason::MaxTokens;
+            }
+            // Only while more is to come: a suggestion that ends here goes out whole.
             if let Some(lines) = early.as_mut().filter(|e| Instant::now() >= e.due)
                 && let Some(end) = whole_lines_end(&bytes)
             {
@@ -1018,16 +1029,6 @@ impl Worker<'_> {
                     first_token,
                 });
                 early = None;
-            }
-            // Over its time budget, a multi-line suggestion ends with the line being written.
-            let over_budget = params.newline_after.is_some_and(|b| generating.elapsed() > b);
-            if over_budget && bytes[bytes.len() - piece_len..].contains(&b'\n') {
-                let newline = bytes.iter().rposition(|&b| b == b'\n').unwrap_or(0);
-                bytes.truncate(newline);
-                break StopReason::TimeBudget;
-            }
-            if generated >= params.max_tokens {
-                break StopReason::MaxTokens;
             }
             if decoded {
                 // The next choice comes from the logits of the draft just confirmed.

@@ -666,7 +666,9 @@ impl Remote<'_> {
                     first_token = piece.ids.first().map(|&id| id as i32);
                 }
                 let complete = decoding.push(piece);
-                if let Some((text, generated_tokens, token_logprobs)) = decoding.early_lines() {
+                // Only while more is to come: an answer that ends here goes out whole.
+                let early = if complete { None } else { decoding.early_lines() };
+                if let Some((text, generated_tokens, token_logprobs)) = early {
                     // The server's figures come with its last event: until then, what its
                     // prompt caches are taken to hold.
                     job.handle.publish_early_lines(Generation {
