@@ -135,7 +135,9 @@ fn typing_what_the_server_is_writing_joins_its_job(server: &Server) {
     let root = TempDir::new("monthsproj");
     let uri = root.uri("months.py");
     let mut client = LspClient::start(&[]);
-    client.initialize(root.path(), options(server, json!({"maxTokens": 64})), &["utf-16"]);
+    // Answered whole, not with its first lines while the server writes on.
+    let whole = json!({"maxTokens": 64, "earlyLinesAfterMs": 0});
+    client.initialize(root.path(), options(server, whole), &["utf-16"]);
     client.wait_notification("infill/status", |p| p["state"] == "ready");
     client.open(&uri, "python", CODE);
     let full = insert_text(&client.inline_completion(&uri, 3, 4));
@@ -144,7 +146,7 @@ fn typing_what_the_server_is_writing_joins_its_job(server: &Server) {
 
     // Forget it (a settings change empties the suggestion cache) and ask again; once the
     // server has sent a few tokens, type their start as a client would.
-    let changed = options(server, json!({"maxTokens": 64, "topK": 41}));
+    let changed = options(server, json!({"maxTokens": 64, "earlyLinesAfterMs": 0, "topK": 41}));
     client.notify("workspace/didChangeConfiguration", json!({"settings": changed}));
     let stats =
         |client: &mut LspClient| client.request("infill/stats", json!(null))["result"].clone();
@@ -185,7 +187,9 @@ fn a_cancel_closes_the_stream_and_the_server_stops(server: &Server) {
     let root = TempDir::new("numbersproj");
     let uri = root.uri("numbers.py");
     let mut client = LspClient::start(&[]);
-    let extra = json!({"maxTokens": 1000, "filters": {"repeatedLines": false}});
+    // Answered whole: a request answered with its first lines has no cancel to stop the rest.
+    let extra = json!({"maxTokens": 1000, "filters": {"repeatedLines": false},
+                       "earlyLinesAfterMs": 0});
     client.initialize(root.path(), options(server, extra), &["utf-16"]);
     client.wait_notification("infill/status", |p| p["state"] == "ready");
     client.open(&uri, "python", &code);
