@@ -263,6 +263,13 @@ pub struct GenerationParams {
 }
 
 impl GenerationParams {
+    /// When a job started at `started` publishes its whole lines so far: never for background
+    /// work (nobody waits) or a single-line suggestion (a quick answer's included).
+    pub(crate) fn early_lines_due(&self, started: Instant) -> Option<Instant> {
+        let after = self.early_lines_after.filter(|_| !self.background && !self.single_line)?;
+        Some(started + after)
+    }
+
     pub fn from_settings(settings: &Settings, single_line: bool) -> Self {
         Self {
             max_tokens: settings.max_tokens,

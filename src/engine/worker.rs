@@ -442,11 +442,8 @@ impl Worker<'_> {
             job.handle.publish_early_lines(generation(lines));
             running.filling_started(&job.handle);
         };
-        let early = job
-            .params
-            .early_lines_after
-            .filter(|_| !job.params.background)
-            .map(|after| EarlyLines { due: started + after, publish: &mut publish });
+        let early = (job.params.early_lines_due(started))
+            .map(|due| EarlyLines { due, publish: &mut publish });
         let generated =
             self.generate(&job.params, &job.handle, logits_index, Healing::new(&healed), early);
         self.running.filling_ended(&job.handle);
@@ -1014,18 +1011,13 @@ impl Worker<'_> {
             }
             // Only while more is to come: a suggestion that ends here goes out whole.
             if let Some(lines) = early.as_mut().filter(|e| Instant::now() >= e.due)
-                && let Some(end) = whole_lines_end(&bytes)
+                && let Some((text, token_logprobs)) = whole_lines_so_far(&bytes, &token_logprobs)
             {
-                let text = String::from_utf8_lossy(&bytes[..end]).into_owned();
                 (lines.publish)(Generated {
                     text: self.cut_at_special_text(text),
                     tokens: generated,
                     stop: StopReason::EndOfLine,
-                    token_logprobs: token_logprobs
-                        .iter()
-                        .copied()
-                        .filter(|t| t.end <= end)
-                        .collect(),
+                    token_logprobs,
                     first_token,
                 });
                 early = None;
@@ -1138,11 +1130,18 @@ pub(super) fn whole_lines(bytes: &mut Vec<u8>) {
     }
 }
 
-/// Where the whole lines of generated `bytes` end (before the last line break), if they hold
-/// more than white space: what a suggestion still being written can show already.
-pub(super) fn whole_lines_end(bytes: &[u8]) -> Option<usize> {
+/// The whole lines of generated `bytes` (up to the last line break) and the probabilities of
+/// their tokens, if they hold more than white space: what a suggestion still being written
+/// can show already.
+pub(super) fn whole_lines_so_far(
+    bytes: &[u8],
+    token_logprobs: &[TokenLogprob],
+) -> Option<(String, Vec<TokenLogprob>)> {
     let end = bytes.iter().rposition(|&b| b == b'\n')?;
-    bytes[..end].iter().any(|b| !b.is_ascii_whitespace()).then_some(end)
+    bytes[..end].iter().any(|b| !b.is_ascii_whitespace()).then(|| {
+        let text = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        (text, token_logprobs.iter().copied().filter(|t| t.end <= end).collect())
+    })
 }
 
 /// When `Worker::generate` publishes a suggestion's whole lines while it writes the rest

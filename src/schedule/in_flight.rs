@@ -43,7 +43,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn is_early(&self) -> bool {
+    /// The whole lines of a suggestion still being written, not how the job ended.
+    pub fn is_early(&self) -> bool {
         matches!(self, Self::EarlyLines(_))
     }
 }

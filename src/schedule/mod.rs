@@ -156,8 +156,10 @@ impl Scheduler {
         reservation.disarm();
         self.run_job(document.clone(), cursor_char, started, JobKind::Request);
 
-        match waiter.outcome().await {
-            Outcome::Suggested(suggestion) => {
+        let outcome = waiter.outcome().await;
+        let early = outcome.is_early();
+        match outcome {
+            Outcome::Suggested(suggestion) | Outcome::EarlyLines(suggestion) => {
                 let generation = &suggestion.generation;
                 tracing::debug!(
                     uri = %uri,
@@ -166,20 +168,17 @@ impl Scheduler {
                     generated = generation.generated_tokens,
                     prompt_ms = generation.prompt_ms,
                     generation_ms = generation.generation_ms,
+                    early,
                     "suggestion"
                 );
                 // After a quick answer the engine evaluates the whole prompt itself; a
-                // prefetch would cancel that.
-                if !generation.quick_answer {
+                // prefetch would cancel that. After early lines the rest follows into the
+                // cache, and a prefetch after it (`job`).
+                if !generation.quick_answer && !early {
                     self.prefetch_after(document, cursor_char, &suggestion.text);
                 }
                 let text = suggestion.text.clone();
                 Answer::Suggested { text, source: Source::Model(suggestion) }
-            }
-            // The rest follows into the cache (`job`), and a prefetch after it.
-            Outcome::EarlyLines(lines) => {
-                let text = lines.text.clone();
-                Answer::Suggested { text, source: Source::Model(lines) }
             }
             Outcome::Nothing => Answer::Nothing(NoAnswer::Cancelled),
             Outcome::Failed(message) => Answer::Failed(message),
@@ -204,18 +203,13 @@ impl Scheduler {
             }
             outcome => outcome,
         };
+        let early = outcome.is_early();
         match outcome {
-            Outcome::EarlyLines(lines) => {
-                let rest = lines.text.strip_prefix(waiter.typed.as_str())?.to_string();
-                let typed_chars = waiter.typed.chars().count();
-                tracing::debug!(uri = %document.uri, typed = typed_chars, "early lines from a running job");
-                Some(Answer::Suggested { text: rest, source: Source::Joined { typed_chars } })
-            }
-            Outcome::Suggested(suggestion) => {
+            Outcome::Suggested(suggestion) | Outcome::EarlyLines(suggestion) => {
                 let rest = suggestion.text.strip_prefix(waiter.typed.as_str())?.to_string();
                 let typed_chars = waiter.typed.chars().count();
-                tracing::debug!(uri = %document.uri, typed = typed_chars, "suggestion from a running job");
-                if !suggestion.generation.quick_answer {
+                tracing::debug!(uri = %document.uri, typed = typed_chars, early, "suggestion from a running job");
+                if !suggestion.generation.quick_answer && !early {
                     self.prefetch_after(document, cursor_char, &rest);
                 }
                 Some(Answer::Suggested { text: rest, source: Source::Joined { typed_chars } })

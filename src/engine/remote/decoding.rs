@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::{DoneReason, Piece};
 use crate::engine::heal::Healing;
 use crate::engine::stats::EngineStats;
-use crate::engine::worker::{cut_at_special_text, whole_lines, whole_lines_end};
+use crate::engine::worker::{cut_at_special_text, whole_lines, whole_lines_so_far};
 use crate::engine::{Job, StopReason, TokenLogprob};
 use crate::prompt::FimTemplate;
 
@@ -71,13 +71,9 @@ impl<'a> Decoding<'a> {
         if Instant::now() < self.early_due? {
             return None;
         }
-        let end = whole_lines_end(&self.bytes)?;
+        let logprobs = if self.all_logprobs { &self.token_logprobs[..] } else { &[] };
+        let (text, logprobs) = whole_lines_so_far(&self.bytes, logprobs)?;
         self.early_due = None;
-        let text = String::from_utf8_lossy(&self.bytes[..end]).into_owned();
-        let logprobs = match self.all_logprobs {
-            true => self.token_logprobs.iter().copied().filter(|t| t.end <= end).collect(),
-            false => Vec::new(),
-        };
         Some((cut_at_special_text(self.template, text), self.generated, logprobs))
     }
 

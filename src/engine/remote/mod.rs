@@ -614,10 +614,8 @@ impl Remote<'_> {
             });
         }
         let parse = self.parser();
-        let early_due = (job.params.early_lines_after)
-            .filter(|_| !job.params.background && !job.params.single_line)
-            .map(|after| started + after);
         let healing = Healing::new(healed.as_bytes());
+        let early_due = job.params.early_lines_due(started);
         let mut decoding = Decoding::new(job, template, &stops, self.stats, healing, early_due);
         let mut first_piece = None;
         // When the first piece of the answer's stream came (a second opinion's not counted).
