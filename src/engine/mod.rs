@@ -385,6 +385,8 @@ pub struct Job {
     pub reply: oneshot::Sender<Result<Generation, EngineError>>,
     /// Counted as waiting for the running work to stop (`Running::job_sent`).
     waits: bool,
+    /// When it was sent: how long it waited for the engine thread is logged (debug).
+    sent: Instant,
 }
 
 /// What the engine thread needs from the settings.
@@ -645,7 +647,7 @@ impl Engine {
         // The engine's own background work gives way to any job.
         let waits = self.running.as_ref().is_some_and(|r| r.job_sent(&input, params.background));
         let (reply, answer) = oneshot::channel();
-        let job = Job { input, params, handle, reply, waits };
+        let job = Job { input, params, handle, reply, waits, sent: Instant::now() };
         jobs.send(Message::Job(Box::new(job))).map_err(|_| EngineError::Stopped)?;
         answer.await.map_err(|_| EngineError::Stopped)?
     }

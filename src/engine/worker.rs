@@ -165,6 +165,11 @@ pub(super) fn run(
         let job = match message {
             Message::Job(job) => {
                 running.job_taken(job.waits);
+                tracing::debug!(
+                    queued_ms = job.sent.elapsed().as_secs_f64() * 1000.0,
+                    background = job.params.background,
+                    "job taken"
+                );
                 *job
             }
             Message::Stop(ack) => {
@@ -290,7 +295,8 @@ fn fill_whole_prompt(
 ) {
     let params = GenerationParams { background: true, ..params };
     let reply = tokio::sync::oneshot::channel().0;
-    let job = Job { input, params, handle: handle.clone(), reply, waits: false };
+    let job =
+        Job { input, params, handle: handle.clone(), reply, waits: false, sent: Instant::now() };
     let what = "evaluating the whole prompt after a quick answer";
     let fill = |worker: &mut Worker<'_>, job: &Job| worker.fill_prompt(tokens, job);
     let _ = model_call(worker, &job, abort_watch, what, fill);
