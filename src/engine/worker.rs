@@ -820,11 +820,7 @@ impl Worker<'_> {
                     .map_err(|e| EngineError::Decode(e.to_string()))?;
             }
             let decoding = Instant::now();
-            let decoded = self.decode(&mut batch);
-            if job.params.background {
-                self.running.background_chunk(decoded.is_ok());
-            }
-            decoded?;
+            self.decode(&mut batch)?;
             self.prompt_speed.note(chunk.tokens.len(), decoding.elapsed());
             self.stats.tokens_evaluated(chunk.tokens.len());
             if seq == MAIN_SEQ {
