@@ -61,6 +61,8 @@ struct Running {
     /// Where the job completes and how to wait for it; `None`: nothing to share (a warm-up, or
     /// a request still in its debounce wait).
     shared: Option<Arc<Shared>>,
+    /// A warm-up, which a newer warm-up replaces (`claim_for_warm_up`).
+    warm_up: bool,
 }
 
 struct Shared {
@@ -150,7 +152,7 @@ impl InFlight {
     /// cancelling the older job. Returns its handle.
     pub fn reserve(&self, uri: &Uri) -> JobHandle {
         let job = JobHandle::default();
-        let running = Running { job: job.clone(), shared: None };
+        let running = Running { job: job.clone(), shared: None, warm_up: false };
         if let Some(older) = self.jobs.insert(uri.clone(), running) {
             older.job.cancel();
         }
@@ -192,10 +194,29 @@ impl InFlight {
                     }
                     None => (Started { job: job.clone(), outcome: None }, None),
                 };
-                slot.insert(Running { job, shared });
+                slot.insert(Running { job, shared, warm_up: false });
                 Some(started)
             }
         }
+    }
+
+    /// A warm-up becomes `uri`'s job where none runs or where an older warm-up does, which it
+    /// cancels: the user is at another place now (an edit there, the cursor at rest there), and
+    /// the older one may still wait for the engine (behind the filling at its own place) while
+    /// the user reads here. `None`: a request or a prefetch has the slot.
+    pub fn claim_for_warm_up(&self, uri: &Uri) -> Option<Started> {
+        let job = JobHandle::default();
+        let running = Running { job: job.clone(), shared: None, warm_up: true };
+        match self.jobs.entry(uri.clone()) {
+            Entry::Occupied(mut slot) if slot.get().warm_up => {
+                slot.insert(running).job.cancel();
+            }
+            Entry::Occupied(_) => return None,
+            Entry::Vacant(slot) => {
+                slot.insert(running);
+            }
+        }
+        Some(Started { job, outcome: None })
     }
 
     /// Joins `uri`'s running job when its suggestion answers a request at `cursor_char` of
@@ -337,7 +358,9 @@ mod tests {
     fn a_newer_reservation_cancels_the_older_job_and_background_work_yields() {
         let jobs = InFlight::default();
         let rope = Rope::from_str("x = \n");
-        let warm_up = jobs.claim_if_idle(&uri(), None).unwrap();
+        let older = jobs.claim_for_warm_up(&uri()).unwrap();
+        let warm_up = jobs.claim_for_warm_up(&uri()).unwrap();
+        assert!(older.job.is_cancelled() && !warm_up.job.is_cancelled(), "a newer warm-up wins");
         assert!(jobs.claim_if_idle(&uri(), Some((&rope, 4))).is_none(), "slot taken");
         assert!(jobs.join(&uri(), &rope, 4).is_none(), "a warm-up has nothing to share");
 
@@ -347,6 +370,7 @@ mod tests {
         assert!(reserved.is_cancelled());
         assert!(jobs.start(&uri(), &reserved, &rope, 4).is_none(), "superseded");
         jobs.finished(&uri(), &reserved);
+        assert!(jobs.claim_for_warm_up(&uri()).is_none(), "a request's slot is not a warm-up's");
         assert!(jobs.start(&uri(), &newer, &rope, 4).is_some(), "still its slot");
     }
 }

@@ -42,8 +42,9 @@ impl Scheduler {
             if edit_point > document.rope.len_chars() || !scheduler.accepts_background_work() {
                 return;
             }
-            // A request being answered has already put the prompt in the cache.
-            let Some(started) = scheduler.in_flight.claim_if_idle(&uri, None) else { return };
+            // A request being answered has already put the prompt in the cache; an older
+            // warm-up is replaced (`claim_for_warm_up`).
+            let Some(started) = scheduler.in_flight.claim_for_warm_up(&uri) else { return };
             let result =
                 scheduler.pipeline.warm_up(&document, edit_point, started.job.clone()).await;
             scheduler.in_flight.finished(&uri, &started.job);
