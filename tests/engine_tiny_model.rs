@@ -208,6 +208,44 @@ async fn a_quick_answer_keeps_the_other_files_the_cache_holds() {
     stop_all(&[warm, cold]).await;
 }
 
+/// A warm-up where a request would be answered quickly gets the short prompt ready first: the
+/// request there then evaluates only what its short prompt does not share with it (here: none
+/// of it, the other files changed), and answers what a cold engine answers from that prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_up_gets_the_quick_answer_s_short_prompt_ready() {
+    let warm = start().await;
+    let cold = start().await;
+    let file = |name: &str| ContextSnippet {
+        path: format!("src/{name}.py"),
+        lines: (0..30).map(|i| (i, format!("def {name}{i}(x): return x * {i}"))).collect(),
+        stability: Stability::Workspace,
+    };
+    let functions: String =
+        (0..120).map(|i| format!("def f{i}(x):\n    return x + {i}\n\n\n")).collect();
+    let prefix = format!("{functions}def g(a, b):\n    x = a\n");
+    let at =
+        |context| FimInput { context: vec![context], ..input(&prefix, "\n\nprint(g(1, 2))\n") };
+    // An unrelated prompt first, so that the engine has measured its prompt speed.
+    let imports: String = (0..40).map(|i| format!("import mod{i}\n")).collect();
+    warm.generate(input(&imports, "\n"), params(2), JobHandle::default()).await.unwrap();
+
+    let always = GenerationParams {
+        quick_answer_after: Some(Duration::ZERO),
+        saved_places_bytes: 256 << 20,
+        ..params(24)
+    };
+    let warm_up = GenerationParams { background: true, max_tokens: 0, ..always };
+    warm.generate(at(file("util")), warm_up, JobHandle::default()).await.unwrap();
+    // The other files changed since: the whole prompt is new, the short one is not.
+    let quick = warm.generate(at(file("tools")), always, JobHandle::default()).await.unwrap();
+    assert!(quick.quick_answer, "{quick:?}");
+    assert!(quick.prompt_tokens > 100 && quick.evaluated_tokens <= 2, "{quick:?}");
+    let fresh = cold.generate(at(file("tools")), always, JobHandle::default()).await.unwrap();
+    assert!(fresh.quick_answer && fresh.evaluated_tokens == fresh.prompt_tokens, "{fresh:?}");
+    assert_eq!((&quick.prompt, &quick.text), (&fresh.prompt, &fresh.text));
+    stop_all(&[warm, cold]).await;
+}
+
 /// A place to type at for the tests of quick answers again: a prefix under the short prompt's
 /// budget (so that every engine starts it at its top) ending in `total = `, and a suffix longer
 /// than the short prompt's.

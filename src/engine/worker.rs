@@ -460,7 +460,9 @@ impl Worker<'_> {
     /// whole prompt, `tokens`, from the cache as it is would take longer than
     /// `quick_answer_after` at the last measured prompt speed (`quick`). Sequence 0 is copied out
     /// before and put back after, so nothing of what the whole prompt reuses is lost; `run`
-    /// evaluates the whole prompt once the answer is sent.
+    /// evaluates the whole prompt once the answer is sent. A warm-up there
+    /// (`quick::warm_up_after`) evaluates the short prompt the same way without answering, and
+    /// goes on with the whole one.
     fn quick_answer(
         &mut self,
         job: &Job,
@@ -469,7 +471,11 @@ impl Worker<'_> {
         started: Instant,
     ) -> Result<Option<Generation>, EngineError> {
         let params = &job.params;
-        let Some(after) = quick::after(params) else { return Ok(None) };
+        let (after, warm_up) = match (quick::after(params), quick::warm_up_after(params)) {
+            (Some(after), _) => (after, false),
+            (None, Some(after)) => (after, true),
+            (None, None) => return Ok(None),
+        };
         let needed = |cached: &KvTokens<LlamaToken>| {
             tokens.len()
                 - match cached.plan(tokens, params.kv_shift) {
@@ -523,9 +529,12 @@ impl Worker<'_> {
             let logits_index = self.evaluate(&quick[kept..], job)?;
             self.cached.prompt_loaded();
             let prompt_ms = started.elapsed().as_secs_f64() * 1000.0;
+            if warm_up {
+                return Ok((None, prompt_ms, kept));
+            }
             let healing = Healing::new(&healed);
             let generated = self.generate(&one_line, &job.handle, logits_index, healing, None);
-            Ok((generated?, prompt_ms, kept))
+            Ok((Some(generated?), prompt_ms, kept))
         });
         self.last_short.remember(&job.input.path, &prompt);
         self.save_short(job.params.saved_places_bytes);
@@ -536,6 +545,15 @@ impl Worker<'_> {
         );
         let (generated, prompt_ms, kept) = answer?;
         let context = prompt.context_paths.len();
+        let Some(generated) = generated else {
+            tracing::debug!(
+                quick = quick.len(),
+                kept,
+                whole = tokens.len(),
+                "short prompt warmed up"
+            );
+            return Ok(None);
+        };
         tracing::debug!(
             quick = quick.len(),
             kept,
