@@ -376,6 +376,10 @@ fn the_model_loaded_message_counts_the_layers_on_the_gpu() {
 
 /// A multi-line suggestion still being written after `earlyLinesAfterMs` is answered with its
 /// whole lines so far; typing them finds the rest, written meanwhile by the same model call.
+/// The file's first 100 lines make the prompt take longer to evaluate than that 1 ms, so the
+/// lines are due before the first one is written: the tiny model writes its 32 tokens in about
+/// 1 ms, and from a 21-token prompt it sometimes finished its first line before the due time
+/// and answered whole.
 #[test]
 fn a_long_suggestion_shows_its_first_lines_and_the_rest_follows() {
     let tmp = TempDir::new("tiny-early");
@@ -392,9 +396,11 @@ fn a_long_suggestion_shows_its_first_lines_and_the_rest_follows() {
     });
     client.initialize(&root, options, &["utf-16"]);
     client.wait_model_loaded();
-    client.open(&uri, "python", "def add(a, b):\n    \n");
+    let notes: String = (0..100).map(|i| format!("# note {i}: numbers add up\n")).collect();
+    let hole_line = 100 + 1;
+    client.open(&uri, "python", &format!("{notes}def add(a, b):\n    \n"));
 
-    let response = client.inline_completion(&uri, 1, 4);
+    let response = client.inline_completion(&uri, hole_line, 4);
     let lines = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
     assert!(!lines.trim().is_empty(), "{response}");
     let typed_lines = lines.split('\n').count();
@@ -402,12 +408,13 @@ fn a_long_suggestion_shows_its_first_lines_and_the_rest_follows() {
         "textDocument/didChange",
         json!({
             "textDocument": {"uri": uri, "version": 2},
-            "contentChanges": [{"range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 4}}, "text": lines}]
+            "contentChanges": [{"range": {"start": {"line": hole_line, "character": 4}, "end": {"line": hole_line, "character": 4}}, "text": lines}]
         }),
     );
     let last = lines.rsplit('\n').next().unwrap();
-    let (line, character) = (typed_lines as u32, last.encode_utf16().count() as u32);
-    let (line, character) = if typed_lines == 1 { (1, 4 + character) } else { (line, character) };
+    let line = hole_line + typed_lines as u32 - 1;
+    let character = last.encode_utf16().count() as u32;
+    let character = if typed_lines == 1 { 4 + character } else { character };
     let response = client.inline_completion(&uri, line, character);
     let rest = response["result"]["items"][0]["insertText"].as_str().unwrap_or_default();
     assert!(rest.starts_with('\n') && !rest.trim().is_empty(), "the next lines: {response}");
