@@ -179,22 +179,15 @@ impl InFlight {
         Some((started, Waiter { shared, job: job.clone(), typed: String::new() }))
     }
 
-    /// Background work (prefetch, warm-up) becomes `uri`'s job only when none runs: a request
-    /// always wins over it. With a place, requests there may join it (a prefetch); without,
-    /// nothing is shared (a warm-up). `None`: the slot is taken.
-    pub fn claim_if_idle(&self, uri: &Uri, place: Option<(&Rope, usize)>) -> Option<Started> {
+    /// A prefetch at `cursor_char` of `rope` becomes `uri`'s job only when none runs: a request
+    /// always wins over it, and requests there may join it. `None`: the slot is taken.
+    pub fn claim_if_idle(&self, uri: &Uri, rope: &Rope, cursor_char: usize) -> Option<Started> {
         match self.jobs.entry(uri.clone()) {
             Entry::Occupied(_) => None,
             Entry::Vacant(slot) => {
                 let job = JobHandle::default();
-                let (started, shared) = match place {
-                    Some((rope, cursor_char)) => {
-                        let (started, shared) = share(job.clone(), rope, cursor_char, 0);
-                        (started, Some(shared))
-                    }
-                    None => (Started { job: job.clone(), outcome: None }, None),
-                };
-                slot.insert(Running { job, shared, warm_up: false });
+                let (started, shared) = share(job.clone(), rope, cursor_char, 0);
+                slot.insert(Running { job, shared: Some(shared), warm_up: false });
                 Some(started)
             }
         }
@@ -361,7 +354,7 @@ mod tests {
         let older = jobs.claim_for_warm_up(&uri()).unwrap();
         let warm_up = jobs.claim_for_warm_up(&uri()).unwrap();
         assert!(older.job.is_cancelled() && !warm_up.job.is_cancelled(), "a newer warm-up wins");
-        assert!(jobs.claim_if_idle(&uri(), Some((&rope, 4))).is_none(), "slot taken");
+        assert!(jobs.claim_if_idle(&uri(), &rope, 4).is_none(), "slot taken");
         assert!(jobs.join(&uri(), &rope, 4).is_none(), "a warm-up has nothing to share");
 
         let reserved = jobs.reserve(&uri());

@@ -36,8 +36,8 @@ impl Scheduler {
 
         // A newer request already running needs no prefetch. A request at the follow-up's place
         // (the suggestion accepted) joins it rather than cancelling it.
-        let place = Some((&follow_up.rope, at));
-        let Some(started) = self.in_flight.claim_if_idle(&document.uri, place) else { return };
+        let claimed = self.in_flight.claim_if_idle(&document.uri, &follow_up.rope, at);
+        let Some(started) = claimed else { return };
         tracing::debug!(uri = %follow_up.uri, "prefetch");
         self.run_job(follow_up, at, started, JobKind::Prefetch);
     }
